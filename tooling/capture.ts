@@ -1,0 +1,276 @@
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { JobfleetConfig, PROJECT, validateConfig } from "../config";
+import { DEFAULT_MOCK_ACCOUNT_ID, JobfleetMocks } from "./mocks";
+import { loadStackConfig, PROJECT_ROOT, StackConfigSource } from "./stackConfig";
+
+/** One registered resource, as the engine would record it in a checkpoint. */
+export interface CapturedResource {
+    urn: string;
+    type: string;
+    name: string;
+    custom: boolean;
+    /** A component implemented by a provider plugin (awsx): its children are not visible offline. */
+    remote: boolean;
+    id?: string;
+    parent?: string;
+    provider?: string;
+    inputs: Record<string, unknown>;
+    outputs: Record<string, unknown>;
+    dependencies: string[];
+    propertyDependencies: Record<string, string[]>;
+    options: CapturedOptions;
+}
+
+export interface CapturedOptions {
+    protect: boolean;
+    retainOnDelete: boolean;
+    deleteBeforeReplace?: boolean;
+    ignoreChanges: string[];
+    replaceOnChanges: string[];
+    additionalSecretOutputs: string[];
+    deletedWith?: string;
+    aliases: string[];
+    version?: string;
+}
+
+export interface CapturedPlan {
+    project: string;
+    stack: string;
+    config: JobfleetConfig;
+    configSource: StackConfigSource;
+    resources: CapturedResource[];
+    /** Stack outputs, resolved. */
+    outputs: Record<string, unknown>;
+}
+
+export interface CaptureOptions {
+    stack: string;
+    /** Read config from this file instead of `Pulumi.<stack>.yaml`, like `pulumi preview --config-file`. */
+    configFile?: string;
+    /** `jobfleet:key` (or `aws:region`) → value, applied over the stack file (values as the CLI passes them: strings, JSON for lists). */
+    configOverrides?: Record<string, string>;
+    accountId?: string;
+    /** The program's entry module; the default is the project's index.ts. */
+    program?: string;
+}
+
+const SPECIAL_SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e";
+const OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4";
+
+/**
+ * Turns the wire form of properties into what a checkpoint stores: secrets keep their marker with
+ * the plaintext beside it (as `pulumi stack export --show-secrets` writes them), and resource
+ * references become the referenced id (custom resources) or URN (components).
+ */
+export function toCheckpointValue(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(toCheckpointValue);
+    if (value === null || typeof value !== "object") return value;
+    const obj = value as Record<string, unknown>;
+    const sig = obj[SPECIAL_SIG_KEY];
+    if (sig === SECRET_SIG) return { [SPECIAL_SIG_KEY]: SECRET_SIG, plaintext: JSON.stringify(toCheckpointValue(obj.value)) };
+    if (sig === RESOURCE_SIG) return (obj.id as string | undefined) || obj.urn;
+    if (sig === OUTPUT_SIG) return obj.secret ? { [SPECIAL_SIG_KEY]: SECRET_SIG, plaintext: JSON.stringify(toCheckpointValue(obj.value)) } : toCheckpointValue(obj.value);
+    return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, toCheckpointValue(v)]));
+}
+
+/** Removes secret markers, for readers (tests, the tree printer) that want plain values. */
+export function revealSecrets(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(revealSecrets);
+    if (value === null || typeof value !== "object") return value;
+    const obj = value as Record<string, unknown>;
+    if (obj[SPECIAL_SIG_KEY] === SECRET_SIG && typeof obj.plaintext === "string") return revealSecrets(JSON.parse(obj.plaintext));
+    return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, revealSecrets(v)]));
+}
+
+interface RegisterRequest {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getCustom(): boolean;
+    getRemote(): boolean;
+    getProvider(): string;
+    getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
+    getDependenciesList(): string[];
+    getPropertydependenciesMap(): { forEach(cb: (value: { getUrnsList(): string[] }, key: string) => void): void };
+    getProtect(): boolean;
+    getRetainondelete(): boolean;
+    getDeletebeforereplacedefined(): boolean;
+    getDeletebeforereplace(): boolean;
+    getIgnorechangesList(): string[];
+    getReplaceonchangesList(): string[];
+    getAdditionalsecretoutputsList(): string[];
+    getDeletedwith(): string;
+    getAliasurnsList(): string[];
+    getVersion(): string;
+}
+
+interface RegisterResponse {
+    getUrn(): string;
+    getId(): string;
+    getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
+}
+
+type Callback<T> = (err: Error | null, response?: T) => void;
+
+interface MonitorLike {
+    registerResource(req: RegisterRequest, callback: Callback<RegisterResponse>): Promise<void> | void;
+    registerResourceOutputs(req: { getUrn(): string; getOutputs(): { toJavaScript(): Record<string, unknown> } | undefined }, callback: Callback<unknown>): void;
+}
+
+/** Captures are serialized: the Pulumi runtime's state is process-global. */
+let captureQueue: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs the real program under Pulumi's mock runtime with a stack's config and records every
+ * resource it registers. Config is validated first: an invalid config throws
+ * `ConfigValidationError` and nothing, not even the stack resource, is registered.
+ */
+export function captureProgram(options: CaptureOptions): Promise<CapturedPlan> {
+    const run = captureQueue.then(() => captureOnce(options));
+    captureQueue = run.catch(() => undefined);
+    return run;
+}
+
+async function captureOnce(options: CaptureOptions): Promise<CapturedPlan> {
+    const configSource = loadStackConfig(options.stack, options.configFile);
+    const rawConfig = { ...configSource.config, ...(options.configOverrides ?? {}) };
+    const config = validateConfig(rawConfig, options.stack);
+
+    pulumi.runtime.setAllConfig(rawConfig, configSource.secretKeys);
+    await pulumi.runtime.setMocks(new JobfleetMocks({ accountId: options.accountId ?? DEFAULT_MOCK_ACCOUNT_ID, region: config.region }), PROJECT, options.stack, false);
+
+    const resources: CapturedResource[] = [];
+    const byUrn = new Map<string, CapturedResource>();
+    const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
+    const registerResource = monitor.registerResource.bind(monitor);
+    const registerResourceOutputs = monitor.registerResourceOutputs.bind(monitor);
+    monitor.registerResource = (req, callback) => {
+        const propertyDependencies: Record<string, string[]> = {};
+        req.getPropertydependenciesMap().forEach((value, key) => {
+            propertyDependencies[key] = value.getUrnsList();
+        });
+        const record: Omit<CapturedResource, "urn"> = {
+            type: req.getType(),
+            name: req.getName(),
+            custom: req.getCustom(),
+            remote: req.getRemote(),
+            parent: req.getParent() || undefined,
+            provider: req.getProvider() || undefined,
+            inputs: toCheckpointValue(req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>,
+            outputs: {},
+            dependencies: req.getDependenciesList(),
+            propertyDependencies,
+            options: {
+                protect: req.getProtect(),
+                retainOnDelete: req.getRetainondelete(),
+                deleteBeforeReplace: req.getDeletebeforereplacedefined() ? req.getDeletebeforereplace() : undefined,
+                ignoreChanges: req.getIgnorechangesList(),
+                replaceOnChanges: req.getReplaceonchangesList(),
+                additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+                deletedWith: req.getDeletedwith() || undefined,
+                aliases: req.getAliasurnsList(),
+                version: req.getVersion() || undefined,
+            },
+        };
+        return registerResource(req, (err, response) => {
+            if (!err && response) {
+                const captured: CapturedResource = {
+                    urn: response.getUrn(),
+                    ...record,
+                    id: record.custom ? response.getId() || undefined : undefined,
+                    outputs: toCheckpointValue(response.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>,
+                };
+                resources.push(captured);
+                byUrn.set(captured.urn, captured);
+            }
+            callback(err, response);
+        });
+    };
+    monitor.registerResourceOutputs = (req, callback) => {
+        const captured = byUrn.get(req.getUrn());
+        if (captured) captured.outputs = toCheckpointValue(req.getOutputs()?.toJavaScript() ?? {}) as Record<string, unknown>;
+        registerResourceOutputs(req, callback);
+    };
+
+    const program = path.resolve(options.program ?? path.join(PROJECT_ROOT, "index.ts"));
+    delete require.cache[require.resolve(program)];
+    const outputs = (await pulumi.runtime.runInPulumiStack(async () => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        return require(program);
+    })) as Record<string, unknown> | undefined;
+    await pulumi.runtime.waitForRPCs();
+
+    return {
+        project: PROJECT,
+        stack: options.stack,
+        config,
+        configSource,
+        resources,
+        outputs: revealSecrets(toCheckpointValue(outputs ?? {})) as Record<string, unknown>,
+    };
+}
+
+/** Resources of one type, for tests and tools. */
+export function resourcesOfType(plan: CapturedPlan, type: string): CapturedResource[] {
+    return plan.resources.filter((r) => r.type === type);
+}
+
+/** Plain inputs of a resource (secrets revealed), typed loosely for assertions. */
+export function inputsOf(resource: CapturedResource): Record<string, any> {
+    return revealSecrets(resource.inputs) as Record<string, any>;
+}
+
+export interface StackExport {
+    version: 3;
+    deployment: {
+        manifest: { time: string; magic: string; version: string };
+        resources: StackExportResource[];
+    };
+}
+
+export interface StackExportResource {
+    urn: string;
+    custom: boolean;
+    id?: string;
+    type: string;
+    inputs: Record<string, unknown>;
+    outputs: Record<string, unknown>;
+    parent?: string;
+    provider?: string;
+    protect?: boolean;
+    retainOnDelete?: boolean;
+    dependencies: string[];
+    propertyDependencies: Record<string, string[]>;
+}
+
+/** The plan in the shape of `pulumi stack export`, so one set of tools reads plans and live stacks. */
+export function toStackExport(plan: CapturedPlan, time = new Date()): StackExport {
+    return {
+        version: 3,
+        deployment: {
+            manifest: { time: time.toISOString(), magic: "jobfleet-offline-preview", version: `@pulumi/pulumi ${pulumiVersion()}` },
+            resources: plan.resources.map((r) => ({
+                urn: r.urn,
+                custom: r.custom,
+                ...(r.id ? { id: r.id } : {}),
+                type: r.type,
+                inputs: r.inputs,
+                outputs: r.outputs,
+                ...(r.parent ? { parent: r.parent } : {}),
+                ...(r.provider ? { provider: r.provider } : {}),
+                ...(r.options.protect ? { protect: true } : {}),
+                ...(r.options.retainOnDelete ? { retainOnDelete: true } : {}),
+                dependencies: r.dependencies,
+                propertyDependencies: r.propertyDependencies,
+            })),
+        },
+    };
+}
+
+function pulumiVersion(): string {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require("@pulumi/pulumi/package.json") as { version: string }).version;
+}

@@ -1,0 +1,83 @@
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import { PROJECT } from "../config";
+
+export const PROJECT_ROOT = path.resolve(__dirname, "..");
+
+export interface StackConfigSource {
+    /** Flat config as the Pulumi CLI hands it to a program: `namespace:key` → string (objects as JSON). */
+    config: Record<string, string>;
+    /** Keys whose values are `secure:` ciphertext in the stack file. Offline they carry a placeholder. */
+    secretKeys: string[];
+    /** Pulumi ESC environments the stack file imports; offline their values are not available. */
+    environments: string[];
+    files: string[];
+}
+
+export class StackConfigFileError extends Error {
+    constructor(file: string, problem: string) {
+        super(`${path.relative(process.cwd(), file) || file}: ${problem}`);
+        this.name = "StackConfigFileError";
+    }
+}
+
+function readYaml(file: string): unknown {
+    if (!fs.existsSync(file)) throw new StackConfigFileError(file, "no such file");
+    try {
+        return YAML.parse(fs.readFileSync(file, "utf8"));
+    } catch (err) {
+        throw new StackConfigFileError(file, `not valid YAML (${(err as Error).message})`);
+    }
+}
+
+function qualify(key: string): string {
+    return key.includes(":") ? key : `${PROJECT}:${key}`;
+}
+
+function asConfigString(value: unknown): string {
+    return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+/**
+ * Reads the config a `pulumi preview --stack <stack>` would hand the program: the defaults
+ * declared in `Pulumi.yaml`, overlaid by `Pulumi.<stack>.yaml` (or `--config-file`).
+ */
+export function loadStackConfig(stack: string, configFile?: string, projectRoot = PROJECT_ROOT): StackConfigSource {
+    const projectFile = path.join(projectRoot, "Pulumi.yaml");
+    const project = readYaml(projectFile) as { name?: string; config?: Record<string, unknown> } | null;
+    if (!project || project.name !== PROJECT) {
+        throw new StackConfigFileError(projectFile, `expected a Pulumi project named ${PROJECT}`);
+    }
+    const config: Record<string, string> = {};
+    for (const [key, declaration] of Object.entries(project.config ?? {})) {
+        if (declaration && typeof declaration === "object" && !Array.isArray(declaration)) {
+            const d = declaration as { default?: unknown; value?: unknown };
+            const value = d.value ?? d.default;
+            if (value !== undefined) config[qualify(key)] = asConfigString(value);
+        } else if (declaration !== undefined && declaration !== null) {
+            config[qualify(key)] = asConfigString(declaration);
+        }
+    }
+
+    const stackFile = configFile ? path.resolve(configFile) : path.join(projectRoot, `Pulumi.${stack}.yaml`);
+    const stackDoc = readYaml(stackFile) as { config?: unknown; environment?: unknown } | null;
+    if (stackDoc === null || typeof stackDoc !== "object") {
+        throw new StackConfigFileError(stackFile, "expected a stack settings file with a `config:` map");
+    }
+    if (stackDoc.config !== undefined && (typeof stackDoc.config !== "object" || Array.isArray(stackDoc.config) || stackDoc.config === null)) {
+        throw new StackConfigFileError(stackFile, "`config:` must be a map of key: value");
+    }
+    const secretKeys: string[] = [];
+    for (const [key, value] of Object.entries((stackDoc.config ?? {}) as Record<string, unknown>)) {
+        const fullKey = qualify(key);
+        if (value && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length === 1 && "secure" in value) {
+            secretKeys.push(fullKey);
+            config[fullKey] = "[secret]";
+        } else {
+            config[fullKey] = asConfigString(value);
+        }
+    }
+    const environments = Array.isArray(stackDoc.environment) ? stackDoc.environment.map(String) : stackDoc.environment ? [String(stackDoc.environment)] : [];
+    return { config, secretKeys, environments, files: [projectFile, stackFile] };
+}

@@ -201,7 +201,8 @@ async function captureOnce(options: CaptureOptions): Promise<CapturedPlan> {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         return require(program);
     })) as Record<string, unknown> | undefined;
-    await pulumi.runtime.waitForRPCs();
+    // Marked internal (absent from the typings) but exported: it drains the registrations still in flight.
+    await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
 
     return {
         project: PROJECT,

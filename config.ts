@@ -270,9 +270,7 @@ export function validateConfig(raw: Record<string, string>, stack: string): Jobf
     } else if (!/^[a-z]{2}(-gov)?-[a-z]+-\d$/.test(region)) {
         problems.push({ key: "aws:region", value: region, expected: "an AWS region name like us-east-1" });
     }
-    if (problems.length === 0) {
-        problems.push(...crossChecks(settings as RawSettings));
-    }
+    problems.push(...crossChecks(settings as Partial<RawSettings>));
     if (problems.length > 0) {
         throw new ConfigValidationError(problems);
     }
@@ -287,18 +285,23 @@ export function validateConfig(raw: Record<string, string>, stack: string): Jobf
 }
 
 function explainIssue(issue: z.core.$ZodIssue, kind: ConfigKind): string {
-    if (issue.code === "invalid_type") return describe(kind);
-    if (issue.code === "invalid_value" && "values" in issue) return `one of ${(issue.values as unknown[]).map(String).join(", ")}`;
-    if (issue.code === "too_small" && issue.origin === "number") return `at least ${issue.minimum}`;
-    if (issue.code === "too_big" && issue.origin === "number" && !/^at most|^between|^below/.test(issue.message)) return `at most ${issue.maximum}`;
     const where = issue.path.length > 0 ? `item ${issue.path.join(".")}: ` : "";
+    if (issue.code === "invalid_type") return where + describe(kind);
+    if (issue.code === "invalid_value" && "values" in issue) return where + `one of ${(issue.values as unknown[]).map(String).join(", ")}`;
+    // zod's own wording for bounds ("Too small: expected number to be >=2") reads poorly; our schemas' custom messages read well.
+    if (issue.code === "too_small" && /^Too small/.test(issue.message)) return where + `at least ${issue.minimum}`;
+    if (issue.code === "too_big" && /^Too big/.test(issue.message)) return where + `at most ${issue.maximum}`;
     return where + issue.message;
 }
 
-/** Rules that span several keys, or that only hold in prod. */
-function crossChecks(s: RawSettings): ConfigProblem[] {
+/**
+ * Rules that span several keys, or that only hold in prod. Each runs when the keys it reads parsed,
+ * so a config with a bad key still gets every other problem reported in the same run.
+ */
+function crossChecks(s: Partial<RawSettings>): ConfigProblem[] {
     const problems: ConfigProblem[] = [];
     const k = (key: ConfigKey) => `${PROJECT}:${key}`;
+    const has = (...keys: ConfigKey[]) => keys.every((key) => s[key] !== undefined);
     const show = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
     const prod = s.environment === "prod";
 
@@ -308,37 +311,39 @@ function crossChecks(s: RawSettings): ConfigProblem[] {
         ["agentRuntimeCpu", "agentRuntimeMemory"],
         ["submissionRunnerCpu", "submissionRunnerMemory"],
     ] as const) {
-        const problem = fargateSizeProblem(s[cpuKey], s[memoryKey]);
+        if (!has(cpuKey, memoryKey)) continue;
+        const problem = fargateSizeProblem(s[cpuKey]!, s[memoryKey]!);
         if (problem) problems.push({ key: k(memoryKey), value: String(s[memoryKey]), expected: `${problem} (${k(cpuKey)} = ${s[cpuKey]})` });
     }
-    for (const key of ["apiCorsAllowedOrigins", "sandboxBrokerCorsAllowedOrigins"] as const) {
-        if (prod && s[key].includes("*")) {
-            problems.push({ key: k(key), value: show(s[key]), expected: "explicit origins in prod: * lets any website call the API with its users' browsers" });
-        }
-    }
     if (prod) {
-        for (const key of ["shellExecutorImage", "jobWorkerImage", "apiImage", "sandboxBrokerImage", "agentRuntimeImage", "submissionRunnerImage"] as const) {
-            if (!isDigestPinned(s[key])) {
-                problems.push({ key: k(key), value: s[key], expected: "an image pinned by digest in prod (repository@sha256:<64 hex>), so every task runs exactly the reviewed build" });
+        for (const key of ["apiCorsAllowedOrigins", "sandboxBrokerCorsAllowedOrigins"] as const) {
+            if (s[key]?.includes("*")) {
+                problems.push({ key: k(key), value: show(s[key]), expected: "explicit origins in prod: * lets any website call the API with its users' browsers" });
             }
         }
-        if (s.natStrategy !== "OnePerAz") {
+        for (const key of ["shellExecutorImage", "jobWorkerImage", "apiImage", "sandboxBrokerImage", "agentRuntimeImage", "submissionRunnerImage"] as const) {
+            const value = s[key];
+            if (value !== undefined && !isDigestPinned(value)) {
+                problems.push({ key: k(key), value, expected: "an image pinned by digest in prod (repository@sha256:<64 hex>), so every task runs exactly the reviewed build" });
+            }
+        }
+        if (s.natStrategy !== undefined && s.natStrategy !== "OnePerAz") {
             problems.push({ key: k("natStrategy"), value: s.natStrategy, expected: "OnePerAz in prod, so one AZ's outage does not cut the others off from AWS and the internet" });
         }
-        if (!s.dbDeletionProtection) {
-            problems.push({ key: k("dbDeletionProtection"), value: String(s.dbDeletionProtection), expected: "true in prod: the submissions database must not be deletable by a stack change" });
+        if (s.dbDeletionProtection === false) {
+            problems.push({ key: k("dbDeletionProtection"), value: "false", expected: "true in prod: the submissions database must not be deletable by a stack change" });
         }
-        if (s.submissionRunnerUseSpot) {
+        if (s.submissionRunnerUseSpot === true) {
             problems.push({ key: k("submissionRunnerUseSpot"), value: "true", expected: "false in prod: Spot interruptions would abort graded runs" });
         }
     }
-    if (s.submissionRunnerMinTasks > s.submissionRunnerMaxTasks) {
+    if (has("submissionRunnerMinTasks", "submissionRunnerMaxTasks") && s.submissionRunnerMinTasks! > s.submissionRunnerMaxTasks!) {
         problems.push({ key: k("submissionRunnerMinTasks"), value: String(s.submissionRunnerMinTasks), expected: `at most ${k("submissionRunnerMaxTasks")} (${s.submissionRunnerMaxTasks})` });
     }
-    if (s.previewMinSize > s.previewMaxSize) {
+    if (has("previewMinSize", "previewMaxSize") && s.previewMinSize! > s.previewMaxSize!) {
         problems.push({ key: k("previewMinSize"), value: String(s.previewMinSize), expected: `at most ${k("previewMaxSize")} (${s.previewMaxSize})` });
     }
-    if (s.runnerPollIntervalMs >= s.runnerTimeoutMs) {
+    if (has("runnerPollIntervalMs", "runnerTimeoutMs") && s.runnerPollIntervalMs! >= s.runnerTimeoutMs!) {
         problems.push({ key: k("runnerPollIntervalMs"), value: String(s.runnerPollIntervalMs), expected: `less than ${k("runnerTimeoutMs")} (${s.runnerTimeoutMs})` });
     }
     return problems;

@@ -178,6 +178,7 @@ export const CONFIG_KEYS = {
 
     githubRepository: spec("string", "owner/name of the GitHub repository that may assume the CI roles.", z.string().regex(/^[A-Za-z0-9-]+\/[A-Za-z0-9._-]+$/, "owner/name")),
     githubOidcProviderArn: spec("string", "Existing GitHub OIDC provider in the account; empty: the stack creates it.", optionalArnOf("iam", "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"), ""),
+    pulumiOidcProviderArn: spec("string", "Existing Pulumi Cloud OIDC provider (api.pulumi.com/oidc) in the account; empty: the stack creates it.", optionalArnOf("iam", "arn:aws:iam::123456789012:oidc-provider/api.pulumi.com/oidc"), ""),
     pulumiOrganization: spec("string", "Pulumi Cloud organization whose Deployments assume the deploy role.", z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "a Pulumi organization name")),
 } satisfies Record<string, KeySpec<unknown>>;
 

@@ -1,6 +1,7 @@
 // Composition root: validated config in, components wired, outputs out. Nothing else lives here.
-import { loadConfig } from "./config";
+import { loadConfig, PROJECT } from "./config";
 import { AlarmTopic } from "./components/alarmTopic";
+import { CiAccess, ecrRepositoryArnsOf } from "./components/ciAccess";
 import { Network } from "./components/network";
 
 const config = loadConfig();
@@ -20,3 +21,18 @@ export const privateSubnetIds = network.privateSubnetIds;
 export const publicSubnetIds = network.publicSubnetIds;
 export const isolatedSubnetIds = network.isolatedSubnetIds;
 export const alarmTopicArn = alarms.topicArn;
+
+// CI and Pulumi Deployments access (issue 8): GitHub OIDC preview and image-push roles, the Deployments/ESC deploy role.
+const ciAccess = new CiAccess("ci-access", {
+    githubRepository: config.githubRepository,
+    githubOidcProviderArn: config.githubOidcProviderArn,
+    pulumiOidcProviderArn: config.pulumiOidcProviderArn,
+    pulumiOrganization: config.pulumiOrganization,
+    pulumiProject: PROJECT,
+    stack: config.stack,
+    imageRepositoryArns: ecrRepositoryArnsOf([config.shellExecutorImage, config.jobWorkerImage, config.apiImage, config.sandboxBrokerImage, config.agentRuntimeImage, config.submissionRunnerImage]),
+    tags: config.tags,
+});
+export const ciPreviewRoleArn = ciAccess.previewRoleArn;
+export const ciImagePushRoleArn = ciAccess.imagePushRoleArn;
+export const deployRoleArn = ciAccess.deployRoleArn;

@@ -1,0 +1,342 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { grant, ROLE_KIND_TAG } from "./iam";
+
+/**
+ * Who may act on the stack's AWS account without a stored key (seed 004 kept static keys in
+ * GitHub secrets; this replaces them):
+ *
+ * - GitHub Actions, through the account's `token.actions.githubusercontent.com` OIDC provider:
+ *   a read-only preview role for pull requests of this repository, and an image-push role for
+ *   pushes to its main branch, limited to the project's ECR repositories;
+ * - Pulumi Cloud, through the `api.pulumi.com/oidc` provider: the deploy role that Pulumi
+ *   Deployments (and the stack's ESC environment) assume to run `pulumi up` for exactly this
+ *   organization, project and stack.
+ */
+
+export const GITHUB_OIDC_HOST = "token.actions.githubusercontent.com";
+export const GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com";
+export const PULUMI_OIDC_HOST = "api.pulumi.com/oidc";
+
+/**
+ * AWS managed policies the preview role holds. ReadOnlyAccess lets `pulumi preview` (and
+ * `--refresh`) read every resource type the stack has, including the ones other engineers add
+ * later, without a hand-kept list that silently falls behind; its data reads are taken back by
+ * DATA_PLANE_READS below, so a pull request can diff the infrastructure but not read its data.
+ */
+export const PREVIEW_MANAGED_POLICY_ARNS = ["arn:aws:iam::aws:policy/ReadOnlyAccess"] as const;
+
+/**
+ * Reads that return data rather than configuration: objects, secrets, messages, items, log lines,
+ * image layers, instance passwords. A preview never needs them, and a pull request's workflow is
+ * code anyone with write access to a branch can change. They are denied whether or not today's
+ * ReadOnlyAccess grants each of them: AWS keeps extending that policy.
+ */
+export const DATA_PLANE_READS = [
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:GetObjectTorrent",
+    "s3:GetObjectVersionTorrent",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:BatchGetSecretValue",
+    "kms:Decrypt",
+    "sqs:ReceiveMessage",
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:PartiQLSelect",
+    "dynamodb:GetRecords",
+    "logs:GetLogEvents",
+    "logs:FilterLogEvents",
+    "logs:StartQuery",
+    "logs:GetQueryResults",
+    "logs:StartLiveTail",
+    "logs:GetLogRecord",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:BatchGetImage",
+    "ec2:GetPasswordData",
+    "ec2:GetConsoleOutput",
+    "ec2:GetConsoleScreenshot",
+    "rds-db:connect",
+] as const;
+
+/**
+ * What pushing an image to ECR needs on the repositories (docker push and buildx checks which
+ * layers and tags exist first); the registry login, ecr:GetAuthorizationToken, is account-wide.
+ */
+export const IMAGE_PUSH_ACTIONS = [
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecr:PutImage",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:DescribeImages",
+] as const;
+
+/**
+ * The deploy role creates and replaces every resource of the stack, IAM roles included, so it
+ * holds AdministratorAccess (Pulumi documents it as what Deployments need); what bounds it is its
+ * trust (one organization, project and stack) and DEPLOY_GUARDRAILS. The policy pack's ban on
+ * admin managed policies is waived for this one role in policies/config/<stack>.json.
+ */
+export const DEPLOY_MANAGED_POLICY_ARNS = ["arn:aws:iam::aws:policy/AdministratorAccess"] as const;
+
+/**
+ * Explicit denies that even an update of the stack cannot lift (an explicit deny beats any allow):
+ * no long-lived credentials (IAM users, access keys, console passwords), no account or
+ * organization changes, no SAML identity providers, no turning off the audit trail.
+ */
+export const DEPLOY_GUARDRAILS = [
+    "iam:CreateUser",
+    "iam:CreateAccessKey",
+    "iam:UpdateAccessKey",
+    "iam:CreateLoginProfile",
+    "iam:UpdateLoginProfile",
+    "iam:CreateServiceSpecificCredential",
+    "iam:UploadSSHPublicKey",
+    "iam:CreateSAMLProvider",
+    "iam:UpdateSAMLProvider",
+    "organizations:LeaveOrganization",
+    "account:CloseAccount",
+    "account:PutAlternateContact",
+    "account:DeleteAlternateContact",
+    "cloudtrail:StopLogging",
+    "cloudtrail:DeleteTrail",
+    "cloudtrail:UpdateTrail",
+] as const;
+
+export interface CiAccessArgs {
+    /** `owner/name` of the GitHub repository whose workflows may assume the CI roles. */
+    githubRepository: string;
+    /** Branch whose pushes may push images; the default is main. */
+    mainBranch?: string;
+    /** An existing `token.actions.githubusercontent.com` provider of the account; empty or unset: created here. */
+    githubOidcProviderArn?: string;
+    /** An existing `api.pulumi.com/oidc` provider of the account; empty or unset: created here. */
+    pulumiOidcProviderArn?: string;
+    /** Pulumi Cloud organization whose Deployments and ESC environments may assume the deploy role. */
+    pulumiOrganization: string;
+    /** Pulumi project of the stack (jobfleet). */
+    pulumiProject: string;
+    /** The stack the deploy role deploys; the ESC environment it trusts is `<project>/<stack>`. */
+    stack: string;
+    /** The project's ECR repositories, the only ones the image-push role may push to. */
+    imageRepositoryArns: pulumi.Input<string>[];
+    tags?: Record<string, string>;
+}
+
+const REPOSITORY = /^[A-Za-z0-9-]+\/[A-Za-z0-9._-]+$/;
+const BRANCH = /^[A-Za-z0-9._\/-]+$/;
+const ORGANIZATION = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const ECR_REPOSITORY_ARN = /^arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository\/[a-z0-9][a-z0-9._\/-]*$/;
+const ECR_IMAGE = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\/([a-z0-9][a-z0-9._\/-]*?)(?::[A-Za-z0-9_.-]+)?(?:@sha256:[0-9a-f]{64})?$/;
+
+/** `arn:aws:ecr:<region>:<account>:repository/<name>` of an image in a private ECR registry; undefined for any other registry. */
+export function ecrRepositoryArnOf(image: string): string | undefined {
+    const m = ECR_IMAGE.exec(image.trim());
+    if (!m) return undefined;
+    const [, account, region, repository] = m;
+    const partition = region.startsWith("cn-") ? "aws-cn" : region.startsWith("us-gov-") ? "aws-us-gov" : "aws";
+    return `arn:${partition}:ecr:${region}:${account}:repository/${repository}`;
+}
+
+/** The distinct ECR repositories of a list of image references (images from other registries are skipped). */
+export function ecrRepositoryArnsOf(images: readonly string[]): string[] {
+    return [...new Set(images.map(ecrRepositoryArnOf).filter((arn): arn is string => arn !== undefined))].sort();
+}
+
+/** `sub` of GitHub's token for a workflow run of `repository` on a push to `branch`. */
+export function githubBranchSubject(repository: string, branch: string): string {
+    return `repo:${repository}:ref:refs/heads/${branch}`;
+}
+
+/** `sub` of GitHub's token for a workflow run of `repository` triggered by a pull request. */
+export function githubPullRequestSubject(repository: string): string {
+    return `repo:${repository}:pull_request`;
+}
+
+/** `sub` of a Pulumi Deployments token for any operation on one stack (the operation is the only free part). */
+export function pulumiDeploymentSubject(organization: string, project: string, stack: string): string {
+    return `pulumi:deploy:org:${organization}:project:${project}:stack:${stack}:operation:*:scope:write`;
+}
+
+/** `sub` of an ESC `aws-login` token whose environment declares `subjectAttributes: [currentEnvironment.name]`. */
+export function pulumiEnvironmentSubject(organization: string, project: string, environment: string): string {
+    return `pulumi:environments:pulumi.organization.login:${organization}:currentEnvironment.name:${project}/${environment}`;
+}
+
+/** Throws, naming the argument, the value and what was expected, before anything is registered. */
+export function checkCiAccessArgs(name: string, args: CiAccessArgs): void {
+    const fail = (field: string, value: unknown, expected: string) => {
+        throw new Error(`CiAccess ${name}: ${field} must be ${expected} (got ${JSON.stringify(value)}).`);
+    };
+    if (!REPOSITORY.test(args.githubRepository ?? "")) fail("githubRepository", args.githubRepository, "a GitHub repository written owner/name, like jobfleet-org/jobfleet");
+    if (args.mainBranch !== undefined && (!BRANCH.test(args.mainBranch) || args.mainBranch.includes("*"))) {
+        fail("mainBranch", args.mainBranch, "a branch name without wildcards, like main");
+    }
+    if (!ORGANIZATION.test(args.pulumiOrganization ?? "")) fail("pulumiOrganization", args.pulumiOrganization, "a Pulumi organization name (letters, digits, _ . -)");
+    if (!NAME.test(args.pulumiProject ?? "")) fail("pulumiProject", args.pulumiProject, "a Pulumi project name (letters, digits, _ . -)");
+    if (!NAME.test(args.stack ?? "")) fail("stack", args.stack, "a stack name (letters, digits, _ . -)");
+    if (args.githubOidcProviderArn && !new RegExp(`^arn:aws[a-z-]*:iam::\\d{12}:oidc-provider/${GITHUB_OIDC_HOST.replace(/\./g, "\\.")}$`).test(args.githubOidcProviderArn)) {
+        fail("githubOidcProviderArn", args.githubOidcProviderArn, `empty or the ARN of an IAM OIDC provider for ${GITHUB_OIDC_HOST} (arn:aws:iam::<account>:oidc-provider/${GITHUB_OIDC_HOST})`);
+    }
+    if (args.pulumiOidcProviderArn && !new RegExp(`^arn:aws[a-z-]*:iam::\\d{12}:oidc-provider/${PULUMI_OIDC_HOST.replace(/\./g, "\\.")}$`).test(args.pulumiOidcProviderArn)) {
+        fail("pulumiOidcProviderArn", args.pulumiOidcProviderArn, `empty or the ARN of an IAM OIDC provider for ${PULUMI_OIDC_HOST} (arn:aws:iam::<account>:oidc-provider/${PULUMI_OIDC_HOST})`);
+    }
+    if (!Array.isArray(args.imageRepositoryArns) || args.imageRepositoryArns.length === 0) {
+        fail("imageRepositoryArns", args.imageRepositoryArns, "a non-empty list of ECR repository ARNs (the image-push role may push nowhere else)");
+    }
+    for (const arn of args.imageRepositoryArns) {
+        if (typeof arn === "string" && !ECR_REPOSITORY_ARN.test(arn)) {
+            fail("imageRepositoryArns", arn, "ECR repository ARNs like arn:aws:ecr:us-east-1:123456789012:repository/jobfleet/runner, without wildcards");
+        }
+    }
+}
+
+export class CiAccess extends pulumi.ComponentResource {
+    public readonly githubOidcProviderArn: pulumi.Output<string>;
+    public readonly pulumiOidcProviderArn: pulumi.Output<string>;
+    /** Assumed by pull-request workflows for `pulumi preview`. */
+    public readonly previewRoleArn: pulumi.Output<string>;
+    /** Assumed by main-branch workflows to push images. */
+    public readonly imagePushRoleArn: pulumi.Output<string>;
+    /** Assumed by Pulumi Deployments and the stack's ESC environment to run `pulumi up`. */
+    public readonly deployRoleArn: pulumi.Output<string>;
+
+    constructor(name: string, args: CiAccessArgs, opts?: pulumi.ComponentResourceOptions) {
+        checkCiAccessArgs(name, args);
+        super("jobfleet:ci:CiAccess", name, {}, opts);
+        const tags = { ...(args.tags ?? {}), [ROLE_KIND_TAG]: "ci" };
+        const repository = args.githubRepository;
+        const mainBranch = args.mainBranch ?? "main";
+        const org = args.pulumiOrganization;
+
+        this.githubOidcProviderArn = args.githubOidcProviderArn
+            ? pulumi.output(args.githubOidcProviderArn)
+            : new aws.iam.OpenIdConnectProvider(
+                  `${name}-github`,
+                  // No thumbprint: IAM trusts GitHub's certificate through its own CA library.
+                  { url: `https://${GITHUB_OIDC_HOST}`, clientIdLists: [GITHUB_OIDC_AUDIENCE], tags: args.tags },
+                  { parent: this },
+              ).arn;
+        this.pulumiOidcProviderArn = args.pulumiOidcProviderArn
+            ? pulumi.output(args.pulumiOidcProviderArn)
+            : new aws.iam.OpenIdConnectProvider(
+                  `${name}-pulumi`,
+                  // Deployments tokens carry aud=<org>; ESC aws-login tokens carry aud=aws:<org>.
+                  { url: `https://${PULUMI_OIDC_HOST}`, clientIdLists: [org, `aws:${org}`], tags: args.tags },
+                  { parent: this },
+              ).arn;
+
+        const githubTrust = (subject: string) =>
+            pulumi.jsonStringify({
+                Version: "2012-10-17",
+                Statement: [
+                    {
+                        Sid: "GitHubActionsOidc",
+                        Effect: "Allow",
+                        Principal: { Federated: this.githubOidcProviderArn },
+                        Action: "sts:AssumeRoleWithWebIdentity",
+                        Condition: {
+                            StringEquals: { [`${GITHUB_OIDC_HOST}:aud`]: GITHUB_OIDC_AUDIENCE, [`${GITHUB_OIDC_HOST}:sub`]: subject },
+                        },
+                    },
+                ],
+            });
+
+        const previewRole = new aws.iam.Role(
+            `${name}-preview`,
+            {
+                name: `${args.pulumiProject}-${args.stack}-gha-preview`,
+                description: `Read-only: pulumi preview of ${args.pulumiProject}/${args.stack} from pull requests of ${repository}`,
+                assumeRolePolicy: githubTrust(githubPullRequestSubject(repository)),
+                maxSessionDuration: 3600,
+                tags,
+            },
+            { parent: this },
+        );
+        PREVIEW_MANAGED_POLICY_ARNS.forEach((policyArn, i) => {
+            new aws.iam.RolePolicyAttachment(`${name}-preview-readonly-${i}`, { role: previewRole.name, policyArn }, { parent: this });
+        });
+        grant(`${name}-preview-no-data`, previewRole, [{ Sid: "DenyDataPlaneReads", Effect: "Deny", Action: [...DATA_PLANE_READS], Resource: "*" }], { parent: this });
+
+        const imagePushRole = new aws.iam.Role(
+            `${name}-image-push`,
+            {
+                name: `${args.pulumiProject}-${args.stack}-gha-image-push`,
+                description: `Pushes images to the ${args.pulumiProject} ECR repositories from ${repository}@${mainBranch}`,
+                assumeRolePolicy: githubTrust(githubBranchSubject(repository, mainBranch)),
+                maxSessionDuration: 3600,
+                tags,
+            },
+            { parent: this },
+        );
+        grant(
+            `${name}-image-push`,
+            imagePushRole,
+            [
+                // ECR only accepts * here: the login token is for the whole registry.
+                { Sid: "EcrLogin", Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" },
+                { Sid: "EcrPushProjectRepositories", Effect: "Allow", Action: [...IMAGE_PUSH_ACTIONS], Resource: args.imageRepositoryArns },
+            ],
+            { parent: this },
+        );
+
+        const deployRole = new aws.iam.Role(
+            `${name}-deploy`,
+            {
+                name: `${args.pulumiProject}-${args.stack}-pulumi-deploy`,
+                description: `pulumi up of ${org}/${args.pulumiProject}/${args.stack} by Pulumi Deployments and the ESC environment ${args.pulumiProject}/${args.stack}`,
+                assumeRolePolicy: pulumi.jsonStringify({
+                    Version: "2012-10-17",
+                    Statement: [
+                        {
+                            Sid: "PulumiDeployments",
+                            Effect: "Allow",
+                            Principal: { Federated: this.pulumiOidcProviderArn },
+                            Action: "sts:AssumeRoleWithWebIdentity",
+                            Condition: {
+                                StringEquals: { [`${PULUMI_OIDC_HOST}:aud`]: org },
+                                StringLike: { [`${PULUMI_OIDC_HOST}:sub`]: pulumiDeploymentSubject(org, args.pulumiProject, args.stack) },
+                            },
+                        },
+                        {
+                            Sid: "PulumiEscEnvironment",
+                            Effect: "Allow",
+                            Principal: { Federated: this.pulumiOidcProviderArn },
+                            Action: "sts:AssumeRoleWithWebIdentity",
+                            Condition: {
+                                StringEquals: {
+                                    [`${PULUMI_OIDC_HOST}:aud`]: `aws:${org}`,
+                                    [`${PULUMI_OIDC_HOST}:sub`]: pulumiEnvironmentSubject(org, args.pulumiProject, args.stack),
+                                },
+                            },
+                        },
+                    ],
+                }),
+                maxSessionDuration: 3600,
+                tags,
+            },
+            { parent: this },
+        );
+        DEPLOY_MANAGED_POLICY_ARNS.forEach((policyArn, i) => {
+            new aws.iam.RolePolicyAttachment(`${name}-deploy-admin-${i}`, { role: deployRole.name, policyArn }, { parent: this });
+        });
+        grant(`${name}-deploy-guardrails`, deployRole, [{ Sid: "DenyLongLivedCredentialsAndAccountChanges", Effect: "Deny", Action: [...DEPLOY_GUARDRAILS], Resource: "*" }], { parent: this });
+
+        this.previewRoleArn = previewRole.arn;
+        this.imagePushRoleArn = imagePushRole.arn;
+        this.deployRoleArn = deployRole.arn;
+        this.registerOutputs({
+            githubOidcProviderArn: this.githubOidcProviderArn,
+            pulumiOidcProviderArn: this.pulumiOidcProviderArn,
+            previewRoleArn: this.previewRoleArn,
+            imagePushRoleArn: this.imagePushRoleArn,
+            deployRoleArn: this.deployRoleArn,
+        });
+    }
+}

@@ -1,0 +1,271 @@
+import * as assert from "node:assert/strict";
+import {
+    checkCiAccessArgs,
+    CiAccessArgs,
+    DATA_PLANE_READS,
+    ecrRepositoryArnOf,
+    ecrRepositoryArnsOf,
+    IMAGE_PUSH_ACTIONS,
+} from "../components/ciAccess";
+import { CapturedPlan, CapturedResource, captureProgram, inputsOf } from "../tooling/capture";
+import { standardPlan } from "./support/plans";
+
+interface Statement {
+    Sid?: string;
+    Effect: string;
+    Principal?: unknown;
+    Action: string | string[];
+    Resource?: string | string[];
+    Condition?: Record<string, Record<string, string | string[]>>;
+}
+
+const ROLE = "aws:iam/role:Role";
+const PROVIDER = "aws:iam/openIdConnectProvider:OpenIdConnectProvider";
+const ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment";
+const ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy";
+
+function ciResources(plan: CapturedPlan): CapturedResource[] {
+    const component = plan.resources.find((r) => r.type === "jobfleet:ci:CiAccess");
+    assert.ok(component, "the program registers a jobfleet:ci:CiAccess component");
+    return plan.resources.filter((r) => r.parent === component.urn);
+}
+
+function one(plan: CapturedPlan, type: string, name: string): CapturedResource {
+    const found = ciResources(plan).filter((r) => r.type === type && r.name === name);
+    assert.equal(found.length, 1, `expected one ${type} named ${name}`);
+    return found[0];
+}
+
+function statements(document: unknown): Statement[] {
+    const parsed = typeof document === "string" ? JSON.parse(document) : document;
+    return parsed.Statement as Statement[];
+}
+
+function asList(v: string | string[] | undefined): string[] {
+    return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
+
+/** Inline policy statements and managed policy ARNs of a role, found through the role's name. */
+function permissionsOf(plan: CapturedPlan, role: CapturedResource) {
+    const roleName = inputsOf(role).name;
+    const inline = ciResources(plan)
+        .filter((r) => r.type === ROLE_POLICY && inputsOf(r).role === roleName)
+        .flatMap((r) => statements(inputsOf(r).policy));
+    const managed = ciResources(plan)
+        .filter((r) => r.type === ATTACHMENT && inputsOf(r).role === roleName)
+        .map((r) => String(inputsOf(r).policyArn));
+    return { inline, managed };
+}
+
+function assertNoStarPrincipal(trust: Statement[], roleName: string) {
+    for (const s of trust) {
+        assert.notEqual(s.Principal, "*", `${roleName} ${s.Sid}: Principal "*"`);
+        const principal = s.Principal as Record<string, string | string[]>;
+        for (const [kind, value] of Object.entries(principal)) {
+            for (const v of asList(value)) assert.ok(v !== "*" && !v.includes("*"), `${roleName} ${s.Sid}: ${kind} principal ${v} has a wildcard`);
+        }
+    }
+}
+
+for (const stack of ["staging", "prod"] as const) {
+    describe(`CI access (${stack})`, () => {
+        let plan: CapturedPlan;
+        let githubProviderArn: string;
+        let pulumiProviderArn: string;
+        before(async () => {
+            plan = await standardPlan(stack);
+            const github = one(plan, PROVIDER, "ci-access-github");
+            const pulumiProvider = one(plan, PROVIDER, "ci-access-pulumi");
+            githubProviderArn = String(github.outputs.arn);
+            pulumiProviderArn = String(pulumiProvider.outputs.arn);
+        });
+
+        it("creates the GitHub OIDC provider for audience sts.amazonaws.com and the Pulumi provider for the organization", () => {
+            const github = inputsOf(one(plan, PROVIDER, "ci-access-github"));
+            assert.equal(github.url, "https://token.actions.githubusercontent.com");
+            assert.deepEqual(github.clientIdLists, ["sts.amazonaws.com"]);
+            const pulumiProvider = inputsOf(one(plan, PROVIDER, "ci-access-pulumi"));
+            assert.equal(pulumiProvider.url, "https://api.pulumi.com/oidc");
+            assert.deepEqual(pulumiProvider.clientIdLists, [plan.config.pulumiOrganization, `aws:${plan.config.pulumiOrganization}`]);
+        });
+
+        it("trusts pull requests of this repository, and nothing else, with the preview role", () => {
+            const role = one(plan, ROLE, "ci-access-preview");
+            const trust = statements(inputsOf(role).assumeRolePolicy);
+            assertNoStarPrincipal(trust, "preview");
+            assert.equal(trust.length, 1);
+            const [s] = trust;
+            assert.equal(s.Effect, "Allow");
+            assert.deepEqual(s.Principal, { Federated: githubProviderArn });
+            assert.equal(s.Action, "sts:AssumeRoleWithWebIdentity");
+            assert.deepEqual(s.Condition, {
+                StringEquals: {
+                    "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+                    "token.actions.githubusercontent.com:sub": `repo:${plan.config.githubRepository}:pull_request`,
+                },
+            });
+        });
+
+        it("trusts pushes to main of this repository, and nothing else, with the image-push role", () => {
+            const role = one(plan, ROLE, "ci-access-image-push");
+            const trust = statements(inputsOf(role).assumeRolePolicy);
+            assertNoStarPrincipal(trust, "image-push");
+            assert.equal(trust.length, 1);
+            assert.deepEqual(trust[0].Principal, { Federated: githubProviderArn });
+            assert.deepEqual(trust[0].Condition, {
+                StringEquals: {
+                    "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+                    "token.actions.githubusercontent.com:sub": `repo:${plan.config.githubRepository}:ref:refs/heads/main`,
+                },
+            });
+        });
+
+        it("trusts Pulumi Deployments and the ESC environment of exactly this organization, project and stack with the deploy role", () => {
+            const org = plan.config.pulumiOrganization;
+            const role = one(plan, ROLE, "ci-access-deploy");
+            const trust = statements(inputsOf(role).assumeRolePolicy);
+            assertNoStarPrincipal(trust, "deploy");
+            assert.equal(trust.length, 2);
+            for (const s of trust) {
+                assert.equal(s.Effect, "Allow");
+                assert.deepEqual(s.Principal, { Federated: pulumiProviderArn });
+                assert.equal(s.Action, "sts:AssumeRoleWithWebIdentity");
+            }
+            const deployments = trust.find((s) => s.Sid === "PulumiDeployments")!;
+            assert.deepEqual(deployments.Condition, {
+                StringEquals: { "api.pulumi.com/oidc:aud": org },
+                StringLike: { "api.pulumi.com/oidc:sub": `pulumi:deploy:org:${org}:project:jobfleet:stack:${stack}:operation:*:scope:write` },
+            });
+            const esc = trust.find((s) => s.Sid === "PulumiEscEnvironment")!;
+            assert.deepEqual(esc.Condition, {
+                StringEquals: {
+                    "api.pulumi.com/oidc:aud": `aws:${org}`,
+                    "api.pulumi.com/oidc:sub": `pulumi:environments:pulumi.organization.login:${org}:currentEnvironment.name:jobfleet/${stack}`,
+                },
+            });
+            // The only wildcard in any subject is the operation (preview, update, refresh, destroy).
+            const subject = deployments.Condition!.StringLike["api.pulumi.com/oidc:sub"] as string;
+            assert.equal(subject.split("*").length - 1, 1);
+            assert.match(subject, /:operation:\*:scope:write$/);
+        });
+
+        it("names each role for its stack and tags it as a CI role", () => {
+            for (const [name, suffix] of [["ci-access-preview", "gha-preview"], ["ci-access-image-push", "gha-image-push"], ["ci-access-deploy", "pulumi-deploy"]]) {
+                const inputs = inputsOf(one(plan, ROLE, name));
+                assert.equal(inputs.name, `jobfleet-${stack}-${suffix}`);
+                assert.equal(inputs.tags["jobfleet:role-kind"], "ci");
+                assert.equal(inputs.maxSessionDuration, 3600);
+            }
+            assert.equal(plan.outputs.ciPreviewRoleArn, one(plan, ROLE, "ci-access-preview").outputs.arn);
+            assert.equal(plan.outputs.ciImagePushRoleArn, one(plan, ROLE, "ci-access-image-push").outputs.arn);
+            assert.equal(plan.outputs.deployRoleArn, one(plan, ROLE, "ci-access-deploy").outputs.arn);
+        });
+
+        it("gives the preview role read-only access without data reads", () => {
+            const { inline, managed } = permissionsOf(plan, one(plan, ROLE, "ci-access-preview"));
+            assert.deepEqual(managed, ["arn:aws:iam::aws:policy/ReadOnlyAccess"]);
+            for (const arn of managed) assert.doesNotMatch(arn, /Administrator|PowerUser|FullAccess/);
+            assert.ok(inline.length > 0);
+            assert.ok(inline.every((s) => s.Effect === "Deny"), "the preview role's inline policy only takes permissions away");
+            const denied = inline.flatMap((s) => asList(s.Action));
+            for (const action of ["s3:GetObject", "secretsmanager:GetSecretValue", "sqs:ReceiveMessage", "dynamodb:Scan", "logs:GetLogEvents", "kms:Decrypt"]) {
+                assert.ok(denied.includes(action), `the preview role denies ${action}`);
+            }
+            assert.deepEqual([...denied].sort(), [...DATA_PLANE_READS].sort());
+        });
+
+        it("limits the image-push role to pushing into the project's ECR repositories", () => {
+            const { inline, managed } = permissionsOf(plan, one(plan, ROLE, "ci-access-image-push"));
+            assert.deepEqual(managed, []);
+            const c = plan.config;
+            const expectedRepositories = ecrRepositoryArnsOf([c.shellExecutorImage, c.jobWorkerImage, c.apiImage, c.sandboxBrokerImage, c.agentRuntimeImage, c.submissionRunnerImage]);
+            assert.ok(expectedRepositories.length >= 5, "every configured image is in the stack's ECR registry");
+            const login = inline.find((s) => s.Sid === "EcrLogin")!;
+            assert.deepEqual(asList(login.Action), ["ecr:GetAuthorizationToken"]);
+            assert.equal(login.Resource, "*");
+            const push = inline.find((s) => s.Sid === "EcrPushProjectRepositories")!;
+            assert.deepEqual(asList(push.Action), [...IMAGE_PUSH_ACTIONS]);
+            assert.deepEqual(asList(push.Resource), expectedRepositories);
+            for (const s of inline) {
+                assert.equal(s.Effect, "Allow");
+                for (const a of asList(s.Action)) {
+                    assert.match(a, /^ecr:[A-Za-z]+$/, `image-push action ${a} is an exact ECR action`);
+                }
+                if (s.Sid !== "EcrLogin") for (const r of asList(s.Resource)) assert.match(r, /^arn:aws:ecr:[a-z0-9-]+:\d{12}:repository\/jobfleet\/[a-z-]+$/);
+            }
+        });
+
+        it("lets the deploy role deploy, but never mint long-lived credentials or stop the audit trail", () => {
+            const { inline, managed } = permissionsOf(plan, one(plan, ROLE, "ci-access-deploy"));
+            assert.deepEqual(managed, ["arn:aws:iam::aws:policy/AdministratorAccess"]);
+            const denied = inline.filter((s) => s.Effect === "Deny").flatMap((s) => asList(s.Action));
+            for (const action of ["iam:CreateUser", "iam:CreateAccessKey", "iam:CreateLoginProfile", "cloudtrail:StopLogging", "organizations:LeaveOrganization"]) {
+                assert.ok(denied.includes(action), `the deploy role denies ${action}`);
+            }
+            assert.ok(inline.every((s) => s.Effect === "Deny"));
+        });
+    });
+}
+
+describe("CI access with existing OIDC providers", () => {
+    it("reuses the account's providers instead of creating them", async () => {
+        const github = "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com";
+        const pulumiProvider = "arn:aws:iam::111122223333:oidc-provider/api.pulumi.com/oidc";
+        const plan = await captureProgram({
+            stack: "staging",
+            configOverrides: { "jobfleet:githubOidcProviderArn": github, "jobfleet:pulumiOidcProviderArn": pulumiProvider },
+        });
+        assert.deepEqual(ciResources(plan).filter((r) => r.type === PROVIDER), []);
+        const principals = ["ci-access-preview", "ci-access-image-push", "ci-access-deploy"].flatMap((name) =>
+            statements(inputsOf(one(plan, ROLE, name)).assumeRolePolicy).map((s) => (s.Principal as { Federated: string }).Federated),
+        );
+        assert.deepEqual(principals, [github, github, pulumiProvider, pulumiProvider]);
+    });
+
+    it("refuses a provider ARN for another issuer before registering anything", async () => {
+        await assert.rejects(
+            captureProgram({ stack: "staging", configOverrides: { "jobfleet:githubOidcProviderArn": "arn:aws:iam::111122223333:oidc-provider/gitlab.com" } }),
+            /CiAccess ci-access: githubOidcProviderArn must be empty or the ARN of an IAM OIDC provider for token\.actions\.githubusercontent\.com .*gitlab\.com/,
+        );
+    });
+});
+
+describe("CiAccess arguments", () => {
+    const valid: CiAccessArgs = {
+        githubRepository: "jobfleet-org/jobfleet",
+        pulumiOrganization: "jobfleet-org",
+        pulumiProject: "jobfleet",
+        stack: "staging",
+        imageRepositoryArns: ["arn:aws:ecr:us-east-1:111122223333:repository/jobfleet/runner"],
+    };
+
+    it("accepts valid arguments", () => {
+        checkCiAccessArgs("ci", valid);
+    });
+
+    const cases: Array<[string, Partial<CiAccessArgs>, RegExp]> = [
+        ["a repository without owner", { githubRepository: "jobfleet" }, /githubRepository must be a GitHub repository written owner\/name.*"jobfleet"/],
+        ["a wildcard branch", { mainBranch: "release/*" }, /mainBranch must be a branch name without wildcards.*"release\/\*"/],
+        ["an organization with a space", { pulumiOrganization: "job fleet" }, /pulumiOrganization must be a Pulumi organization name.*"job fleet"/],
+        ["no image repositories", { imageRepositoryArns: [] }, /imageRepositoryArns must be a non-empty list of ECR repository ARNs/],
+        ["a wildcard repository", { imageRepositoryArns: ["arn:aws:ecr:us-east-1:111122223333:repository/*"] }, /imageRepositoryArns must be ECR repository ARNs .*without wildcards.*repository\/\*/],
+        ["a Pulumi provider for another host", { pulumiOidcProviderArn: "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com" }, /pulumiOidcProviderArn must be empty or the ARN of an IAM OIDC provider for api\.pulumi\.com\/oidc/],
+    ];
+    for (const [what, change, expected] of cases) {
+        it(`rejects ${what}, naming the argument and the value`, () => {
+            assert.throws(() => checkCiAccessArgs("ci", { ...valid, ...change }), expected);
+        });
+    }
+
+    it("derives ECR repository ARNs from image references and skips other registries", () => {
+        const digest = "@sha256:" + "a".repeat(64);
+        assert.equal(ecrRepositoryArnOf(`111122223333.dkr.ecr.us-east-1.amazonaws.com/jobfleet/runner${digest}`), "arn:aws:ecr:us-east-1:111122223333:repository/jobfleet/runner");
+        assert.equal(ecrRepositoryArnOf("111122223333.dkr.ecr.eu-south-2.amazonaws.com/uoc-tfm/runner:latest"), "arn:aws:ecr:eu-south-2:111122223333:repository/uoc-tfm/runner");
+        assert.equal(ecrRepositoryArnOf("public.ecr.aws/nginx/nginx:1.27"), undefined);
+        assert.equal(ecrRepositoryArnOf("docker.io/library/node:20"), undefined);
+        assert.deepEqual(
+            ecrRepositoryArnsOf([`111122223333.dkr.ecr.us-east-1.amazonaws.com/jobfleet/api${digest}`, `111122223333.dkr.ecr.us-east-1.amazonaws.com/jobfleet/api:v2`, "ghcr.io/x/y:1"]),
+            ["arn:aws:ecr:us-east-1:111122223333:repository/jobfleet/api"],
+        );
+    });
+});

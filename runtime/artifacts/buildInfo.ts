@@ -1,0 +1,193 @@
+import { execFileSync } from "child_process";
+import * as path from "path";
+import { ArtifactArgumentError, checkBuildTime, checkCommitSha, formatBuildTime } from "./keys";
+
+/** Where a build came from: the five metadata entries of seed 003, before the checksum. */
+export interface BuildInfo {
+    commitSha: string;
+    /** "" when unknown. */
+    branch: string;
+    /** UTC YYYYMMDD-HHMMSS; with the commit it makes the key, so it is fixed for one build. */
+    buildTime: string;
+    /** "" when not built by a CI run. */
+    workflowRunId: string;
+    /** "" when not built for a pull request. */
+    prNumber: string;
+}
+
+/** Object metadata names (S3 sends them as `x-amz-meta-<name>`). */
+export const METADATA = {
+    commitSha: "commit-sha",
+    branch: "branch",
+    buildTime: "build-time",
+    workflowRunId: "workflow-run-id",
+    prNumber: "pr-number",
+    sha256: "sha256",
+} as const;
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+/**
+ * The metadata every artifact carries. Entries with no value are left out rather than written
+ * empty, so "absent" always means "not known" (a local build has no workflow run).
+ */
+export function artifactMetadata(build: BuildInfo, sha256Hex: string): Record<string, string> {
+    const metadata: Record<string, string> = {
+        [METADATA.commitSha]: build.commitSha,
+        [METADATA.buildTime]: build.buildTime,
+        [METADATA.sha256]: sha256Hex,
+    };
+    if (build.branch) metadata[METADATA.branch] = build.branch;
+    if (build.workflowRunId) metadata[METADATA.workflowRunId] = build.workflowRunId;
+    if (build.prNumber) metadata[METADATA.prNumber] = build.prNumber;
+    return metadata;
+}
+
+export type BuildField = "commitSha" | "branch" | "buildTime" | "workflowRunId" | "prNumber";
+
+/** How the caller names its explicit inputs in error messages: config keys, or CLI flags. */
+export type BuildFieldLabels = Record<BuildField, string>;
+
+export const CONFIG_LABELS: BuildFieldLabels = {
+    commitSha: "jobfleet:previewCommitSha",
+    branch: "jobfleet:previewBranch",
+    buildTime: "jobfleet:previewBuildTime",
+    workflowRunId: "jobfleet:previewWorkflowRunId",
+    prNumber: "jobfleet:previewPrNumber",
+};
+
+/** The CI variables read when the explicit value is empty (GitHub Actions names, plus ours for the build time). */
+export const CI_VARIABLES = {
+    commitSha: "GITHUB_SHA",
+    branch: "GITHUB_HEAD_REF or GITHUB_REF_NAME",
+    buildTime: "JOBFLEET_BUILD_TIME",
+    workflowRunId: "GITHUB_RUN_ID",
+    prNumber: "GITHUB_REF (refs/pull/<n>/merge)",
+} as const;
+
+export type BuildInfoSource = "explicit" | "ci" | "git";
+
+export interface ResolvedBuildInfo extends BuildInfo {
+    /** Where the commit and build time came from, for logs and docs. */
+    source: BuildInfoSource;
+}
+
+/** Commit that last changed a committed, unmodified file: a local run's honest stand-in for a CI build. */
+export interface GitOrigin {
+    commitSha: string;
+    committedAt: Date;
+    branch: string;
+}
+
+export interface ResolveBuildInfoOptions {
+    /** Explicit values (config or flags); "" or undefined means "not given". */
+    explicit: Partial<Record<BuildField, string>>;
+    labels: BuildFieldLabels;
+    env: Record<string, string | undefined>;
+    /** Environment name; `pr-<n>` gives the PR number when nothing else does. */
+    environment?: string;
+    /**
+     * When neither explicit values nor CI give a commit and build time: the artifact file, whose
+     * last commit stands in (only if the file is committed and unmodified). Omit to require them.
+     */
+    gitFallback?: { artifactPath: string; probe?: (artifactPath: string) => GitOrigin | string };
+}
+
+function firstSet(...values: Array<string | undefined>): string | undefined {
+    return values.find((v) => v !== undefined && v.trim() !== "")?.trim();
+}
+
+/**
+ * Resolves where an artifact was built from: explicit value first, then the CI environment, and
+ * for the commit and build time together, as a last resort, git. The build time never comes from
+ * the clock here: the key must be the same in `pulumi preview` and the `pulumi up` that follows.
+ */
+export function resolveBuildInfo(options: ResolveBuildInfoOptions): ResolvedBuildInfo {
+    const { explicit, labels, env } = options;
+    const explicitCommit = firstSet(explicit.commitSha);
+    const explicitTime = firstSet(explicit.buildTime);
+    const ciCommit = firstSet(env.GITHUB_SHA);
+    const ciTime = firstSet(env.JOBFLEET_BUILD_TIME);
+
+    let commitSha = explicitCommit !== undefined ? checkCommitSha(explicitCommit, labels.commitSha) : ciCommit !== undefined ? checkCommitSha(ciCommit, "GITHUB_SHA") : undefined;
+    let buildTime = explicitTime !== undefined ? checkBuildTime(explicitTime, labels.buildTime) : ciTime !== undefined ? checkBuildTime(ciTime, "JOBFLEET_BUILD_TIME") : undefined;
+    let source: BuildInfoSource = explicitCommit !== undefined && explicitTime !== undefined ? "explicit" : "ci";
+    let gitBranch = "";
+
+    const howToSet = (field: "commitSha" | "buildTime") => `set ${labels[field]} or the CI variable ${CI_VARIABLES[field]}`;
+    if (commitSha === undefined && buildTime === undefined) {
+        let reason = "no git fallback was allowed here";
+        if (options.gitFallback) {
+            const origin = (options.gitFallback.probe ?? gitOrigin)(options.gitFallback.artifactPath);
+            if (typeof origin === "string") {
+                reason = origin;
+            } else {
+                commitSha = origin.commitSha;
+                buildTime = formatBuildTime(origin.committedAt);
+                gitBranch = origin.branch;
+                source = "git";
+            }
+        }
+        if (commitSha === undefined || buildTime === undefined) {
+            throw new ArtifactArgumentError(
+                `No commit and build time for the artifact: ${howToSet("commitSha")}, and ${howToSet("buildTime")} ` +
+                    `(UTC YYYYMMDD-HHMMSS, fixed once per build, e.g. JOBFLEET_BUILD_TIME=$(date -u +%Y%m%d-%H%M%S) in the workflow). ` +
+                    `The git fallback did not apply: ${reason}.`,
+            );
+        }
+    } else if (commitSha === undefined) {
+        throw new ArtifactArgumentError(`The artifact's build time is set but its commit is not: ${howToSet("commitSha")} (a full 40-character SHA).`);
+    } else if (buildTime === undefined) {
+        throw new ArtifactArgumentError(`The artifact's commit is set but its build time is not: ${howToSet("buildTime")} (UTC YYYYMMDD-HHMMSS, fixed once per build, never the time of each run).`);
+    }
+
+    const branch = firstSet(explicit.branch) ?? (source === "git" ? gitBranch : firstSet(env.GITHUB_HEAD_REF, env.GITHUB_REF_NAME)) ?? "";
+    if (!PRINTABLE_ASCII.test(branch)) {
+        throw new ArtifactArgumentError(`branch ${JSON.stringify(branch)} must be printable ASCII: S3 metadata travels in HTTP headers.`);
+    }
+    const workflowRunId = firstSet(explicit.workflowRunId) ?? (source === "git" ? undefined : firstSet(env.GITHUB_RUN_ID)) ?? "";
+    if (workflowRunId && !/^\d+$/.test(workflowRunId)) {
+        throw new ArtifactArgumentError(`${firstSet(explicit.workflowRunId) ? labels.workflowRunId : "GITHUB_RUN_ID"} must be a number (got ${JSON.stringify(workflowRunId)}).`);
+    }
+    const prFromEnvironment = /^pr-([1-9]\d*)$/.exec(options.environment ?? "")?.[1];
+    const prFromRef = source === "git" ? undefined : /^refs\/pull\/(\d+)\//.exec(env.GITHUB_REF ?? "")?.[1];
+    const prNumber = firstSet(explicit.prNumber) ?? prFromEnvironment ?? prFromRef ?? "";
+    if (prNumber && !/^[1-9]\d*$/.test(prNumber)) {
+        throw new ArtifactArgumentError(`${labels.prNumber} must be a pull request number (got ${JSON.stringify(prNumber)}).`);
+    }
+    if (prFromEnvironment && prNumber !== prFromEnvironment) {
+        throw new ArtifactArgumentError(`${labels.prNumber} is ${prNumber} but the environment is ${options.environment}: the artifact would be filed under the wrong pull request.`);
+    }
+    return { commitSha, buildTime, branch, workflowRunId, prNumber, source };
+}
+
+function git(cwd: string, args: string[]): string {
+    return execFileSync("git", args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 10_000 }).trim();
+}
+
+/**
+ * The commit that last changed `artifactPath`, if the file is committed and unmodified; otherwise a
+ * sentence saying why not. Its committer time serves as the build time: the moment this exact
+ * content was fixed, the same on every machine that checks the commit out.
+ */
+export function gitOrigin(artifactPath: string): GitOrigin | string {
+    const dir = path.dirname(path.resolve(artifactPath));
+    const file = path.basename(artifactPath);
+    try {
+        git(dir, ["rev-parse", "--show-toplevel"]);
+    } catch {
+        return `${artifactPath} is not inside a git checkout (or git is not installed)`;
+    }
+    try {
+        if (git(dir, ["status", "--porcelain", "--", file]) !== "") {
+            return `${artifactPath} has uncommitted changes or is untracked, so no commit describes its content`;
+        }
+        const last = git(dir, ["log", "-1", "--format=%H %ct", "--", file]);
+        if (last === "") return `${artifactPath} is not committed`;
+        const [commitSha, seconds] = last.split(" ");
+        const branch = git(dir, ["rev-parse", "--abbrev-ref", "HEAD"]);
+        return { commitSha, committedAt: new Date(Number(seconds) * 1000), branch: branch === "HEAD" ? "" : branch };
+    } catch (err) {
+        return `git could not describe ${artifactPath} (${(err as Error).message.split("\n")[0]})`;
+    }
+}

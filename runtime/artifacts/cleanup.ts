@@ -1,0 +1,230 @@
+import { DeleteObjectsCommand, S3Client } from "@aws-sdk/client-s3";
+import { ArtifactArgumentError, checkApp, checkEnvironment } from "./keys";
+import { listArtifacts, ListingProgress, newestFirst, StoredArtifact } from "./listing";
+import { checkBucketName } from "./publish";
+
+/** DeleteObjects takes at most 1,000 keys per request. */
+export const DELETE_BATCH_SIZE = 1000;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export interface CleanupRules {
+    /** The newest N artifacts of each environment are kept (seed 003: 5). 0: no count rule. */
+    keep: number;
+    /** Artifacts younger than D days are kept (seed 003: 7). 0: no age rule. */
+    days: number;
+    /** Object keys (or `s3://bucket/key`) that something runs: their artifacts are always kept. */
+    deployedKeys: string[];
+    now: Date;
+}
+
+export interface CleanupDecision {
+    artifact: StoredArtifact;
+    delete: boolean;
+    /** Why it stays (every rule that keeps it) or why it goes. */
+    reasons: string[];
+}
+
+export interface CleanupPlan {
+    bucket: string;
+    app: string;
+    /** undefined: every environment of the app. */
+    environment?: string;
+    rules: CleanupRules;
+    decisions: CleanupDecision[];
+    deletions: StoredArtifact[];
+    keysToDelete: string[];
+    bytesToReclaim: number;
+    /** Objects under the prefix that are not artifacts; cleanup never touches them. */
+    strayObjects: number;
+    /** Deployed keys that match no listed object (a typo, another environment, or already gone). */
+    unmatchedDeployedKeys: string[];
+    listRequests: number;
+    listedObjects: number;
+}
+
+export function checkCleanupRules(keep: unknown, days: unknown): { keep: number; days: number } {
+    if (typeof keep !== "number" || !Number.isInteger(keep) || keep < 0) {
+        throw new ArtifactArgumentError(`keep must be a whole number of artifacts, 0 or more (got ${JSON.stringify(keep)}).`);
+    }
+    if (typeof days !== "number" || !Number.isInteger(days) || days < 0) {
+        throw new ArtifactArgumentError(`days must be a whole number of days, 0 or more (got ${JSON.stringify(days)}).`);
+    }
+    if (keep === 0 && days === 0) {
+        throw new ArtifactArgumentError("keep and days are both 0, which would delete every artifact that is not listed as deployed; keep at least one rule.");
+    }
+    return { keep, days };
+}
+
+function normaliseDeployedKey(bucket: string, key: string): string {
+    const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(key.trim());
+    if (!m) return key.trim();
+    return m[1] === bucket ? m[2] : key.trim();
+}
+
+/**
+ * Decides per artifact. An artifact stays when ANY rule keeps it: it is deployed, it is among the
+ * newest `keep` of its environment, or it is younger than `days`. Everything else goes, whole
+ * (all objects under its version prefix).
+ */
+export function decideCleanup(artifacts: StoredArtifact[], rules: CleanupRules, bucket: string): { decisions: CleanupDecision[]; unmatchedDeployedKeys: string[] } {
+    const deployed = new Set(rules.deployedKeys.map((k) => normaliseDeployedKey(bucket, k)).filter((k) => k !== ""));
+    const matched = new Set<string>();
+    const byEnvironment = new Map<string, StoredArtifact[]>();
+    for (const artifact of artifacts) {
+        const list = byEnvironment.get(artifact.environment) ?? [];
+        list.push(artifact);
+        byEnvironment.set(artifact.environment, list);
+    }
+    const decisions: CleanupDecision[] = [];
+    for (const [environment, list] of byEnvironment) {
+        list.sort(newestFirst);
+        list.forEach((artifact, rank) => {
+            const reasons: string[] = [];
+            const deployedKeys = artifact.objects.map((o) => o.key).filter((k) => deployed.has(k));
+            if (deployed.has(artifact.id)) deployedKeys.push(artifact.id);
+            for (const k of deployedKeys) matched.add(k);
+            if (deployedKeys.length > 0) reasons.push(`deployed (${deployedKeys.join(", ")})`);
+            if (rank < rules.keep) reasons.push(`among the newest ${rules.keep} of ${environment} (#${rank + 1})`);
+            const ageDays = (rules.now.getTime() - artifact.time.getTime()) / DAY_MS;
+            if (rules.days > 0 && ageDays < rules.days) reasons.push(`younger than ${rules.days} days (${Math.max(0, ageDays).toFixed(1)} days)`);
+            if (reasons.length > 0) {
+                decisions.push({ artifact, delete: false, reasons });
+            } else {
+                const why = [rules.keep > 0 ? `not among the newest ${rules.keep} of ${environment} (#${rank + 1})` : undefined, `${ageDays.toFixed(1)} days old`, "not deployed"].filter(Boolean);
+                decisions.push({ artifact, delete: true, reasons: why as string[] });
+            }
+        });
+    }
+    decisions.sort((a, b) => (a.artifact.environment < b.artifact.environment ? -1 : a.artifact.environment > b.artifact.environment ? 1 : newestFirst(a.artifact, b.artifact)));
+    return { decisions, unmatchedDeployedKeys: [...deployed].filter((k) => !matched.has(k)).sort() };
+}
+
+export interface PlanCleanupInput {
+    client: S3Client;
+    bucket: string;
+    app: string;
+    environment?: string;
+    keep: number;
+    days: number;
+    deployedKeys?: string[];
+    fileName?: string;
+    now?: Date;
+    onProgress?: (progress: ListingProgress) => void;
+}
+
+/** Lists the app's (or one environment's) artifacts and decides; deletes nothing. */
+export async function planCleanup(input: PlanCleanupInput): Promise<CleanupPlan> {
+    const bucket = checkBucketName(input.bucket);
+    const app = checkApp(input.app);
+    const environment = input.environment === undefined ? undefined : checkEnvironment(input.environment);
+    const { keep, days } = checkCleanupRules(input.keep, input.days);
+    const deployedKeys = input.deployedKeys ?? [];
+    for (const key of deployedKeys) {
+        if (typeof key !== "string" || key.trim() === "") throw new ArtifactArgumentError(`deployed keys must be non-empty object keys (got ${JSON.stringify(key)}).`);
+    }
+    const rules: CleanupRules = { keep, days, deployedKeys, now: input.now ?? new Date() };
+    const listing = await listArtifacts({ client: input.client, bucket, app, environment, fileName: input.fileName, onProgress: input.onProgress });
+    const { decisions, unmatchedDeployedKeys } = decideCleanup(listing.artifacts, rules, bucket);
+    const deletions = decisions.filter((d) => d.delete).map((d) => d.artifact);
+    return {
+        bucket,
+        app,
+        environment,
+        rules,
+        decisions,
+        deletions,
+        keysToDelete: deletions.flatMap((a) => a.objects.map((o) => o.key)),
+        bytesToReclaim: deletions.reduce((sum, a) => sum + a.bytes, 0),
+        strayObjects: listing.strays.length,
+        unmatchedDeployedKeys,
+        listRequests: listing.listRequests,
+        listedObjects: listing.objects,
+    };
+}
+
+export interface CleanupResult {
+    dryRun: boolean;
+    deletedObjects: number;
+    deletedArtifacts: number;
+    bytesReclaimed: number;
+    deleteRequests: number;
+}
+
+export class CleanupError extends Error {
+    constructor(
+        message: string,
+        public readonly failures: Array<{ key: string; code?: string; message?: string }>,
+        public readonly partial: CleanupResult,
+    ) {
+        super(message);
+        this.name = "CleanupError";
+    }
+}
+
+export interface RunCleanupInput {
+    client: S3Client;
+    plan: CleanupPlan;
+    dryRun?: boolean;
+    onProgress?: (deleted: number, total: number) => void;
+}
+
+/**
+ * Deletes the plan's objects in DeleteObjects batches of 1,000. In a versioned bucket each delete
+ * leaves a delete marker and the bytes go when the noncurrent-version lifecycle rule expires them,
+ * so a mistaken cleanup can be undone until then. A dry run sends nothing.
+ */
+export async function runCleanup(input: RunCleanupInput): Promise<CleanupResult> {
+    const { plan } = input;
+    const deployed = new Set(plan.rules.deployedKeys.map((k) => normaliseDeployedKey(plan.bucket, k)));
+    const protectedKey = plan.keysToDelete.find((k) => deployed.has(k) || plan.deletions.some((a) => deployed.has(a.id) && k.startsWith(a.id)));
+    if (protectedKey !== undefined) {
+        throw new ArtifactArgumentError(`refusing to run a cleanup plan that deletes the deployed ${protectedKey}; plan again.`);
+    }
+    const result: CleanupResult = { dryRun: input.dryRun === true, deletedObjects: 0, deletedArtifacts: 0, bytesReclaimed: 0, deleteRequests: 0 };
+    if (input.dryRun) return result;
+
+    const failures: Array<{ key: string; code?: string; message?: string }> = [];
+    for (let i = 0; i < plan.keysToDelete.length; i += DELETE_BATCH_SIZE) {
+        const batch = plan.keysToDelete.slice(i, i + DELETE_BATCH_SIZE);
+        const response = await input.client.send(
+            new DeleteObjectsCommand({ Bucket: plan.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+        );
+        result.deleteRequests += 1;
+        const errors = response.Errors ?? [];
+        for (const e of errors) failures.push({ key: e.Key ?? "?", code: e.Code, message: e.Message });
+        result.deletedObjects += batch.length - errors.length;
+        input.onProgress?.(result.deletedObjects, plan.keysToDelete.length);
+    }
+    const failed = new Set(failures.map((f) => f.key));
+    for (const artifact of plan.deletions) {
+        if (artifact.objects.every((o) => !failed.has(o.key))) {
+            result.deletedArtifacts += 1;
+            result.bytesReclaimed += artifact.bytes;
+        }
+    }
+    if (failures.length > 0) {
+        const shown = failures.slice(0, 10).map((f) => `${f.key}: ${f.code ?? "error"} ${f.message ?? ""}`.trim());
+        throw new CleanupError(`${failures.length} of ${plan.keysToDelete.length} deletions failed:\n  ${shown.join("\n  ")}${failures.length > 10 ? "\n  ..." : ""}`, failures, result);
+    }
+    return result;
+}
+
+/**
+ * Deployed keys named in `pulumi stack output --json`: every string value, at any depth, that
+ * could be an object key (the planner matches them against listed objects, so extra strings such
+ * as URLs or ARNs simply match nothing and are not reported).
+ */
+export function deployedKeysFromStackOutputs(outputs: unknown): string[] {
+    const keys: string[] = [];
+    const visit = (value: unknown) => {
+        if (typeof value === "string") {
+            if (value.includes("/") && !/\s/.test(value)) keys.push(value);
+        } else if (Array.isArray(value)) {
+            value.forEach(visit);
+        } else if (value !== null && typeof value === "object") {
+            Object.values(value).forEach(visit);
+        }
+    };
+    visit(outputs);
+    return keys;
+}

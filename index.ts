@@ -3,6 +3,7 @@ import { loadConfig, PROJECT } from "./config";
 import { AlarmTopic } from "./components/alarmTopic";
 import { CiAccess, ecrRepositoryArnsOf } from "./components/ciAccess";
 import { Network } from "./components/network";
+import { SubmissionRunner } from "./components/submissionRunner";
 
 const config = loadConfig();
 
@@ -21,6 +22,53 @@ export const privateSubnetIds = network.privateSubnetIds;
 export const publicSubnetIds = network.publicSubnetIds;
 export const isolatedSubnetIds = network.isolatedSubnetIds;
 export const alarmTopicArn = alarms.topicArn;
+
+// Submission runner (seed 004, issue 6): SQS + DLQ, S3, RDS PostgreSQL with a managed password, ECR, Fargate service scaling on backlog.
+const submissionRunner = new SubmissionRunner("submission-runner", {
+    vpcId: network.vpcId,
+    privateSubnetIds: network.privateSubnetIds,
+    isolatedSubnetIds: network.isolatedSubnetIds,
+    image: config.submissionRunnerImage,
+    requireDigest: config.isProd,
+    repositoryName: `${PROJECT}/runner`,
+    cpu: config.submissionRunnerCpu,
+    memory: config.submissionRunnerMemory,
+    gracefulShutdownSeconds: config.submissionRunnerGracefulShutdownSeconds,
+    runner: {
+        pollIntervalMs: config.runnerPollIntervalMs,
+        timeoutMs: config.runnerTimeoutMs,
+        maxLogBytes: config.runnerMaxLogBytes,
+        jdkVersion: config.runnerJdkVersion,
+        buildTool: config.runnerBuildTool,
+    },
+    maxReceiveCount: config.submissionQueueMaxReceiveCount,
+    scaling: { minTasks: config.submissionRunnerMinTasks, maxTasks: config.submissionRunnerMaxTasks, backlogPerTask: config.submissionRunnerBacklogPerTask },
+    useSpot: config.submissionRunnerUseSpot,
+    runLogRetentionDays: config.runLogRetentionDays,
+    logRetentionDays: config.logRetentionDays,
+    database: {
+        instanceClass: config.dbInstanceClass,
+        allocatedStorageGb: config.dbAllocatedStorageGb,
+        engineVersion: config.dbEngineVersion,
+        name: config.dbName,
+        username: config.dbUsername,
+        multiAz: config.dbMultiAz,
+        backupRetentionDays: config.dbBackupRetentionDays,
+        deletionProtection: config.dbDeletionProtection,
+        finalSnapshot: config.isProd || config.dbDeletionProtection,
+    },
+    alarms: { topicArn: alarms.topicArn, cpuHighPercent: config.alarmCpuHighPercent, memoryHighPercent: config.alarmMemoryHighPercent, evaluationMinutes: config.alarmEvaluationMinutes },
+    tags: config.tags,
+});
+export const submissionQueueUrl = submissionRunner.queue.url;
+export const submissionDeadLetterQueueUrl = submissionRunner.deadLetterQueue.url;
+export const submissionBucketName = submissionRunner.bucket.bucket;
+export const submissionRunnerRepositoryArn = submissionRunner.repositoryArn;
+export const submissionRunnerRepositoryUrl = submissionRunner.repositoryUrl;
+export const submissionRunnerClusterName = submissionRunner.cluster.name;
+export const submissionRunnerServiceName = submissionRunner.service.serviceName;
+export const submissionDatabaseAddress = submissionRunner.database.address;
+export const submissionDatabaseSecretArn = submissionRunner.databaseSecretArn;
 
 // CI and Pulumi Deployments access (issue 8): GitHub OIDC preview and image-push roles, the Deployments/ESC deploy role.
 const ciAccess = new CiAccess("ci-access", {

@@ -23,6 +23,7 @@ export const RUNNER_ENV_DEFAULTS = {
     GRACEFUL_SHUTDOWN_TIMEOUT_SEC: "30",
     AWS_S3_SUBMISSIONS_PREFIX: "submissions/",
     AWS_S3_LOGS_PREFIX: "logs/",
+    RUNNER_WORK_DIR: "/tmp/runner",
 } as const;
 
 /** Variables whose values come from Secrets Manager and are never echoed back. */
@@ -65,6 +66,8 @@ export interface RunnerConfig {
     buildTool: BuildTool;
     /** Seconds between SIGTERM and ECS's SIGKILL that the runner has to finish or release its message. */
     gracefulShutdownSeconds: number;
+    /** Where submissions are unpacked and built; under /tmp, the writable scratch of a read-only container. */
+    workDir: string;
     database: DatabaseSettings;
 }
 
@@ -124,6 +127,7 @@ const PUBLIC_VARIABLES = {
     JDK_VERSION: variable("a JDK major version like 17", z.string().regex(/^\d{1,3}$/)),
     BUILD_TOOL: variable(`one of ${BUILD_TOOLS.join(", ")}`, z.enum(BUILD_TOOLS)),
     GRACEFUL_SHUTDOWN_TIMEOUT_SEC: variable("a whole number of seconds from 1 to 115 (Fargate kills a container 120 s after SIGTERM at most)", wholeNumber(1, 115)),
+    RUNNER_WORK_DIR: variable("an absolute directory path like /tmp/runner", z.string().regex(/^\/[^\0]*$/).refine((v) => !v.split("/").includes(".."))),
 } as const;
 
 const SECRET_DESCRIPTIONS: Record<(typeof SECRET_VARIABLES)[number], string> = {
@@ -212,6 +216,7 @@ export function loadRunnerConfig(env: Env = process.env): RunnerConfig {
         jdkVersion: v.JDK_VERSION,
         buildTool: v.BUILD_TOOL,
         gracefulShutdownSeconds: v.GRACEFUL_SHUTDOWN_TIMEOUT_SEC,
+        workDir: v.RUNNER_WORK_DIR,
         database: databaseSettings(v.DB_HOST, v.DB_PORT, v.DB_NAME, v.DB_SSLMODE, credentials.DB_USERNAME!, credentials.DB_PASSWORD!),
     };
 }

@@ -51,6 +51,7 @@ describe("runner config loader (runtime/runnerConfig.ts)", () => {
             assert.equal(config.gracefulShutdownSeconds, 30);
             assert.equal(config.submissionsPrefix, "submissions/");
             assert.equal(config.logsPrefix, "logs/");
+            assert.equal(config.workDir, "/tmp/runner");
             assert.deepEqual(
                 { host: config.database.host, port: config.database.port, name: config.database.name, user: config.database.user, sslMode: config.database.sslMode },
                 { host: "tfmdb.cfeggi80y56w.eu-south-2.rds.amazonaws.com", port: 5432, name: "tfmdb", user: "runner", sslMode: "require" },
@@ -135,6 +136,8 @@ describe("runner config loader (runtime/runnerConfig.ts)", () => {
             ["AWS_SQS_QUEUE_URL", "submissions-queue", /AWS_SQS_QUEUE_URL: "submissions-queue" is not valid/],
             ["AWS_S3_BUCKET", "Bad_Bucket", /AWS_S3_BUCKET: "Bad_Bucket" is not valid; expected an S3 bucket name/],
             ["AWS_S3_LOGS_PREFIX", "logs", /AWS_S3_LOGS_PREFIX: "logs" is not valid; expected an S3 key prefix ending in \//],
+            ["RUNNER_WORK_DIR", "tmp/runner", /RUNNER_WORK_DIR: "tmp\/runner" is not valid; expected an absolute directory path/],
+            ["RUNNER_WORK_DIR", "/tmp/../etc", /RUNNER_WORK_DIR: "\/tmp\/..\/etc" is not valid/],
             ["GRACEFUL_SHUTDOWN_TIMEOUT_SEC", "120", /GRACEFUL_SHUTDOWN_TIMEOUT_SEC: "120" is not valid; expected a whole number of seconds from 1 to 115/],
         ];
         for (const [name, value, message] of cases) {

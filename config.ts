@@ -164,7 +164,7 @@ export const CONFIG_KEYS = {
     submissionQueueMaxReceiveCount: spec("integer", "Receives before a submission goes to the dead-letter queue.", z.number().int().min(1).max(1000), 3),
     submissionRunnerMinTasks: spec("integer", "Minimum runner tasks.", z.number().int().min(0), 1),
     submissionRunnerMaxTasks: spec("integer", "Maximum runner tasks.", z.number().int().min(1), 4),
-    submissionRunnerBacklogPerTask: spec("integer", "Target visible messages per running task for autoscaling.", positiveInt, 5),
+    submissionRunnerBacklogPerTask: spec("integer", "Target outstanding submissions (waiting plus in flight) per running runner task for autoscaling.", positiveInt, 5),
     submissionRunnerUseSpot: spec("boolean", "Run the runner on Fargate Spot (staging) instead of on-demand.", z.boolean(), false),
     runLogRetentionDays: spec("integer", "Days run logs (logs/<id>/run.log) are kept in S3.", positiveInt, 90),
     dbInstanceClass: spec("string", "RDS instance class of the submissions database.", z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, "an RDS instance class like db.t4g.micro"), "db.t4g.micro"),

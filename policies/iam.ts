@@ -1,0 +1,645 @@
+import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import {
+    actionFacts,
+    conditionValues,
+    describePrincipal,
+    expandAction,
+    grantsWriteOrPermissions,
+    hasConditionKey,
+    hasWildcard,
+    isAllow,
+    isPublicPrincipal,
+    isWildcardResource,
+    matchesAny,
+    parsePolicyDocument,
+    principalValues,
+    sample,
+    Statement,
+    statementLabel,
+} from "./lib/iamDocument";
+import { resourcePolicy, stackPolicy, stringList } from "./lib/policy";
+import { T } from "./lib/resources";
+import { collectRoleGrants, GrantingDocument, JOB_SUBMITTER_TAG, ROLE_KIND_TAG, RoleGrants } from "./lib/roles";
+
+/**
+ * Least-privilege IAM over every place a policy document appears: identity policies (managed,
+ * inline, per role/user/group), role trust policies, and resource policies that grant (bucket,
+ * queue, topic, repository, secret policies and Lambda permissions).
+ */
+
+type DocKind = "identity" | "trust" | "resource";
+
+interface DocumentAt {
+    kind: DocKind;
+    field: string;
+    document: unknown;
+}
+
+const IDENTITY_POLICY_TYPES: string[] = [T.iamPolicy, T.iamRolePolicy, T.iamUserPolicy, T.iamGroupPolicy];
+const RESOURCE_POLICY_TYPES: string[] = [T.s3BucketPolicy, T.sqsQueuePolicy, T.snsTopicPolicy, T.ecrRepositoryPolicy, T.secretPolicy];
+/** Resources that carry a resource policy inline (older style). */
+const INLINE_RESOURCE_POLICY_TYPES: string[] = [T.s3Bucket, T.s3BucketV2, T.sqsQueue, T.snsTopic];
+const DOCUMENT_TYPES: string[] = [...IDENTITY_POLICY_TYPES, T.iamRole, ...RESOURCE_POLICY_TYPES, ...INLINE_RESOURCE_POLICY_TYPES];
+
+/** Every policy document a resource holds, with the property it sits in. */
+function documentsOf(type: string, props: Record<string, any>): DocumentAt[] {
+    const docs: DocumentAt[] = [];
+    const present = (v: unknown) => v !== undefined && v !== null && v !== "";
+    if (IDENTITY_POLICY_TYPES.includes(type) && present(props.policy)) docs.push({ kind: "identity", field: "policy", document: props.policy });
+    if (type === T.iamRole) {
+        if (present(props.assumeRolePolicy)) docs.push({ kind: "trust", field: "assumeRolePolicy", document: props.assumeRolePolicy });
+        const inline = Array.isArray(props.inlinePolicies) ? props.inlinePolicies : [];
+        inline.forEach((p: { name?: string; policy?: unknown }, i: number) => {
+            if (p && present(p.policy)) docs.push({ kind: "identity", field: `inlinePolicies[${i}]${p.name ? ` ("${p.name}")` : ""}.policy`, document: p.policy });
+        });
+    }
+    if ((RESOURCE_POLICY_TYPES.includes(type) || INLINE_RESOURCE_POLICY_TYPES.includes(type)) && present(props.policy)) {
+        docs.push({ kind: "resource", field: "policy", document: props.policy });
+    }
+    return docs;
+}
+
+type Report = (f: { field: string; problem: string; fix: string }) => void;
+
+/** Parses each document; an unreadable one is itself a violation (IAM would reject it, or it hides grants). */
+function eachStatement(props: Record<string, any>, type: string, kinds: DocKind[], report: Report, visit: (doc: DocumentAt, s: Statement) => void | Promise<void>): Promise<void> {
+    return (async () => {
+        for (const doc of documentsOf(type, props)) {
+            if (!kinds.includes(doc.kind)) continue;
+            const parsed = parsePolicyDocument(doc.document);
+            if (!parsed.ok) {
+                report({ field: doc.field, problem: `cannot be checked: ${parsed.error}`, fix: "give the policy as a JSON document (pulumi.jsonStringify or aws.iam.getPolicyDocument) with a Statement list" });
+                continue;
+            }
+            for (const s of parsed.statements) await visit(doc, s);
+        }
+    })();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export const iamNoWildcardResource: ResourceValidationPolicy = resourcePolicy<{ additionalWildcardOnlyActions: string[] }>({
+    name: "iam-no-wildcard-resource",
+    description: 'An Allow on Resource "*" grants only actions that AWS allows on "*" alone (such as ecr:GetAuthorizationToken or sts:GetCallerIdentity).',
+    severity: "high",
+    tags: ["iam", "least-privilege"],
+    remediationSteps:
+        'Replace "*" with the ARNs of the resources the principal really uses (the queue, the bucket prefix, the log group, the secret). Keep "*" only in a statement of its own that lists actions the IAM service reference marks as having no resource types, e.g. ecr:GetAuthorizationToken. Components grant through methods such as grantRead(role) that return scoped statements.',
+    config: {
+        additionalWildcardOnlyActions: {
+            type: "array",
+            items: { type: "string" },
+            default: [],
+            description: "Actions to treat as wildcard-only beyond the IAM reference data (for actions newer than the bundled data).",
+        },
+    },
+    types: [...IDENTITY_POLICY_TYPES, T.iamRole],
+    validate: async ({ props, args, config, report }) => {
+        const extra = stringList(config.additionalWildcardOnlyActions);
+        await eachStatement(props, args.type, ["identity"], report, async (doc, s) => {
+            if (!isAllow(s) || !s.resources.some(isWildcardResource)) return;
+            const offending: string[] = [];
+            for (const entry of s.actions) {
+                for (const action of await expandAction(entry)) {
+                    if (matchesAny(action, extra)) continue;
+                    const facts = await actionFacts(action);
+                    if (!facts.wildcardOnly) offending.push(facts.known ? (hasWildcard(entry) ? `${entry} (→ ${facts.action})` : facts.action) : `${action} (not in the IAM reference)`);
+                }
+            }
+            if (offending.length === 0) return;
+            const wildcard = s.resources.find(isWildcardResource);
+            report({
+                field: `${doc.field} ${statementLabel(s)} Resource ${JSON.stringify(wildcard)}`,
+                problem: `allows ${sample(offending)} on every resource, but ${offending.length === 1 ? "that action supports" : "those actions support"} resource-level permissions`,
+                fix: `name the resource ARNs for these actions, and keep Resource "*" only for wildcard-only actions (for example ecr:GetAuthorizationToken) in a separate statement`,
+            });
+        });
+    },
+});
+
+export const iamNoWildcardActions: ResourceValidationPolicy = resourcePolicy({
+    name: "iam-no-wildcard-actions",
+    description: "Action wildcards in an Allow may not reach Write or Permissions-management access (s3:*, iam:*, *, logs:Put*...).",
+    severity: "high",
+    tags: ["iam", "least-privilege"],
+    remediationSteps:
+        "List the exact actions the principal calls (s3:GetObject, s3:PutObject...). Wildcards are acceptable only where every action they expand to is Read or List access in the IAM service reference (s3:Get*, ecr:Describe*).",
+    types: [...DOCUMENT_TYPES, T.lambdaPermission],
+    validate: async ({ props, args, report }) => {
+        if (args.type === T.lambdaPermission) {
+            const action = String(props.action ?? "");
+            if (hasWildcard(action)) {
+                report({ field: `action "${action}"`, problem: "grants every matching Lambda action, not just invocation", fix: 'use "lambda:InvokeFunction" (or "lambda:InvokeFunctionUrl")' });
+            }
+            return;
+        }
+        await eachStatement(props, args.type, ["identity", "trust", "resource"], report, async (doc, s) => {
+            if (!isAllow(s)) return;
+            for (const entry of s.actions) {
+                if (!hasWildcard(entry)) continue;
+                const expanded = await expandAction(entry);
+                const writes: string[] = [];
+                for (const action of expanded) {
+                    const facts = await actionFacts(action);
+                    if (grantsWriteOrPermissions(facts)) writes.push(facts.known ? `${facts.action} (${facts.accessLevel})` : `${action} (not in the IAM reference)`);
+                }
+                if (writes.length === 0) continue;
+                report({
+                    field: `${doc.field} ${statementLabel(s)} Action "${entry}"`,
+                    problem: `expands to ${expanded.length} action${expanded.length === 1 ? "" : "s"}, ${writes.length} of them with write or permissions-management access (${sample(writes, 3)})`,
+                    fix: "list the specific actions the principal needs instead of a wildcard",
+                });
+            }
+        });
+    },
+});
+
+export const iamNoNotElementsInAllow: ResourceValidationPolicy = resourcePolicy({
+    name: "iam-no-not-action-allow",
+    description: "Allow statements may not use NotAction, NotResource or NotPrincipal: they grant everything except a list, including actions and resources added later.",
+    severity: "high",
+    tags: ["iam", "least-privilege"],
+    remediationSteps: "Rewrite the statement with Action and Resource listing what is allowed. NotAction/NotResource are fine in Deny statements (for example a guardrail that denies everything but a few actions).",
+    types: DOCUMENT_TYPES,
+    validate: async ({ props, args, report }) => {
+        await eachStatement(props, args.type, ["identity", "trust", "resource"], report, (doc, s) => {
+            if (!isAllow(s)) return;
+            const used = [s.hasNotAction ? "NotAction" : "", s.hasNotResource ? "NotResource" : "", s.notPrincipal ? "NotPrincipal" : ""].filter((x) => x);
+            for (const element of used) {
+                report({
+                    field: `${doc.field} ${statementLabel(s)} ${element}`,
+                    problem: `an Allow with ${element} grants everything except what it lists`,
+                    fix: `replace ${element} with ${element.replace("Not", "")} naming exactly what is allowed, or make the statement a Deny`,
+                });
+            }
+        });
+    },
+});
+
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
+
+export const iamPassRoleScoped: ResourceValidationPolicy = resourcePolicy({
+    name: "iam-passrole-scoped",
+    description: "iam:PassRole names the role ARNs it may pass and carries an iam:PassedToService condition.",
+    severity: "critical",
+    tags: ["iam", "least-privilege", "privilege-escalation"],
+    remediationSteps:
+        'Grant iam:PassRole in a statement of its own with Resource set to the exact role ARNs (no wildcards) and Condition {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}} naming the service that receives the role. The shell executor\'s grantSubmit(role) does this for its task and execution roles.',
+    types: [...IDENTITY_POLICY_TYPES, T.iamRole],
+    validate: async ({ props, args, report }) => {
+        await eachStatement(props, args.type, ["identity"], report, async (doc, s) => {
+            if (!isAllow(s)) return;
+            let grantsPassRole = false;
+            for (const entry of s.actions) {
+                if ((await expandAction(entry)).some((a) => a.toLowerCase() === "iam:passrole")) grantsPassRole = true;
+            }
+            if (!grantsPassRole) return;
+            const where = `${doc.field} ${statementLabel(s)} iam:PassRole`;
+            const badResources = s.hasNotResource ? ["NotResource"] : s.resources.filter((r) => !ROLE_ARN.test(r) || hasWildcard(r));
+            if (badResources.length > 0 || s.resources.length === 0) {
+                report({
+                    field: `${where} Resource`,
+                    problem: `may pass ${badResources.length > 0 ? sample(badResources.map((r) => JSON.stringify(r))) : "any role"}, not named roles`,
+                    fix: "set Resource to the ARNs of the roles to pass (arn:aws:iam::<account>:role/<name>), without wildcards",
+                });
+            }
+            const passed = conditionValues(s, "iam:PassedToService");
+            const values = passed.flatMap((c) => c.values);
+            if (passed.length === 0 || values.length === 0 || values.some((v) => v === "*")) {
+                report({
+                    field: `${where} Condition`,
+                    problem: passed.length === 0 ? "has no iam:PassedToService condition, so the roles can be handed to any service" : "has an iam:PassedToService condition that matches any service",
+                    fix: 'add Condition {"StringEquals": {"iam:PassedToService": "<service>.amazonaws.com"}} for the service that receives the role',
+                });
+            }
+        });
+    },
+});
+
+const ATTACHMENT_TYPES: string[] = [T.iamRolePolicyAttachment, T.iamUserPolicyAttachment, T.iamGroupPolicyAttachment, T.iamPolicyAttachment];
+
+export const iamNoAdminManagedPolicies: ResourceValidationPolicy = resourcePolicy<{ forbiddenManagedPolicyPatterns: string[] }>({
+    name: "iam-no-admin-managed-policies",
+    description: "No AWS managed administrator, power-user or full-access policy is attached to a role, user or group.",
+    severity: "critical",
+    tags: ["iam", "least-privilege"],
+    remediationSteps:
+        "Detach the managed policy and grant the specific actions on the specific resources in an inline policy (aws.iam.RolePolicy) built by the component that owns those resources. A deploy role that truly needs broad rights gets a reviewed exemption in the pack config, never a silent attachment.",
+    config: {
+        forbiddenManagedPolicyPatterns: {
+            type: "array",
+            items: { type: "string" },
+            description: "Regular expressions matched against the name (last path segment) of AWS managed policies.",
+            default: ["^AdministratorAccess", "^PowerUserAccess$", "FullAccess", "^SystemAdministrator$", "^NetworkAdministrator$", "^DatabaseAdministrator$"],
+        },
+    },
+    types: [...ATTACHMENT_TYPES, T.iamRole],
+    validate: ({ props, args, config, report }) => {
+        const patterns = stringList(config.forbiddenManagedPolicyPatterns).map((p) => new RegExp(p));
+        const arns: { field: string; arn: string }[] = [];
+        if (args.type === T.iamRole) {
+            (Array.isArray(props.managedPolicyArns) ? props.managedPolicyArns : []).forEach((arn: unknown, i: number) => {
+                if (typeof arn === "string") arns.push({ field: `managedPolicyArns[${i}]`, arn });
+            });
+        } else if (typeof props.policyArn === "string") {
+            arns.push({ field: "policyArn", arn: props.policyArn });
+        }
+        for (const { field, arn } of arns) {
+            const m = /^arn:aws[a-z-]*:iam::aws:policy\/(?:.*\/)?([^/]+)$/.exec(arn);
+            if (!m) continue;
+            const name = m[1];
+            const hit = patterns.find((p) => p.test(name));
+            if (hit) {
+                report({
+                    field: `${field} "${arn}"`,
+                    problem: `attaches the AWS managed policy ${name}, which grants administrator, power-user or full-service access`,
+                    fix: "remove the attachment and grant the exact actions on the exact resources in an inline policy",
+                });
+            }
+        }
+    },
+});
+
+const FEDERATED_SUBJECT_HINT = 'a condition on the token subject, e.g. {"StringLike": {"token.actions.githubusercontent.com:sub": "repo:<owner>/<repo>:ref:refs/heads/main"}}';
+
+export const iamTrustPolicyPrincipals: ResourceValidationPolicy = resourcePolicy({
+    name: "iam-trust-policy-principals",
+    description: "Role trust policies name a service, an account or a federated identity provider (with a subject condition), never *.",
+    severity: "critical",
+    tags: ["iam", "trust"],
+    remediationSteps:
+        'Set Principal to {"Service": "<service>.amazonaws.com"} for service roles, to {"AWS": "arn:aws:iam::<account>:root"} or a role ARN for cross-account roles, or to {"Federated": "<OIDC provider ARN>"} with a Condition on "<provider>:sub" (and ":aud") for CI and Pulumi Deployments.',
+    types: [T.iamRole],
+    validate: async ({ props, args, report }) => {
+        await eachStatement(props, args.type, ["trust"], report, (doc, s) => {
+            if (!isAllow(s)) return;
+            const where = `${doc.field} ${statementLabel(s)}`;
+            if (s.notPrincipal) return; // reported by iam-no-not-action-allow
+            if (!s.principal) {
+                report({ field: `${where} Principal`, problem: "names no principal", fix: "name the service, account or identity provider that assumes the role" });
+                return;
+            }
+            if (isPublicPrincipal(s.principal)) {
+                report({
+                    field: `${where} Principal ${describePrincipal(s.principal)}`,
+                    problem: "lets any AWS principal in any account assume the role",
+                    fix: 'name the service ({"Service": "ecs-tasks.amazonaws.com"}) or account ({"AWS": "arn:aws:iam::<account>:root"}) that assumes it',
+                });
+                return;
+            }
+            const principal = s.principal === "*" ? {} : s.principal;
+            for (const [kind, values] of Object.entries(principal)) {
+                const k = kind.toLowerCase();
+                if (k === "service") {
+                    for (const v of values) {
+                        if (hasWildcard(v) || !/\.amazonaws\.com(\.cn)?$/.test(v)) {
+                            report({ field: `${where} Principal.Service "${v}"`, problem: "is not a single AWS service principal", fix: "name the service principal exactly, e.g. lambda.amazonaws.com" });
+                        }
+                    }
+                } else if (k === "aws") {
+                    for (const v of values) {
+                        if (hasWildcard(v) || !(/^\d{12}$/.test(v) || /^arn:aws[a-z-]*:(iam|sts)::\d{12}:/.test(v))) {
+                            report({ field: `${where} Principal.AWS "${v}"`, problem: "is not a specific account or IAM principal", fix: "name the account (arn:aws:iam::<account>:root) or the exact role ARN" });
+                        }
+                    }
+                } else if (k === "federated") {
+                    for (const v of values) {
+                        const isSaml = /:saml-provider\//.test(v);
+                        const keys = Object.values(s.condition).flatMap((block) => Object.keys(block).map((x) => x.toLowerCase()));
+                        const ok = isSaml ? keys.includes("saml:aud") : keys.some((x) => x.endsWith(":sub"));
+                        if (!ok) {
+                            report({
+                                field: `${where} Principal.Federated "${v}"`,
+                                problem: `lets every identity of that provider assume the role (no ${isSaml ? "SAML:aud" : "subject"} condition)`,
+                                fix: isSaml ? 'add {"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}}' : `add ${FEDERATED_SUBJECT_HINT}`,
+                            });
+                        }
+                    }
+                } else {
+                    report({ field: `${where} Principal.${kind}`, problem: `uses a ${kind} principal`, fix: "trust a service, an account or a federated identity provider instead" });
+                }
+            }
+        });
+    },
+});
+
+export const iamTrustServiceSourceCondition: ResourceValidationPolicy = resourcePolicy<{ servicesWithoutSourceContext: string[] }>({
+    name: "iam-trust-service-source-condition",
+    description: "Trust in an AWS service principal carries aws:SourceAccount or aws:SourceArn, so another account cannot make the service assume the role (confused deputy).",
+    severity: "medium",
+    tags: ["iam", "trust", "confused-deputy"],
+    remediationSteps:
+        'Add Condition {"StringEquals": {"aws:SourceAccount": "<this account id>"}} (or an ArnLike on aws:SourceArn) to the statement that trusts the service. components/iam.ts serviceRole() does it for ECS and Lambda roles. Services that do not send these keys when they assume a role are listed in servicesWithoutSourceContext.',
+    config: {
+        servicesWithoutSourceContext: {
+            type: "array",
+            items: { type: "string" },
+            description: "Service principals that do not send aws:SourceAccount/aws:SourceArn when assuming a role (EC2 instance profiles).",
+            default: ["ec2.amazonaws.com"],
+        },
+    },
+    types: [T.iamRole],
+    validate: async ({ props, args, config, report }) => {
+        const exempt = new Set(stringList(config.servicesWithoutSourceContext).map((s) => s.toLowerCase()));
+        await eachStatement(props, args.type, ["trust"], report, (doc, s) => {
+            if (!isAllow(s)) return;
+            const services = principalValues(s.principal, "Service").filter((v) => !exempt.has(v.toLowerCase()));
+            if (services.length === 0) return;
+            if (hasConditionKey(s, "aws:SourceAccount") || hasConditionKey(s, "aws:SourceArn")) return;
+            report({
+                field: `${doc.field} ${statementLabel(s)} Principal.Service ${services.map((v) => `"${v}"`).join(", ")}`,
+                problem: "is trusted without an aws:SourceAccount or aws:SourceArn condition",
+                fix: 'add {"StringEquals": {"aws:SourceAccount": "<account id>"}} to the statement\'s Condition',
+            });
+        });
+    },
+});
+
+const SOURCE_CONDITION_KEYS = ["aws:SourceArn", "aws:SourceAccount", "aws:SourceOwner", "aws:PrincipalOrgID", "aws:PrincipalAccount", "aws:PrincipalArn", "aws:SourceVpce", "aws:SourceVpc"];
+
+export const iamResourcePolicyPrincipals: ResourceValidationPolicy = resourcePolicy({
+    name: "iam-resource-policy-principals",
+    description: "Resource policies (bucket, queue, topic, repository, secret policies, Lambda permissions) grant to * or to an AWS service only under a source condition.",
+    severity: "critical",
+    tags: ["iam", "resource-policy", "public-access"],
+    remediationSteps:
+        "Grant to the account or role ARN that needs access. When a service must be allowed (S3 notifications to a queue, API Gateway invoking a Lambda), add aws:SourceArn (sourceArn on aws.lambda.Permission) or aws:SourceAccount so only your own resource can use the grant.",
+    types: [...RESOURCE_POLICY_TYPES, ...INLINE_RESOURCE_POLICY_TYPES, T.lambdaPermission],
+    validate: async ({ props, args, report }) => {
+        if (args.type === T.lambdaPermission) {
+            const principal = String(props.principal ?? "");
+            const scoped = [props.sourceArn, props.sourceAccount, props.principalOrgId].some((v) => typeof v === "string" && v !== "");
+            if (principal === "*" && !scoped) {
+                report({ field: 'principal "*"', problem: "lets anyone invoke the function", fix: "name the account or service that invokes it and set sourceArn or sourceAccount" });
+            } else if (/\.amazonaws\.com$/.test(principal) && !scoped) {
+                report({ field: `principal "${principal}"`, problem: "lets that service invoke the function on behalf of any account or resource", fix: "set sourceArn to the invoking resource (e.g. the API's executionArn + \"/*/*\") or sourceAccount" });
+            }
+            return;
+        }
+        await eachStatement(props, args.type, ["resource"], report, (doc, s) => {
+            if (!isAllow(s)) return;
+            const conditioned = SOURCE_CONDITION_KEYS.some((k) => hasConditionKey(s, k));
+            if (conditioned) return;
+            if (isPublicPrincipal(s.principal)) {
+                report({
+                    field: `${doc.field} ${statementLabel(s)} Principal ${describePrincipal(s.principal)}`,
+                    problem: "grants to anyone without a source or organization condition",
+                    fix: "name the principals that need access, or add an aws:SourceArn / aws:SourceAccount / aws:PrincipalOrgID condition",
+                });
+                return;
+            }
+            const services = principalValues(s.principal, "Service");
+            if (services.length > 0) {
+                report({
+                    field: `${doc.field} ${statementLabel(s)} Principal.Service ${services.map((v) => `"${v}"`).join(", ")}`,
+                    problem: "grants to an AWS service without aws:SourceArn or aws:SourceAccount, so any account's resources of that service can use it",
+                    fix: 'add {"ArnLike": {"aws:SourceArn": "<your resource ARN>"}} or {"StringEquals": {"aws:SourceAccount": "<account id>"}}',
+                });
+            }
+        });
+    },
+});
+
+// ---------------------------------------------------------------------------------------------
+// Stack policies over the role graph
+// ---------------------------------------------------------------------------------------------
+
+interface RuntimeRoleConfig {
+    runtimeServicePrincipals: string[];
+    forbiddenActions: string[];
+    dataPlaneActions: string[];
+    jobSubmitterActions: string[];
+    allowedManagedPolicies: string[];
+}
+
+const RUNTIME_ROLE_CONFIG = {
+    runtimeServicePrincipals: {
+        type: "array",
+        items: { type: "string" },
+        description: "Service principals whose roles run workload code (ECS tasks, Lambda functions).",
+        default: ["ecs-tasks.amazonaws.com", "lambda.amazonaws.com"],
+    },
+    allowedManagedPolicies: {
+        type: "array",
+        items: { type: "string" },
+        description: "Managed policy ARNs runtime roles may attach; their contents are not in the stack, so each is reviewed once and listed here.",
+        default: [
+            "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+            "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
+            "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+        ],
+    },
+} as const;
+
+function runtimeRoles(roles: RoleGrants[], principals: string[]): RoleGrants[] {
+    const wanted = new Set(principals.map((p) => p.toLowerCase()));
+    return roles.filter((r) => r.trustedServices.some((s) => wanted.has(s.toLowerCase())));
+}
+
+interface GrantedAction {
+    doc: GrantingDocument;
+    statement: Statement;
+    entry: string;
+    action: string;
+}
+
+/** Every (expanded) action each Allow statement of a role grants; unreadable documents and NotAction grants are returned apart. */
+async function grantedActions(role: RoleGrants): Promise<{ actions: GrantedAction[]; unbounded: { doc: GrantingDocument; statement?: Statement; why: string }[] }> {
+    const actions: GrantedAction[] = [];
+    const unbounded: { doc: GrantingDocument; statement?: Statement; why: string }[] = [];
+    for (const doc of role.documents) {
+        const parsed = parsePolicyDocument(doc.document);
+        if (!parsed.ok) {
+            unbounded.push({ doc, why: parsed.error });
+            continue;
+        }
+        for (const s of parsed.statements) {
+            if (!isAllow(s)) continue;
+            if (s.hasNotAction) {
+                unbounded.push({ doc, statement: s, why: "an Allow with NotAction grants every action not listed" });
+                continue;
+            }
+            for (const entry of s.actions) for (const action of await expandAction(entry)) actions.push({ doc, statement: s, entry, action });
+        }
+    }
+    return { actions, unbounded };
+}
+
+function docWhere(g: { doc: GrantingDocument; statement?: Statement }): string {
+    const holder = g.doc.holder;
+    const via = holder === undefined ? "" : `${g.doc.field}`;
+    return g.statement ? `${via} ${statementLabel(g.statement)}` : via;
+}
+
+const TASK_DEFINITION_ARN = /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition\/[A-Za-z0-9_-]+(:(\d+|\*))?$/;
+
+export const iamRuntimeNoControlPlane: StackValidationPolicy = stackPolicy<RuntimeRoleConfig>({
+    name: "iam-runtime-no-control-plane",
+    description:
+        "Roles assumed by ECS tasks or Lambda functions hold no control-plane actions (ECS, ELB, Service Discovery, DynamoDB table management, IAM, and the others the config names); a role tagged jobfleet:job-submitter=true may additionally run its executor's task definitions and pass their roles.",
+    severity: "critical",
+    tags: ["iam", "least-privilege", "runtime"],
+    remediationSteps:
+        "Remove the control-plane action from the role's policies: workloads read and write data, they do not change the fleet. A Lambda or task that submits jobs to the shell executor is tagged jobfleet:job-submitter=true and gets exactly executor.grantSubmit(role): ecs:RunTask on the executor's task definition ARN and iam:PassRole on its two roles. AWS-managed policies on runtime roles must be in allowedManagedPolicies.",
+    config: {
+        ...RUNTIME_ROLE_CONFIG,
+        forbiddenActions: {
+            type: "array",
+            items: { type: "string" },
+            description: "Action patterns runtime roles may not hold (seed 002's list plus fleet-changing services).",
+            default: ["ecs:*", "elasticloadbalancing:*", "servicediscovery:*", "dynamodb:*", "iam:*", "cloudformation:*", "autoscaling:*", "application-autoscaling:*"],
+        },
+        dataPlaneActions: {
+            type: "array",
+            items: { type: "string" },
+            description: "Data-plane actions inside the forbidden services that workloads may hold on their own resources (DynamoDB item access).",
+            default: [
+                "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:Query",
+                "dynamodb:Scan",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:BatchWriteItem",
+                "dynamodb:ConditionCheckItem",
+                "dynamodb:DescribeTable",
+                "dynamodb:PartiQLSelect",
+                "dynamodb:PartiQLInsert",
+                "dynamodb:PartiQLUpdate",
+                "dynamodb:PartiQLDelete",
+            ],
+        },
+        jobSubmitterActions: {
+            type: "array",
+            items: { type: "string" },
+            description: `Extra actions a runtime role tagged ${JOB_SUBMITTER_TAG}=true may hold (ecs:RunTask only on task definition ARNs; iam:PassRole is checked by iam-passrole-scoped).`,
+            default: ["ecs:RunTask", "iam:PassRole"],
+        },
+    },
+    validate: async ({ resources, config, report }) => {
+        const forbidden = stringList(config.forbiddenActions);
+        const dataPlane = stringList(config.dataPlaneActions);
+        const submitterActions = stringList(config.jobSubmitterActions);
+        const allowedManaged = new Set(stringList(config.allowedManagedPolicies));
+        for (const role of runtimeRoles(collectRoleGrants(resources), stringList(config.runtimeServicePrincipals))) {
+            const who = `(assumed by ${role.trustedServices.join(", ")}${role.jobSubmitter ? `, ${JOB_SUBMITTER_TAG}=true` : ""})`;
+            for (const ext of role.externalPolicies) {
+                if (allowedManaged.has(ext.arn)) continue;
+                report(ext.holder, {
+                    field: `${ext.field} "${ext.arn}"`,
+                    problem: `attaches a managed policy to the runtime role "${role.role.name}" ${who} whose contents the pack cannot check`,
+                    fix: "grant the needed actions in an inline policy of the stack instead, or review the policy and add its ARN to allowedManagedPolicies in the pack config",
+                });
+            }
+            const { actions, unbounded } = await grantedActions(role);
+            for (const u of unbounded) {
+                report(u.doc.holder, { field: docWhere(u), problem: `grants the runtime role "${role.role.name}" ${who} actions the pack cannot bound: ${u.why}`, fix: "list the allowed actions explicitly" });
+            }
+            const reported = new Set<string>();
+            for (const g of actions) {
+                if (!matchesAny(g.action, forbidden) || matchesAny(g.action, dataPlane)) continue;
+                const key = `${g.doc.holder.urn}|${g.doc.field}|${g.statement.index}|${g.entry}`;
+                if (role.jobSubmitter && matchesAny(g.action, submitterActions) && !hasWildcard(g.entry)) {
+                    if (g.action.toLowerCase() === "ecs:runtask") {
+                        const bad = g.statement.resources.filter((r) => !TASK_DEFINITION_ARN.test(r));
+                        if ((bad.length > 0 || g.statement.resources.length === 0) && !reported.has(key)) {
+                            reported.add(key);
+                            report(g.doc.holder, {
+                                field: `${docWhere(g)} Action "ecs:RunTask" Resource`,
+                                problem: `lets the job submitter "${role.role.name}" run ${bad.length > 0 ? sample(bad.map((r) => JSON.stringify(r))) : "any task definition"}, not named task definitions`,
+                                fix: "scope ecs:RunTask to the executor's task definition ARN (arn:aws:ecs:<region>:<account>:task-definition/<family>:*)",
+                            });
+                        }
+                    }
+                    continue;
+                }
+                if (reported.has(key)) continue;
+                reported.add(key);
+                const fromWildcard = hasWildcard(g.entry) ? ` (via "${g.entry}")` : "";
+                const submitterHint =
+                    !role.jobSubmitter && matchesAny(g.action, submitterActions)
+                        ? `; if this role submits jobs to the shell executor, tag it ${JOB_SUBMITTER_TAG}=true and grant through executor.grantSubmit(role)`
+                        : "";
+                report(g.doc.holder, {
+                    field: `${docWhere(g)} Action "${g.action}"${fromWildcard}`,
+                    problem: `gives the runtime role "${role.role.name}" ${who} a control-plane action`,
+                    fix: `remove the action from the role's policy${submitterHint}`,
+                });
+            }
+        }
+    },
+});
+
+export const iamExecutionRoleScope: StackValidationPolicy = stackPolicy<{ runtimeServicePrincipals: string[]; executionRoleActions: string[]; allowedManagedPolicies: string[] }>({
+    name: "iam-execution-role-scope",
+    description: `ECS task execution roles (tagged ${ROLE_KIND_TAG}=execution) hold only what the ECS agent needs: pull the image, write logs, read the secrets it injects.`,
+    severity: "high",
+    tags: ["iam", "least-privilege", "ecs"],
+    remediationSteps:
+        "Move application permissions (SQS, S3, RDS, DynamoDB...) from the execution role to the task role: the execution role is used by the ECS agent before the container starts, the task role by the code. Keep on the execution role ECR pull, logs:CreateLogStream/PutLogEvents on the service's log group and secretsmanager:GetSecretValue on the injected secrets.",
+    config: {
+        runtimeServicePrincipals: RUNTIME_ROLE_CONFIG.runtimeServicePrincipals,
+        allowedManagedPolicies: RUNTIME_ROLE_CONFIG.allowedManagedPolicies,
+        executionRoleActions: {
+            type: "array",
+            items: { type: "string" },
+            description: "The only actions an execution role may hold.",
+            default: [
+                "ecr:GetAuthorizationToken",
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:BatchGetImage",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+                "secretsmanager:GetSecretValue",
+                "ssm:GetParameters",
+                "kms:Decrypt",
+            ],
+        },
+    },
+    validate: async ({ resources, config, report }) => {
+        const allowed = stringList(config.executionRoleActions);
+        const allowedManaged = new Set(stringList(config.allowedManagedPolicies));
+        const roles = runtimeRoles(collectRoleGrants(resources), stringList(config.runtimeServicePrincipals)).filter((r) => r.kind === "execution");
+        for (const role of roles) {
+            for (const ext of role.externalPolicies) {
+                if (allowedManaged.has(ext.arn)) continue;
+                report(ext.holder, {
+                    field: `${ext.field} "${ext.arn}"`,
+                    problem: `attaches a managed policy to the execution role "${role.role.name}" whose contents the pack cannot check`,
+                    fix: "use AmazonECSTaskExecutionRolePolicy or an inline policy with the execution-role actions",
+                });
+            }
+            const { actions, unbounded } = await grantedActions(role);
+            for (const u of unbounded) {
+                report(u.doc.holder, { field: docWhere(u), problem: `grants the execution role "${role.role.name}" actions the pack cannot bound: ${u.why}`, fix: "list the allowed actions explicitly" });
+            }
+            const seen = new Set<string>();
+            for (const g of actions) {
+                if (matchesAny(g.action, allowed)) continue;
+                const key = `${g.doc.holder.urn}|${g.doc.field}|${g.statement.index}|${g.action}`;
+                if (seen.has(key)) continue;
+                seen.add(key);
+                report(g.doc.holder, {
+                    field: `${docWhere(g)} Action "${g.action}"${hasWildcard(g.entry) ? ` (via "${g.entry}")` : ""}`,
+                    problem: `gives the ECS task execution role "${role.role.name}" an action the ECS agent does not need`,
+                    fix: "grant it to the task role instead (the role the container's code runs as)",
+                });
+            }
+        }
+    },
+});
+
+export const iamPolicies = [
+    iamNoWildcardResource,
+    iamNoWildcardActions,
+    iamNoNotElementsInAllow,
+    iamPassRoleScoped,
+    iamNoAdminManagedPolicies,
+    iamTrustPolicyPrincipals,
+    iamTrustServiceSourceCondition,
+    iamResourcePolicyPrincipals,
+    iamRuntimeNoControlPlane,
+    iamExecutionRoleScope,
+];

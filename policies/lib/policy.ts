@@ -1,0 +1,202 @@
+import {
+    PolicyConfigSchema,
+    PolicyResource,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+} from "@pulumi/policy";
+
+/**
+ * The small frame every jobfleet policy is built in: metadata the engine shows (description,
+ * severity, remediation steps), a config schema whose defaults also apply when the engine sends no
+ * config, reviewed exemptions, and violation messages that always say which resource, which field,
+ * what is wrong and how to fix it.
+ */
+
+type PolicyConfigJSONSchema = PolicyConfigSchema["properties"][string];
+
+/** A reviewed exception: the resource (logical name or URN, `*` matches any run of characters) and why. */
+export interface Exemption {
+    resource: string;
+    reason: string;
+}
+
+export interface BaseConfig {
+    exemptions: Exemption[];
+}
+
+export type ConfigProperties = Record<string, PolicyConfigJSONSchema>;
+
+export interface PolicyMeta {
+    name: string;
+    description: string;
+    severity: Severity;
+    /** What to do about a violation, shown by `pulumi preview` and in the Pulumi Cloud policy view. */
+    remediationSteps: string;
+    tags: string[];
+    /** Extra config properties (each with a `default`), besides `exemptions`. */
+    config?: ConfigProperties;
+}
+
+const EXEMPTIONS_SCHEMA: PolicyConfigJSONSchema = {
+    type: "array",
+    description: "Reviewed exceptions: resource (logical name or URN; * matches anything) and the reason it may break this rule.",
+    items: {
+        type: "object",
+        properties: {
+            resource: { type: "string", minLength: 1 },
+            reason: { type: "string", minLength: 10 },
+        },
+        required: ["resource", "reason"],
+        additionalProperties: false,
+    },
+    default: [],
+};
+
+/** One violation, phrased so a reader can act on it without opening the code. */
+export interface Finding {
+    /** The resource, e.g. `aws.ecs.TaskDefinition "runner"`. */
+    resource: string;
+    /** The exact place: container, variable, statement index, action... */
+    field: string;
+    problem: string;
+    fix: string;
+}
+
+export function formatFinding(f: Finding): string {
+    return `${f.resource} ${f.field}: ${f.problem}. Fix: ${f.fix}`;
+}
+
+/** `aws:ecs/taskDefinition:TaskDefinition` + `runner` → `aws.ecs.TaskDefinition "runner"`. */
+export function resourceLabel(type: string, name: string): string {
+    const m = /^([^:]+):([^/:]+)\/[^:]*:(.+)$/.exec(type);
+    const shown = m ? `${m[1]}.${m[2]}.${m[3]}` : type;
+    return `${shown} "${name}"`;
+}
+
+export function nameFromUrn(urn: string): string {
+    const i = urn.lastIndexOf("::");
+    return i >= 0 ? urn.slice(i + 2) : urn;
+}
+
+function globToRegExp(glob: string): RegExp {
+    const escaped = glob.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*");
+    return new RegExp(`^${escaped}$`);
+}
+
+function isExempt(exemptions: Exemption[], name: string, urn: string): boolean {
+    return exemptions.some((e) => {
+        const re = globToRegExp(e.resource);
+        return re.test(name) || re.test(urn);
+    });
+}
+
+function defaultsOf(properties: ConfigProperties): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [key, schema] of Object.entries(properties)) {
+        if (schema.default !== undefined) out[key] = JSON.parse(JSON.stringify(schema.default));
+    }
+    return out;
+}
+
+function schemaOf(meta: PolicyMeta): { properties: ConfigProperties } {
+    return { properties: { ...(meta.config ?? {}), exemptions: EXEMPTIONS_SCHEMA } };
+}
+
+/** The policy's config: the engine's (already defaulted by the CLI) over the schema defaults. */
+function configOf<C>(meta: PolicyMeta, given: object): C & BaseConfig {
+    return { ...defaultsOf(schemaOf(meta).properties), ...given } as C & BaseConfig;
+}
+
+export interface ResourceContext<C> {
+    args: ResourceValidationArgs;
+    props: Record<string, any>;
+    config: C & BaseConfig;
+    /** `aws.ecs.TaskDefinition "runner"`. */
+    label: string;
+    report(finding: Omit<Finding, "resource"> & { resource?: string }): void;
+}
+
+export interface ResourcePolicyDefinition<C> extends PolicyMeta {
+    /** Resource types this policy looks at; omitted: every resource. */
+    types?: string[];
+    validate(ctx: ResourceContext<C>): void | Promise<void>;
+}
+
+export function resourcePolicy<C = Record<string, never>>(def: ResourcePolicyDefinition<C>): ResourceValidationPolicy {
+    const types = def.types ? new Set(def.types) : undefined;
+    return {
+        name: def.name,
+        description: def.description,
+        severity: def.severity,
+        remediationSteps: def.remediationSteps,
+        tags: def.tags,
+        configSchema: schemaOf(def),
+        validateResource: async (args, reportViolation) => {
+            if (types && !types.has(args.type)) {
+                args.notApplicable(`applies to ${[...types].join(", ")}`);
+            }
+            const config = configOf<C>(def, args.getConfig<object>());
+            if (isExempt(config.exemptions, args.name, args.urn)) {
+                args.notApplicable("exempted by the policy pack config");
+            }
+            const label = resourceLabel(args.type, args.name);
+            await def.validate({
+                args,
+                props: args.props,
+                config,
+                label,
+                report: (f) => reportViolation(formatFinding({ resource: label, ...f })),
+            });
+        },
+    };
+}
+
+export interface StackContext<C> {
+    args: StackValidationArgs;
+    resources: PolicyResource[];
+    config: C & BaseConfig;
+    report(resource: PolicyResource, finding: Omit<Finding, "resource">): void;
+}
+
+export interface StackPolicyDefinition<C> extends PolicyMeta {
+    validate(ctx: StackContext<C>): void | Promise<void>;
+}
+
+export function stackPolicy<C = Record<string, never>>(def: StackPolicyDefinition<C>): StackValidationPolicy {
+    return {
+        name: def.name,
+        description: def.description,
+        severity: def.severity,
+        remediationSteps: def.remediationSteps,
+        tags: def.tags,
+        configSchema: schemaOf(def),
+        validateStack: async (args, reportViolation) => {
+            const config = configOf<C>(def, args.getConfig<object>());
+            await def.validate({
+                args,
+                resources: args.resources,
+                config,
+                report: (resource, f) => {
+                    if (isExempt(config.exemptions, resource.name, resource.urn)) return;
+                    reportViolation(formatFinding({ resource: resourceLabel(resource.type, resource.name), ...f }), resource.urn);
+                },
+            });
+        },
+    };
+}
+
+/** Reads a string list from config, tolerating a single string. */
+export function stringList(value: unknown): string[] {
+    if (value === undefined || value === null) return [];
+    return (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === "string");
+}
+
+/** Pulumi's TF-bridged providers list the properties they defaulted in `__defaults`; those were not set by the program. */
+export function isExplicitlySet(props: Record<string, any>, key: string): boolean {
+    if (props[key] === undefined || props[key] === null) return false;
+    const defaults = props["__defaults"];
+    return !(Array.isArray(defaults) && defaults.includes(key));
+}

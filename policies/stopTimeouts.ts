@@ -1,0 +1,194 @@
+import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { isExplicitlySet, resourcePolicy, stackPolicy, stringList } from "./lib/policy";
+import { asNumber, ContainerDefinition, containerLabel, environmentOf, identifiersOf, isFargate, parseContainerDefinitions, refersTo, T } from "./lib/resources";
+
+/**
+ * Timeouts that keep work from being cut off or run twice: container stop timeouts longer than the
+ * graceful shutdown they must allow, deployments that roll back on their own, Lambda timeouts
+ * chosen rather than defaulted, and queue visibility longer than the job that holds a message.
+ */
+
+export const ecsContainerStopTimeout: ResourceValidationPolicy = resourcePolicy<{ maxFargateStopTimeoutSeconds: number; gracefulShutdownVariables: string[]; minMarginSeconds: number }>({
+    name: "ecs-container-stop-timeout",
+    description:
+        "Every ECS container definition sets stopTimeout; on Fargate it is at most 120 s; where the container declares GRACEFUL_SHUTDOWN_TIMEOUT_SEC the stop timeout exceeds it by at least 5 s.",
+    severity: "high",
+    tags: ["ecs", "availability", "graceful-shutdown"],
+    remediationSteps:
+        "Set stopTimeout on every container definition to the service's graceful shutdown seconds plus a margin of at least 5 s (seed 002: GRACEFUL_SHUTDOWN_TIMEOUT_SEC=30 with stopTimeout 35), and never above Fargate's 120 s limit. Without it ECS sends SIGKILL 30 s after SIGTERM regardless of what the process still has in flight.",
+    config: {
+        maxFargateStopTimeoutSeconds: { type: "integer", default: 120, description: "Fargate's upper limit for stopTimeout." },
+        gracefulShutdownVariables: {
+            type: "array",
+            items: { type: "string" },
+            default: ["GRACEFUL_SHUTDOWN_TIMEOUT_SEC"],
+            description: "Environment variables (in seconds) that declare how long a container drains on SIGTERM.",
+        },
+        minMarginSeconds: { type: "integer", default: 5, description: "How much longer than the graceful shutdown the stop timeout must be." },
+    },
+    types: [T.ecsTaskDefinition],
+    validate: ({ props, config, report }) => {
+        const parsed = parseContainerDefinitions(props.containerDefinitions);
+        if (!parsed.ok) {
+            report({ field: "containerDefinitions", problem: `cannot be checked: ${parsed.error}`, fix: "give containerDefinitions as the JSON list of container definitions" });
+            return;
+        }
+        const fargate = isFargate(props);
+        const max = Number(config.maxFargateStopTimeoutSeconds);
+        const margin = Number(config.minMarginSeconds);
+        const gracefulNames = new Set(stringList(config.gracefulShutdownVariables));
+        parsed.containers.forEach((c: ContainerDefinition, i) => {
+            const where = `containerDefinitions ${containerLabel(c, i)}`;
+            const stop = asNumber(c.stopTimeout);
+            if (c.stopTimeout === undefined || c.stopTimeout === null) {
+                report({ field: `${where} stopTimeout`, problem: "is not set, so ECS kills the container 30 s after SIGTERM whatever it is doing", fix: `set stopTimeout to the graceful shutdown time plus at least ${margin} s${fargate ? ` (at most ${max} on Fargate)` : ""}` });
+                return;
+            }
+            if (stop === undefined || stop <= 0) {
+                report({ field: `${where} stopTimeout`, problem: `is ${JSON.stringify(c.stopTimeout)}, not a positive number of seconds`, fix: "set stopTimeout to a whole number of seconds" });
+                return;
+            }
+            if (fargate && stop > max) {
+                report({ field: `${where} stopTimeout`, problem: `is ${stop} s, above Fargate's limit of ${max} s (registration fails)`, fix: `lower stopTimeout to at most ${max} s and the graceful shutdown to at most ${max - margin} s` });
+            }
+            for (const e of environmentOf(c)) {
+                if (!gracefulNames.has(e.name)) continue;
+                const graceful = asNumber(e.value);
+                if (graceful === undefined) {
+                    report({ field: `${where} environment "${e.name}"`, problem: `is ${JSON.stringify(e.value)}, not a number of seconds, so the stop timeout cannot be checked against it`, fix: `set ${e.name} to the drain time in whole seconds` });
+                } else if (stop - graceful < margin) {
+                    report({
+                        field: `${where} stopTimeout`,
+                        problem: `is ${stop} s but ${e.name} is ${graceful} s: the container gets SIGKILL ${stop > graceful ? `only ${stop - graceful} s after` : "before"} its graceful shutdown ends`,
+                        fix: `set stopTimeout to at least ${graceful + margin} s (${e.name} + ${margin})${graceful + margin > max && fargate ? `, which needs ${e.name} at most ${max - margin} on Fargate` : ""}`,
+                    });
+                }
+            }
+        });
+    },
+});
+
+export const ecsServiceCircuitBreaker: ResourceValidationPolicy = resourcePolicy({
+    name: "ecs-service-circuit-breaker",
+    description: "Every ECS service has the deployment circuit breaker enabled with rollback.",
+    severity: "high",
+    tags: ["ecs", "availability", "deployment"],
+    remediationSteps:
+        "Set deploymentCircuitBreaker: { enable: true, rollback: true } on the aws.ecs.Service. A deployment whose tasks fail to start or stay unhealthy then stops and returns to the last working task definition (seed 001's rollback) instead of replacing healthy tasks with failing ones.",
+    types: [T.ecsService],
+    validate: ({ props, args, report }) => {
+        const controller = String(props.deploymentController?.type ?? "ECS").toUpperCase();
+        if (controller !== "ECS") args.notApplicable(`the ${controller} deployment controller has no ECS circuit breaker`);
+        const cb = props.deploymentCircuitBreaker;
+        if (!cb || cb.enable !== true) {
+            report({ field: "deploymentCircuitBreaker.enable", problem: "is not true, so a failing deployment keeps replacing healthy tasks", fix: "set deploymentCircuitBreaker: { enable: true, rollback: true }" });
+        } else if (cb.rollback !== true) {
+            report({ field: "deploymentCircuitBreaker.rollback", problem: "is not true, so a failed deployment stops without returning to the last working task definition", fix: "set deploymentCircuitBreaker.rollback to true" });
+        }
+    },
+});
+
+export const lambdaExplicitTimeout: ResourceValidationPolicy = resourcePolicy({
+    name: "lambda-explicit-timeout",
+    description: "Every Lambda function sets timeout explicitly instead of inheriting the 3 s default.",
+    severity: "medium",
+    tags: ["lambda", "availability"],
+    remediationSteps:
+        "Set timeout (seconds) on the aws.lambda.Function from stack config: long enough for the work (the job worker waits for the shell executor), short enough for its caller (API Gateway HTTP APIs give up at 30 s), and shorter than the visibility timeout of any queue it consumes.",
+    types: [T.lambdaFunction],
+    validate: ({ props, report }) => {
+        if (!isExplicitlySet(props, "timeout")) {
+            report({ field: "timeout", problem: "is not set, so the function inherits Lambda's 3 s default", fix: "set timeout explicitly, in seconds, from the stack config" });
+        }
+    },
+});
+
+interface Consumer {
+    resource: PolicyResource;
+    description: string;
+    timeoutSeconds: number;
+}
+
+function lambdaConsumers(queue: PolicyResource, resources: PolicyResource[]): Consumer[] {
+    const queueIds = identifiersOf(queue);
+    const functions = resources.filter((r) => r.type === T.lambdaFunction);
+    const out: Consumer[] = [];
+    for (const esm of resources.filter((r) => r.type === T.lambdaEventSourceMapping)) {
+        if (!refersTo(esm, "eventSourceArn", queue, queueIds)) continue;
+        for (const fn of functions) {
+            const fnIds = identifiersOf(fn, ["invokeArn"]);
+            const target = String(esm.props.functionName ?? "");
+            if (!refersTo(esm, "functionName", fn, fnIds) && !(target && [...fnIds].some((id) => target === `${id}:$LATEST`))) continue;
+            const timeout = asNumber(fn.props.timeout) ?? 3;
+            out.push({ resource: fn, description: `Lambda "${fn.name}" (timeout ${timeout} s, through event source mapping "${esm.name}")`, timeoutSeconds: timeout });
+        }
+    }
+    return out;
+}
+
+function unitSeconds(name: string, value: number): number {
+    if (/_MS$|MILLIS(ECONDS)?$/i.test(name)) return value / 1000;
+    if (/_MIN(UTES)?$/i.test(name)) return value * 60;
+    return value;
+}
+
+function ecsConsumers(queue: PolicyResource, resources: PolicyResource[], jobTimeoutVariables: Set<string>): Consumer[] {
+    const queueIds = identifiersOf(queue);
+    const out: Consumer[] = [];
+    for (const td of resources.filter((r) => r.type === T.ecsTaskDefinition)) {
+        const parsed = parseContainerDefinitions(td.props.containerDefinitions);
+        if (!parsed.ok) continue;
+        const dependsOnQueue = (td.propertyDependencies?.containerDefinitions ?? []).some((d) => d.urn === queue.urn);
+        parsed.containers.forEach((c, i) => {
+            const env = environmentOf(c);
+            const ref = env.find((e) => queueIds.has(e.value));
+            if (!ref && !dependsOnQueue) return;
+            for (const e of env) {
+                if (!jobTimeoutVariables.has(e.name)) continue;
+                const n = asNumber(e.value);
+                if (n === undefined) continue;
+                const seconds = unitSeconds(e.name, n);
+                out.push({
+                    resource: td,
+                    description: `task definition "${td.name}" ${containerLabel(c, i)} (${e.name}=${e.value}, ${seconds} s${ref ? `; reads the queue from ${ref.name}` : ""})`,
+                    timeoutSeconds: seconds,
+                });
+            }
+        });
+    }
+    return out;
+}
+
+export const sqsVisibilityExceedsJobTimeout: StackValidationPolicy = stackPolicy<{ jobTimeoutVariables: string[] }>({
+    name: "sqs-visibility-exceeds-job-timeout",
+    description:
+        "An SQS queue consumed by a worker (a Lambda through an event source mapping, or an ECS container that references the queue and declares a job timeout) has a visibility timeout longer than that worker's job timeout.",
+    severity: "high",
+    tags: ["sqs", "availability", "exactly-once"],
+    remediationSteps:
+        "Compute the queue's visibilityTimeoutSeconds from the worker's timeout plus a margin (seed 004: RUNNER_TIMEOUT_MS=120000 needs more than 120 s). Otherwise the message becomes visible again while the first worker still runs it and a second worker runs the same job.",
+    config: {
+        jobTimeoutVariables: {
+            type: "array",
+            items: { type: "string" },
+            default: ["RUNNER_TIMEOUT_MS", "JOB_TIMEOUT_MS", "JOB_TIMEOUT_SECONDS", "JOB_TIMEOUT_SEC"],
+            description: "Container environment variables that state a worker's job timeout; names ending in _MS are milliseconds, others seconds.",
+        },
+    },
+    validate: ({ resources, config, report }) => {
+        const vars = new Set(stringList(config.jobTimeoutVariables));
+        for (const queue of resources.filter((r) => r.type === T.sqsQueue)) {
+            const visibility = asNumber(queue.props.visibilityTimeoutSeconds) ?? 30;
+            for (const consumer of [...lambdaConsumers(queue, resources), ...ecsConsumers(queue, resources, vars)]) {
+                if (visibility > consumer.timeoutSeconds) continue;
+                report(queue, {
+                    field: `visibilityTimeoutSeconds${queue.props.visibilityTimeoutSeconds === undefined ? " (unset: 30)" : ""}`,
+                    problem: `is ${visibility} s, not longer than the job timeout of its consumer ${consumer.description}, so a message can reappear and run twice`,
+                    fix: `set visibilityTimeoutSeconds above ${consumer.timeoutSeconds} s (the job timeout plus a margin)`,
+                });
+            }
+        }
+    },
+});
+
+export const stopTimeoutPolicies = [ecsContainerStopTimeout, ecsServiceCircuitBreaker, lambdaExplicitTimeout, sqsVisibilityExceedsJobTimeout];

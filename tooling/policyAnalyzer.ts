@@ -1,0 +1,686 @@
+import { ChildProcess, spawn } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import * as grpc from "@grpc/grpc-js";
+import { Empty } from "google-protobuf/google/protobuf/empty_pb";
+import { Struct } from "google-protobuf/google/protobuf/struct_pb";
+import { AnalyzerClient } from "@pulumi/pulumi/proto/analyzer_grpc_pb";
+import * as pb from "@pulumi/pulumi/proto/analyzer_pb";
+
+/**
+ * A client for a CrossGuard policy pack's analyzer, used the way the Pulumi engine uses it during
+ * `pulumi preview --policy-pack <dir> --policy-pack-config <file>`: start the pack as a child
+ * process in its own directory, read the port it prints, then call GetAnalyzerInfo, Configure
+ * (with the config reconciled against the pack's schema, as the CLI does), Analyze for every
+ * resource (its inputs) and AnalyzeStack once (outputs, parents, dependencies, property
+ * dependencies). Resources are given in the shape of `pulumi stack export`, so a captured plan and
+ * a live stack's export are evaluated alike.
+ */
+
+export const PROJECT_ROOT = path.resolve(__dirname, "..");
+export const DEFAULT_PACK_DIR = path.join(PROJECT_ROOT, "policies");
+
+export type EnforcementLevel = "advisory" | "mandatory" | "remediate" | "disabled";
+export type Severity = "low" | "medium" | "high" | "critical";
+
+/** One resource as `pulumi stack export` writes it (the fields the analyzer needs). */
+export interface StackResource {
+    urn: string;
+    type: string;
+    custom?: boolean;
+    id?: string;
+    parent?: string;
+    /** `<provider URN>::<provider id>`. */
+    provider?: string;
+    inputs?: Record<string, unknown>;
+    /** When present, AnalyzeStack sees these (the engine analyzes a stack's final outputs); otherwise the inputs. */
+    outputs?: Record<string, unknown>;
+    dependencies?: string[];
+    propertyDependencies?: Record<string, string[]>;
+    protect?: boolean;
+    /** Options as a captured plan records them (tooling/capture.ts). */
+    options?: {
+        protect?: boolean;
+        ignoreChanges?: string[];
+        deleteBeforeReplace?: boolean;
+        additionalSecretOutputs?: string[];
+        aliases?: string[];
+    };
+}
+
+export interface PolicyInfo {
+    name: string;
+    displayName?: string;
+    description: string;
+    enforcementLevel: EnforcementLevel;
+    severity?: Severity;
+    remediationSteps?: string;
+    url?: string;
+    tags: string[];
+    type: "resource" | "stack" | "unknown";
+    configSchema?: { properties: Record<string, Record<string, unknown>>; required: string[] };
+}
+
+export interface AnalyzerInfo {
+    name: string;
+    version: string;
+    displayName?: string;
+    description?: string;
+    supportsConfig: boolean;
+    policies: PolicyInfo[];
+    initialConfig: Record<string, { enforcementLevel?: EnforcementLevel; properties?: Record<string, unknown> }>;
+}
+
+export interface Diagnostic {
+    policyName: string;
+    policyPackName: string;
+    policyPackVersion: string;
+    description: string;
+    message: string;
+    enforcementLevel: EnforcementLevel;
+    severity?: Severity;
+    urn?: string;
+}
+
+export interface AnalyzeResult {
+    diagnostics: Diagnostic[];
+    notApplicable: { policyName: string; reason: string }[];
+}
+
+/** A policy pack config file (`--policy-pack-config`): policy name (or "all") → level, or object with enforcementLevel and properties. */
+export type PolicyPackConfigFile = Record<string, EnforcementLevel | ({ enforcementLevel?: EnforcementLevel } & Record<string, unknown>)>;
+
+export interface ResolvedPolicyConfig {
+    enforcementLevel: EnforcementLevel;
+    properties: Record<string, unknown>;
+}
+
+export class PolicyPackStartError extends Error {
+    constructor(message: string, public readonly stderr: string) {
+        super(message);
+        this.name = "PolicyPackStartError";
+    }
+}
+
+export class PolicyPackConfigError extends Error {
+    constructor(public readonly problems: string[]) {
+        super(`policy pack config is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+        this.name = "PolicyPackConfigError";
+    }
+}
+
+export interface StartOptions {
+    /** The pack's directory (with PulumiPolicy.yaml and package.json); default: policies/. */
+    packDir?: string;
+    /**
+     * true (default): start the pack exactly as the Pulumi CLI does, through
+     * `@pulumi/pulumi/cmd/run-policy-pack`, which type-checks TypeScript packs with ts-node.
+     * false: same directory and entry point, but ts-node transpile-only (about 2 s faster).
+     */
+    typeCheck?: boolean;
+    /** How long to wait for the pack to print its port. */
+    startTimeoutMs?: number;
+    env?: NodeJS.ProcessEnv;
+}
+
+const LEVELS: EnforcementLevel[] = ["advisory", "mandatory", "remediate", "disabled"];
+
+function levelToProto(level: EnforcementLevel): pb.EnforcementLevel {
+    switch (level) {
+        case "advisory":
+            return pb.EnforcementLevel.ADVISORY;
+        case "mandatory":
+            return pb.EnforcementLevel.MANDATORY;
+        case "remediate":
+            return pb.EnforcementLevel.REMEDIATE;
+        case "disabled":
+            return pb.EnforcementLevel.DISABLED;
+    }
+}
+
+function levelFromProto(level: pb.EnforcementLevel): EnforcementLevel {
+    switch (level) {
+        case pb.EnforcementLevel.MANDATORY:
+            return "mandatory";
+        case pb.EnforcementLevel.REMEDIATE:
+            return "remediate";
+        case pb.EnforcementLevel.DISABLED:
+            return "disabled";
+        default:
+            return "advisory";
+    }
+}
+
+function severityFromProto(s: pb.PolicySeverity): Severity | undefined {
+    switch (s) {
+        case pb.PolicySeverity.POLICY_SEVERITY_LOW:
+            return "low";
+        case pb.PolicySeverity.POLICY_SEVERITY_MEDIUM:
+            return "medium";
+        case pb.PolicySeverity.POLICY_SEVERITY_HIGH:
+            return "high";
+        case pb.PolicySeverity.POLICY_SEVERITY_CRITICAL:
+            return "critical";
+        default:
+            return undefined;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Property values: checkpoint form (stack export) → wire form (what the engine sends the analyzer)
+// ---------------------------------------------------------------------------------------------
+
+const SPECIAL_SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+/** What the engine sends for a value not known until the update (the policy SDK reports such policies as advisory). */
+const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/**
+ * Secrets in a checkpoint are `{sig, plaintext}` (`pulumi stack export --show-secrets`) or
+ * `{sig, ciphertext}`; the engine hands analyzers `{sig, value}`. Ciphertext cannot be read here,
+ * so it goes over as an unknown value, as a value the engine cannot know would.
+ */
+export function toWireValue(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map((v) => (v === undefined ? null : toWireValue(v)));
+    if (value === null || typeof value !== "object") return value;
+    const obj = value as Record<string, unknown>;
+    if (obj[SPECIAL_SIG_KEY] === SECRET_SIG) {
+        if (typeof obj.plaintext === "string") return { [SPECIAL_SIG_KEY]: SECRET_SIG, value: toWireValue(JSON.parse(obj.plaintext)) };
+        if ("value" in obj) return { [SPECIAL_SIG_KEY]: SECRET_SIG, value: toWireValue(obj.value) };
+        return UNKNOWN_VALUE;
+    }
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(obj)) if (v !== undefined) out[k] = toWireValue(v);
+    return out;
+}
+
+function toStruct(value: Record<string, unknown> | undefined): Struct {
+    return Struct.fromJavaScript((toWireValue(value ?? {}) as Record<string, never>) ?? {});
+}
+
+export function nameFromUrn(urn: string): string {
+    const i = urn.lastIndexOf("::");
+    return i >= 0 ? urn.slice(i + 2) : urn;
+}
+
+function resourceOptions(r: StackResource): pb.AnalyzerResourceOptions {
+    const o = new pb.AnalyzerResourceOptions();
+    o.setProtect(Boolean(r.protect ?? r.options?.protect ?? false));
+    o.setIgnorechangesList(r.options?.ignoreChanges ?? []);
+    o.setAliasesList(r.options?.aliases ?? []);
+    o.setAdditionalsecretoutputsList(r.options?.additionalSecretOutputs ?? []);
+    if (r.options?.deleteBeforeReplace !== undefined) {
+        o.setDeletebeforereplacedefined(true);
+        o.setDeletebeforereplace(r.options.deleteBeforeReplace);
+    }
+    if (r.parent) o.setParent(r.parent);
+    return o;
+}
+
+function providerResource(r: StackResource, byUrn: Map<string, StackResource>): pb.AnalyzerProviderResource | undefined {
+    if (!r.provider) return undefined;
+    const i = r.provider.lastIndexOf("::");
+    const urn = i >= 0 ? r.provider.slice(0, i) : r.provider;
+    const provider = byUrn.get(urn);
+    const p = new pb.AnalyzerProviderResource();
+    p.setUrn(urn);
+    p.setName(nameFromUrn(urn));
+    p.setType(provider?.type ?? (urn.split("::")[2] || ""));
+    p.setProperties(toStruct(provider?.inputs ?? {}));
+    return p;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Config reconciliation, as the CLI does before Configure: schema defaults, then "all", then each
+// policy's level and properties; the result is validated against each policy's schema.
+// ---------------------------------------------------------------------------------------------
+
+export function loadPolicyPackConfig(file: string): PolicyPackConfigFile {
+    let text: string;
+    try {
+        text = fs.readFileSync(file, "utf8");
+    } catch (err) {
+        throw new PolicyPackConfigError([`${file}: cannot be read (${(err as Error).message})`]);
+    }
+    if (text.trim() === "") return {};
+    try {
+        const parsed = JSON.parse(text) as unknown;
+        if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("the top level must be a JSON object");
+        return parsed as PolicyPackConfigFile;
+    } catch (err) {
+        throw new PolicyPackConfigError([`${file}: not a valid policy pack config (${(err as Error).message})`]);
+    }
+}
+
+type Schema = Record<string, unknown>;
+
+function typeOf(v: unknown): string {
+    if (v === null) return "null";
+    if (Array.isArray(v)) return "array";
+    if (typeof v === "number") return Number.isInteger(v) ? "integer" : "number";
+    return typeof v;
+}
+
+/** The JSON Schema keywords CrossGuard config schemas use: type, enum, const, items, properties, required, additionalProperties, bounds. */
+export function validateAgainstSchema(value: unknown, schema: Schema, where: string): string[] {
+    const problems: string[] = [];
+    const types = schema.type === undefined ? undefined : ([] as unknown[]).concat(schema.type).map(String);
+    if (types) {
+        const actual = typeOf(value);
+        const ok = types.some((t) => t === actual || (t === "number" && actual === "integer"));
+        if (!ok) return [`${where}: expected ${types.join(" or ")}, got ${actual}`];
+    }
+    if (Array.isArray(schema.enum) && !schema.enum.some((e) => JSON.stringify(e) === JSON.stringify(value))) {
+        problems.push(`${where}: must be one of ${schema.enum.map((e) => JSON.stringify(e)).join(", ")}`);
+    }
+    if (schema.const !== undefined && JSON.stringify(schema.const) !== JSON.stringify(value)) problems.push(`${where}: must be ${JSON.stringify(schema.const)}`);
+    if (typeof value === "number") {
+        if (typeof schema.minimum === "number" && value < schema.minimum) problems.push(`${where}: must be at least ${schema.minimum}`);
+        if (typeof schema.maximum === "number" && value > schema.maximum) problems.push(`${where}: must be at most ${schema.maximum}`);
+    }
+    if (typeof value === "string") {
+        if (typeof schema.minLength === "number" && value.length < schema.minLength) problems.push(`${where}: must be at least ${schema.minLength} characters`);
+        if (typeof schema.maxLength === "number" && value.length > schema.maxLength) problems.push(`${where}: must be at most ${schema.maxLength} characters`);
+        if (typeof schema.pattern === "string" && !new RegExp(schema.pattern).test(value)) problems.push(`${where}: must match ${schema.pattern}`);
+    }
+    if (Array.isArray(value)) {
+        if (typeof schema.minItems === "number" && value.length < schema.minItems) problems.push(`${where}: needs at least ${schema.minItems} items`);
+        if (typeof schema.maxItems === "number" && value.length > schema.maxItems) problems.push(`${where}: allows at most ${schema.maxItems} items`);
+        if (schema.items && typeof schema.items === "object" && !Array.isArray(schema.items)) {
+            value.forEach((item, i) => problems.push(...validateAgainstSchema(item, schema.items as Schema, `${where}[${i}]`)));
+        }
+    }
+    if (value && typeof value === "object" && !Array.isArray(value)) {
+        const obj = value as Record<string, unknown>;
+        const props = (schema.properties ?? {}) as Record<string, Schema>;
+        for (const key of (schema.required as string[] | undefined) ?? []) if (obj[key] === undefined) problems.push(`${where}: ${key} is required`);
+        for (const [key, v] of Object.entries(obj)) {
+            if (props[key]) problems.push(...validateAgainstSchema(v, props[key], `${where}.${key}`));
+            else if (schema.additionalProperties === false) problems.push(`${where}: unknown property ${key}`);
+            else if (schema.additionalProperties && typeof schema.additionalProperties === "object") problems.push(...validateAgainstSchema(v, schema.additionalProperties as Schema, `${where}.${key}`));
+        }
+    }
+    return problems;
+}
+
+/**
+ * The config the CLI would send: every policy at its declared level with its schema defaults,
+ * `all` applied, then each policy's entry. Unlike the CLI, a policy name the pack does not have is
+ * an error (a typo would otherwise silently leave a rule at its default level).
+ */
+export function reconcileConfig(info: AnalyzerInfo, file: PolicyPackConfigFile = {}): Record<string, ResolvedPolicyConfig> {
+    const problems: string[] = [];
+    const result: Record<string, ResolvedPolicyConfig> = {};
+    for (const p of info.policies) {
+        const defaults: Record<string, unknown> = {};
+        for (const [k, s] of Object.entries(p.configSchema?.properties ?? {})) if (s.default !== undefined) defaults[k] = JSON.parse(JSON.stringify(s.default));
+        result[p.name] = { enforcementLevel: p.enforcementLevel, properties: defaults };
+    }
+    const apply = (given: Record<string, unknown>) => {
+        const all = given.all;
+        if (all !== undefined) {
+            const level = typeof all === "string" ? all : (all as { enforcementLevel?: unknown })?.enforcementLevel;
+            if (!LEVELS.includes(level as EnforcementLevel)) problems.push(`all: ${JSON.stringify(level)} is not an enforcement level (${LEVELS.join(", ")})`);
+            else for (const r of Object.values(result)) r.enforcementLevel = level as EnforcementLevel;
+        }
+        for (const [name, value] of Object.entries(given)) {
+            if (name === "all") continue;
+            const target = result[name];
+            if (!target) {
+                problems.push(`${name}: the pack ${info.name} has no policy of that name (it has ${info.policies.map((p) => p.name).join(", ")})`);
+                continue;
+            }
+            if (typeof value === "string") {
+                if (!LEVELS.includes(value as EnforcementLevel)) problems.push(`${name}: ${JSON.stringify(value)} is not an enforcement level (${LEVELS.join(", ")})`);
+                else target.enforcementLevel = value as EnforcementLevel;
+            } else if (value && typeof value === "object" && !Array.isArray(value)) {
+                const { enforcementLevel, ...props } = value as Record<string, unknown>;
+                if (enforcementLevel !== undefined) {
+                    if (!LEVELS.includes(enforcementLevel as EnforcementLevel)) problems.push(`${name}.enforcementLevel: ${JSON.stringify(enforcementLevel)} is not an enforcement level`);
+                    else target.enforcementLevel = enforcementLevel as EnforcementLevel;
+                }
+                Object.assign(target.properties, props);
+            } else {
+                problems.push(`${name}: must be an enforcement level or an object`);
+            }
+        }
+    };
+    apply(info.initialConfig as Record<string, unknown>);
+    apply(file as Record<string, unknown>);
+    for (const p of info.policies) {
+        if (!p.configSchema) continue;
+        const schema: Schema = { type: "object", properties: p.configSchema.properties, required: p.configSchema.required };
+        problems.push(...validateAgainstSchema(result[p.name].properties, schema, p.name));
+    }
+    if (problems.length > 0) throw new PolicyPackConfigError(problems);
+    return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client
+// ---------------------------------------------------------------------------------------------
+
+function call<Res>(what: string, invoke: (cb: (err: grpc.ServiceError | null, res: Res) => void) => unknown): Promise<Res> {
+    return new Promise((resolve, reject) => {
+        invoke((err, res) => {
+            if (err) reject(new Error(`${what} failed: ${err.details || err.message}`));
+            else resolve(res);
+        });
+    });
+}
+
+function diagnosticFrom(d: pb.AnalyzeDiagnostic): Diagnostic {
+    return {
+        policyName: d.getPolicyname(),
+        policyPackName: d.getPolicypackname(),
+        policyPackVersion: d.getPolicypackversion(),
+        description: d.getDescription(),
+        message: d.getMessage(),
+        enforcementLevel: levelFromProto(d.getEnforcementlevel()),
+        severity: severityFromProto(d.getSeverity()),
+        urn: d.getUrn() || undefined,
+    };
+}
+
+function resultFrom(res: pb.AnalyzeResponse): AnalyzeResult {
+    return {
+        diagnostics: res.getDiagnosticsList().map(diagnosticFrom),
+        notApplicable: res.getNotApplicableList().map((n) => ({ policyName: n.getPolicyName(), reason: n.getReason() })),
+    };
+}
+
+export class PolicyAnalyzer {
+    private info?: AnalyzerInfo;
+    private closed = false;
+
+    private constructor(
+        private readonly child: ChildProcess,
+        private readonly client: AnalyzerClient,
+        readonly packDir: string,
+        private readonly stderr: () => string,
+    ) {}
+
+    /** Starts the pack in a child process and connects to the port it prints. */
+    static async start(options: StartOptions = {}): Promise<PolicyAnalyzer> {
+        const packDir = path.resolve(options.packDir ?? DEFAULT_PACK_DIR);
+        if (!fs.existsSync(path.join(packDir, "PulumiPolicy.yaml"))) {
+            throw new PolicyPackStartError(`${packDir} is not a policy pack: it has no PulumiPolicy.yaml`, "");
+        }
+        const typeCheck = options.typeCheck ?? true;
+        const args = typeCheck
+            ? // What the CLI runs for a nodejs pack: the run-policy-pack shim with the engine address (unused by packs) and the pack directory.
+              [require.resolve("@pulumi/pulumi/cmd/run-policy-pack", { paths: [packDir] }), "127.0.0.1:0", "."]
+            : ["-r", require.resolve("ts-node/register/transpile-only", { paths: [packDir] }), "."];
+        const child = spawn(process.execPath, args, { cwd: packDir, env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] });
+        let stderr = "";
+        child.stderr!.setEncoding("utf8");
+        child.stderr!.on("data", (d: string) => {
+            stderr = (stderr + d).slice(-64 * 1024);
+        });
+        const port = await new Promise<number>((resolve, reject) => {
+            let stdout = "";
+            const timeoutMs = options.startTimeoutMs ?? 60_000;
+            const timer = setTimeout(() => {
+                child.kill("SIGKILL");
+                reject(new PolicyPackStartError(`policy pack ${packDir} printed no port within ${timeoutMs} ms${stderr ? `; its stderr:\n${stderr}` : ""}`, stderr));
+            }, timeoutMs);
+            const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+                clearTimeout(timer);
+                reject(new PolicyPackStartError(`policy pack ${packDir} exited (${signal ?? `code ${code}`}) before it started its analyzer server; its stderr:\n${stderr || "(empty)"}${stdout ? `\nits stdout:\n${stdout}` : ""}`, stderr));
+            };
+            child.once("exit", onExit);
+            child.once("error", (err) => {
+                clearTimeout(timer);
+                reject(new PolicyPackStartError(`cannot start policy pack ${packDir}: ${err.message}`, stderr));
+            });
+            child.stdout!.setEncoding("utf8");
+            child.stdout!.on("data", (d: string) => {
+                stdout += d;
+                const m = /^\s*(\d+)\s*$/m.exec(stdout);
+                if (m) {
+                    clearTimeout(timer);
+                    child.removeListener("exit", onExit);
+                    resolve(Number(m[1]));
+                }
+            });
+        });
+        const client = new AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
+            "grpc.max_receive_message_length": 400 * 1024 * 1024,
+            "grpc.max_send_message_length": 400 * 1024 * 1024,
+        });
+        return new PolicyAnalyzer(child, client, packDir, () => stderr);
+    }
+
+    /** What the pack has written to stderr so far (warnings, errors). */
+    get stderrText(): string {
+        return this.stderr();
+    }
+
+    async getAnalyzerInfo(): Promise<AnalyzerInfo> {
+        const res = await call<pb.AnalyzerInfo>("GetAnalyzerInfo", (cb) => this.client.getAnalyzerInfo(new Empty(), cb));
+        const initialConfig: AnalyzerInfo["initialConfig"] = {};
+        res.getInitialconfigMap().forEach((c, k) => {
+            initialConfig[k] = { enforcementLevel: levelFromProto(c.getEnforcementlevel()), properties: c.getProperties()?.toJavaScript() };
+        });
+        this.info = {
+            name: res.getName(),
+            version: res.getVersion(),
+            displayName: res.getDisplayname() || undefined,
+            description: res.getDescription() || undefined,
+            supportsConfig: res.getSupportsconfig(),
+            initialConfig,
+            policies: res.getPoliciesList().map((p) => {
+                const schema = p.getConfigschema();
+                return {
+                    name: p.getName(),
+                    displayName: p.getDisplayname() || undefined,
+                    description: p.getDescription(),
+                    enforcementLevel: levelFromProto(p.getEnforcementlevel()),
+                    severity: severityFromProto(p.getSeverity()),
+                    remediationSteps: p.getRemediationSteps() || undefined,
+                    url: p.getUrl() || undefined,
+                    tags: p.getTagsList(),
+                    type: p.getPolicyType() === pb.PolicyType.POLICY_TYPE_RESOURCE ? "resource" : p.getPolicyType() === pb.PolicyType.POLICY_TYPE_STACK ? "stack" : "unknown",
+                    configSchema: schema
+                        ? { properties: (schema.getProperties()?.toJavaScript() ?? {}) as Record<string, Record<string, unknown>>, required: schema.getRequiredList() }
+                        : undefined,
+                };
+            }),
+        };
+        return this.info;
+    }
+
+    /**
+     * Reconciles `config` (the contents of a --policy-pack-config file, or its path) with the
+     * pack's schema as the CLI does, sends it with Configure, and returns what was sent.
+     */
+    async configure(config: PolicyPackConfigFile | string = {}): Promise<Record<string, ResolvedPolicyConfig>> {
+        const info = this.info ?? (await this.getAnalyzerInfo());
+        const resolved = reconcileConfig(info, typeof config === "string" ? loadPolicyPackConfig(config) : config);
+        const req = new pb.ConfigureAnalyzerRequest();
+        const map = req.getPolicyconfigMap();
+        for (const [name, c] of Object.entries(resolved)) {
+            const pc = new pb.PolicyConfig();
+            pc.setEnforcementlevel(levelToProto(c.enforcementLevel));
+            pc.setProperties(Struct.fromJavaScript(c.properties as Record<string, never>));
+            map.set(name, pc);
+        }
+        await call<Empty>("Configure", (cb) => this.client.configure(req, cb));
+        return resolved;
+    }
+
+    /** Tells the pack which stack it analyzes (stack tags reach policies as stackTags). */
+    async configureStack(stack: { stack: string; project: string; organization?: string; dryRun?: boolean; tags?: Record<string, string> }): Promise<void> {
+        const req = new pb.AnalyzerStackConfigureRequest();
+        req.setStack(stack.stack);
+        req.setProject(stack.project);
+        req.setOrganization(stack.organization ?? "organization");
+        req.setDryRun(stack.dryRun ?? true);
+        for (const [k, v] of Object.entries(stack.tags ?? {})) req.getTagsMap().set(k, v);
+        await call<pb.AnalyzerStackConfigureResponse>("ConfigureStack", (cb) => this.client.configureStack(req, cb));
+    }
+
+    /** Analyze: one resource's inputs, as before the engine registers it. `stack` lets the provider resource be resolved. */
+    async analyze(resource: StackResource, stack: StackResource[] = []): Promise<AnalyzeResult> {
+        const byUrn = new Map(stack.map((r) => [r.urn, r]));
+        const req = new pb.AnalyzeRequest();
+        req.setUrn(resource.urn);
+        req.setType(resource.type);
+        req.setName(nameFromUrn(resource.urn));
+        req.setProperties(toStruct(resource.inputs));
+        req.setOptions(resourceOptions(resource));
+        const provider = providerResource(resource, byUrn);
+        if (provider) req.setProvider(provider);
+        return resultFrom(await call<pb.AnalyzeResponse>(`Analyze ${resource.urn}`, (cb) => this.client.analyze(req, cb)));
+    }
+
+    /** AnalyzeStack: every resource with its final properties, parent, dependencies and property dependencies. */
+    async analyzeStack(resources: StackResource[]): Promise<AnalyzeResult> {
+        const byUrn = new Map(resources.map((r) => [r.urn, r]));
+        const req = new pb.AnalyzeStackRequest();
+        req.setResourcesList(
+            resources.map((r) => {
+                const ar = new pb.AnalyzerResource();
+                ar.setUrn(r.urn);
+                ar.setType(r.type);
+                ar.setName(nameFromUrn(r.urn));
+                ar.setProperties(toStruct(r.outputs ?? r.inputs));
+                ar.setOptions(resourceOptions(r));
+                if (r.parent) ar.setParent(r.parent);
+                ar.setDependenciesList(r.dependencies ?? []);
+                const pd = ar.getPropertydependenciesMap();
+                for (const [k, urns] of Object.entries(r.propertyDependencies ?? {})) {
+                    const deps = new pb.AnalyzerPropertyDependencies();
+                    deps.setUrnsList(urns);
+                    pd.set(k, deps);
+                }
+                const provider = providerResource(r, byUrn);
+                if (provider) ar.setProvider(provider);
+                return ar;
+            }),
+        );
+        return resultFrom(await call<pb.AnalyzeResponse>("AnalyzeStack", (cb) => this.client.analyzeStack(req, cb)));
+    }
+
+    /** Closes the connection and stops the pack's process. */
+    async close(): Promise<void> {
+        if (this.closed) return;
+        this.closed = true;
+        this.client.close();
+        if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+        await new Promise<void>((resolve) => {
+            const force = setTimeout(() => this.child.kill("SIGKILL"), 2000);
+            this.child.once("exit", () => {
+                clearTimeout(force);
+                resolve();
+            });
+            this.child.kill("SIGTERM");
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A whole evaluation, as `pulumi preview --policy-pack` runs it
+// ---------------------------------------------------------------------------------------------
+
+export interface PolicyViolation {
+    policyPack: string;
+    policyPackVersion: string;
+    policyName: string;
+    enforcementLevel: EnforcementLevel;
+    severity?: Severity;
+    /** The resource (Analyze), or the resource a stack policy named; undefined for a stack-wide violation. */
+    urn?: string;
+    message: string;
+}
+
+export interface PolicyPackResult {
+    name: string;
+    version: string;
+    packDir: string;
+    violations: PolicyViolation[];
+}
+
+export interface PolicyEvaluation {
+    policyPacks: PolicyPackResult[];
+    mandatoryCount: number;
+    advisoryCount: number;
+    /** No mandatory violation: the CLI would let the update proceed. */
+    passed: boolean;
+}
+
+export interface EvaluateOptions extends StartOptions {
+    /** Contents of a --policy-pack-config file, or its path. */
+    config?: PolicyPackConfigFile | string;
+    stack?: { stack: string; project: string; organization?: string; tags?: Record<string, string> };
+}
+
+export async function evaluatePolicyPack(resources: StackResource[], options: EvaluateOptions = {}): Promise<PolicyEvaluation> {
+    const analyzer = await PolicyAnalyzer.start(options);
+    try {
+        const info = await analyzer.getAnalyzerInfo();
+        await analyzer.configure(options.config ?? {});
+        if (options.stack) await analyzer.configureStack(options.stack);
+        const diagnostics: Diagnostic[] = [];
+        for (const r of resources) {
+            const res = await analyzer.analyze(r, resources);
+            diagnostics.push(...res.diagnostics.map((d) => ({ ...d, urn: d.urn ?? r.urn })));
+        }
+        diagnostics.push(...(await analyzer.analyzeStack(resources)).diagnostics);
+        const violations = diagnostics
+            .filter((d) => d.enforcementLevel !== "disabled")
+            .map((d) => ({
+                policyPack: d.policyPackName || info.name,
+                policyPackVersion: d.policyPackVersion || info.version,
+                policyName: d.policyName,
+                enforcementLevel: d.enforcementLevel,
+                severity: d.severity,
+                urn: d.urn,
+                message: d.message,
+            }));
+        const mandatoryCount = violations.filter((v) => v.enforcementLevel === "mandatory" || v.enforcementLevel === "remediate").length;
+        return {
+            policyPacks: [{ name: info.name, version: info.version, packDir: analyzer.packDir, violations }],
+            mandatoryCount,
+            advisoryCount: violations.length - mandatoryCount,
+            passed: mandatoryCount === 0,
+        };
+    } finally {
+        await analyzer.close();
+    }
+}
+
+/** The violations as `pulumi preview` prints them under "Policies:". */
+export function formatEvaluation(evaluation: PolicyEvaluation, cwd = process.cwd()): string {
+    const lines = ["Policies:"];
+    for (const pack of evaluation.policyPacks) {
+        const blocking = pack.violations.some((v) => v.enforcementLevel === "mandatory" || v.enforcementLevel === "remediate");
+        lines.push(`    ${blocking ? "❌" : pack.violations.length > 0 ? "⚠️" : "✅"} ${pack.name}@v${pack.version} (local: ${path.relative(cwd, pack.packDir) || "."})`);
+        for (const v of pack.violations) {
+            const where = v.urn ? `  (${v.urn.split("::").slice(2).join(": ")})` : "";
+            lines.push(`        - [${v.enforcementLevel}] ${v.severity ? `[severity: ${v.severity}] ` : ""} ${v.policyName}${where}`);
+            for (const line of v.message.split("\n")) lines.push(`          ${line}`);
+        }
+    }
+    return lines.join("\n");
+}
+
+/** Reads `pulumi stack export` JSON (or a captured plan in that shape), with a clear error for anything else. */
+export function resourcesFromStackExport(value: unknown, source = "stack export"): StackResource[] {
+    const fail = (why: string): never => {
+        throw new Error(`${source} is not a Pulumi stack export: ${why}`);
+    };
+    if (!value || typeof value !== "object") fail("expected a JSON object");
+    const v = value as { version?: unknown; deployment?: { resources?: unknown } };
+    if (v.version !== 3) fail(`expected "version": 3, found ${JSON.stringify(v.version)}`);
+    if (!v.deployment || typeof v.deployment !== "object") fail('it has no "deployment" object');
+    const resources = v.deployment!.resources ?? [];
+    if (!Array.isArray(resources)) fail('"deployment.resources" is not a list');
+    return (resources as unknown[]).map((r, i) => {
+        if (!r || typeof r !== "object") return fail(`resources[${i}] is not an object`);
+        const res = r as Record<string, unknown>;
+        if (typeof res.urn !== "string" || !res.urn.startsWith("urn:pulumi:")) fail(`resources[${i}] has no urn`);
+        if (typeof res.type !== "string") fail(`resources[${i}] (${res.urn}) has no type`);
+        return res as unknown as StackResource;
+    });
+}

@@ -1,0 +1,395 @@
+import { randomUUID } from "crypto";
+import type { RunTaskCommandInput, RunTaskCommandOutput, TaskOverride } from "@aws-sdk/client-ecs";
+import { RunTaskCommand } from "@aws-sdk/client-ecs";
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { z } from "zod";
+import {
+    CALLER_ENV,
+    CONTRACT_VERSION,
+    DEFAULT_URL_TTL_SECONDS,
+    describeIssues,
+    ECS_OVERRIDES_LIMIT_BYTES,
+    jobRequestKey,
+    jobRequestSchema,
+    jobResultKey,
+    jobResultSchema,
+    MAX_JOB_REQUEST_BYTES,
+    OVERRIDE_ENV,
+    ShellJobRequest,
+    ShellJobResult,
+    ShellJobSpec,
+} from "./contract";
+import { messageOf, ShellJobError } from "./errors";
+import { checksumParametersOf, presignedUrlExpiry } from "./presignedUrl";
+
+/**
+ * The caller side of the shell job contract, as the job worker and the API use it: validate a job,
+ * store it under shell-jobs/, start the executor's task with RunTask carrying only two presigned
+ * URLs and the contract version, wait for the result under shell-results/, and delete both objects.
+ */
+
+/** Where the shell executor is, as its Pulumi component hands it to callers through their environment. */
+export interface ShellExecutorTarget {
+    clusterArn: string;
+    /** Task definition ARN (family:revision) or family. */
+    taskDefinition: string;
+    containerName: string;
+    subnets: string[];
+    securityGroup: string;
+    bucket: string;
+    urlTtlSeconds: number;
+}
+
+const targetFromEnvSchema = z.object({
+    [CALLER_ENV.clusterArn]: z.string().regex(/^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster\/[A-Za-z0-9_-]+$/, "an ECS cluster ARN (arn:aws:ecs:<region>:<account>:cluster/<name>)"),
+    [CALLER_ENV.taskDefinition]: z.string().regex(/^(arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition\/)?[A-Za-z0-9_-]{1,255}(:\d+)?$/, "a task definition ARN or family[:revision]"),
+    [CALLER_ENV.containerName]: z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, "the runner's container name"),
+    [CALLER_ENV.subnets]: z
+        .string()
+        .transform((v) => v.split(",").map((s) => s.trim()).filter((s) => s !== ""))
+        .pipe(z.array(z.string().regex(/^subnet-[0-9a-f]+$/, "subnet ids (subnet-...)")).min(1, "at least one subnet id, comma-separated").max(16, "at most 16 subnets (RunTask's limit)")),
+    [CALLER_ENV.securityGroup]: z.string().regex(/^sg-[0-9a-f]+$/, "a security group id (sg-...)"),
+    [CALLER_ENV.bucket]: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "an S3 bucket name"),
+    [CALLER_ENV.urlTtlSeconds]: z
+        .string()
+        .default(String(DEFAULT_URL_TTL_SECONDS))
+        .transform(Number)
+        .pipe(z.number().int("a whole number of seconds").min(1).max(604800, "at most 604800 (7 days, SigV4's limit)")),
+});
+
+/** Reads the executor's coordinates from the caller's environment; every bad variable is named at once. */
+export function shellExecutorTargetFromEnv(env: NodeJS.ProcessEnv = process.env): ShellExecutorTarget {
+    const parsed = targetFromEnvSchema.safeParse(env);
+    if (!parsed.success) {
+        throw new ShellJobError("CALLER_MISCONFIGURED", `The shell executor is not configured in this function's environment: ${describeIssues(parsed.error)} (the ShellExecutor component's grantSubmit wiring sets these variables).`);
+    }
+    const v = parsed.data;
+    return {
+        clusterArn: v[CALLER_ENV.clusterArn],
+        taskDefinition: v[CALLER_ENV.taskDefinition],
+        containerName: v[CALLER_ENV.containerName],
+        subnets: v[CALLER_ENV.subnets],
+        securityGroup: v[CALLER_ENV.securityGroup],
+        bucket: v[CALLER_ENV.bucket],
+        urlTtlSeconds: v[CALLER_ENV.urlTtlSeconds],
+    };
+}
+
+/**
+ * An S3 client fit for presigning job URLs. Since SDK 3.729 the client computes a CRC32 of the
+ * request body by default and signs it into a presigned PUT URL: for a URL signed before the body
+ * exists that is the checksum of nothing, and S3 then refuses the runner's upload. Computing
+ * checksums only when an operation requires them keeps the URL body-agnostic.
+ */
+export function createShellJobS3Client(config: S3ClientConfig = {}): S3Client {
+    return new S3Client({ requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED", ...config });
+}
+
+/** What a caller needs from ECS; `new ECSClient({})` fits, and tests pass a stand-in. */
+export interface RunTaskClient {
+    send(command: RunTaskCommand): Promise<RunTaskCommandOutput>;
+}
+
+export interface ShellJobCaller {
+    s3: S3Client;
+    ecs: RunTaskClient;
+    target: ShellExecutorTarget;
+    /** Where cleanup problems are reported (they never hide a result). Default: console.warn. */
+    warn?: (message: string) => void;
+}
+
+export type ShellJobTransport = "presigned-url" | "legacy-env";
+
+export interface StartShellJobOptions {
+    /** presigned-url (default) or the legacy inline SHELL_EXECUTOR_JOB_B64, for runners older than 2025-12-29. */
+    transport?: ShellJobTransport;
+    /** Default: the executor's SHELL_JOB_URL_TTL_SECONDS. */
+    urlTtlSeconds?: number;
+}
+
+export interface ShellJobTimings {
+    presignMs: number;
+    uploadMs: number;
+    runTaskMs: number;
+    waitMs?: number;
+    cleanupMs?: number;
+}
+
+export interface StartedShellJob {
+    jobId: string;
+    transport: ShellJobTransport;
+    /** undefined for the legacy transport, which stores nothing under shell-jobs/. */
+    requestKey?: string;
+    resultKey: string;
+    taskArn?: string;
+    /** After this the runner can no longer write a result. */
+    resultUrlExpiresAt: Date;
+    requestBytes: number;
+    overridesBytes: number;
+    timings: ShellJobTimings;
+}
+
+/** Validates a job and fills in its defaults; throws MALFORMED_REQUEST naming each bad field. */
+export function buildJobRequest(spec: ShellJobSpec): ShellJobRequest {
+    const candidate = { ...spec, contractVersion: CONTRACT_VERSION, jobId: spec.jobId ?? randomUUID() };
+    const parsed = jobRequestSchema.safeParse(candidate);
+    if (!parsed.success) {
+        throw new ShellJobError("MALFORMED_REQUEST", `The shell job request is malformed: ${describeIssues(parsed.error)}. Nothing was uploaded or started.`, spec.jobId);
+    }
+    return parsed.data;
+}
+
+function runnerEnvironment(target: ShellExecutorTarget, environment: Record<string, string>): TaskOverride {
+    return { containerOverrides: [{ name: target.containerName, environment: Object.entries(environment).map(([name, value]) => ({ name, value })) }] };
+}
+
+/** The overrides of the 2025-12-29 contract: the two URLs and the version, nothing else. */
+export function presignedOverrides(target: ShellExecutorTarget, jobGetUrl: string, resultPutUrl: string): TaskOverride {
+    return runnerEnvironment(target, {
+        [OVERRIDE_ENV.contractVersion]: CONTRACT_VERSION,
+        [OVERRIDE_ENV.jobGetUrl]: jobGetUrl,
+        [OVERRIDE_ENV.resultPutUrl]: resultPutUrl,
+    });
+}
+
+/** The legacy overrides: the whole request inline, base64 JSON without a contract version. */
+export function legacyOverrides(target: ShellExecutorTarget, request: ShellJobRequest, resultPutUrl: string): TaskOverride {
+    const { contractVersion: _omitted, ...legacyBody } = request;
+    return runnerEnvironment(target, {
+        [OVERRIDE_ENV.legacyJobB64]: Buffer.from(JSON.stringify(legacyBody), "utf8").toString("base64"),
+        [OVERRIDE_ENV.resultPutUrl]: resultPutUrl,
+    });
+}
+
+/** Size of the overrides as ECS counts it: the JSON text, punctuation included (in bytes, never less than characters). */
+export function overridesSize(overrides: TaskOverride): number {
+    return Buffer.byteLength(JSON.stringify(overrides), "utf8");
+}
+
+function assertOverridesFit(overrides: TaskOverride, jobId: string, transport: ShellJobTransport): number {
+    const size = overridesSize(overrides);
+    if (size > ECS_OVERRIDES_LIMIT_BYTES) {
+        const why =
+            transport === "legacy-env"
+                ? `the legacy ${OVERRIDE_ENV.legacyJobB64} transport carries the whole request inline; submit it with the presigned-url transport (the default), which carries only two URLs`
+                : "the presigned URLs alone are too long; use a shorter bucket name or job id";
+        throw new ShellJobError(
+            "OVERRIDES_TOO_LARGE",
+            `The RunTask overrides for shell job ${jobId} would be ${size} bytes, over ECS's limit of ${ECS_OVERRIDES_LIMIT_BYTES} (JSON punctuation included): ${why}. Nothing was uploaded or started.`,
+            jobId,
+        );
+    }
+    return size;
+}
+
+async function presign(caller: ShellJobCaller, command: GetObjectCommand | PutObjectCommand, ttlSeconds: number, jobId: string): Promise<string> {
+    const url = await getSignedUrl(caller.s3, command, { expiresIn: ttlSeconds });
+    const checksums = checksumParametersOf(url);
+    if (checksums.length > 0) {
+        throw new ShellJobError(
+            "UNSAFE_PRESIGNED_URL",
+            `The S3 client signed ${checksums.join(", ")} into the URL for shell job ${jobId}: a checksum computed before the body exists, which S3 would refuse when the runner uploads. Create the client with createShellJobS3Client() (requestChecksumCalculation: "WHEN_REQUIRED").`,
+            jobId,
+        );
+    }
+    return url;
+}
+
+function since(start: number): number {
+    return Math.round((performance.now() - start) * 100) / 100;
+}
+
+/**
+ * Validates the job, stores it, presigns its URLs and starts the executor's task. Everything that
+ * can refuse the job (validation, request size, overrides size) runs before anything is uploaded
+ * or started; if RunTask fails, the stored request is deleted again.
+ */
+export async function startShellJob(caller: ShellJobCaller, spec: ShellJobSpec, options: StartShellJobOptions = {}): Promise<StartedShellJob> {
+    const transport = options.transport ?? "presigned-url";
+    const ttl = options.urlTtlSeconds ?? caller.target.urlTtlSeconds;
+    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 604800) {
+        throw new ShellJobError("CALLER_MISCONFIGURED", `urlTtlSeconds is ${ttl}; expected a whole number of seconds from 1 to 604800 (SigV4's limit).`);
+    }
+    const request = buildJobRequest(spec);
+    const { jobId } = request;
+    const body = JSON.stringify(request);
+    const requestBytes = Buffer.byteLength(body, "utf8");
+    if (requestBytes > MAX_JOB_REQUEST_BYTES) {
+        throw new ShellJobError("REQUEST_TOO_LARGE", `Shell job ${jobId} is ${requestBytes} bytes as JSON; the runner reads at most ${MAX_JOB_REQUEST_BYTES}. Move large inputs to their own objects and pass their keys. Nothing was uploaded or started.`, jobId);
+    }
+    const { bucket } = caller.target;
+    const requestKey = jobRequestKey(jobId);
+    const resultKey = jobResultKey(jobId);
+
+    const presignStart = performance.now();
+    const resultPutUrl = await presign(caller, new PutObjectCommand({ Bucket: bucket, Key: resultKey }), ttl, jobId);
+    const jobGetUrl = transport === "presigned-url" ? await presign(caller, new GetObjectCommand({ Bucket: bucket, Key: requestKey }), ttl, jobId) : undefined;
+    const overrides = jobGetUrl ? presignedOverrides(caller.target, jobGetUrl, resultPutUrl) : legacyOverrides(caller.target, request, resultPutUrl);
+    const overridesBytes = assertOverridesFit(overrides, jobId, transport);
+    const presignMs = since(presignStart);
+
+    const uploadStart = performance.now();
+    if (transport === "presigned-url") {
+        try {
+            // If-None-Match: a job id is used once; a second job with the same id must not replace the first's request.
+            await caller.s3.send(new PutObjectCommand({ Bucket: bucket, Key: requestKey, Body: body, ContentType: "application/json", IfNoneMatch: "*" }));
+        } catch (err) {
+            const duplicate = (err as { name?: string }).name === "PreconditionFailed";
+            throw new ShellJobError(
+                "TASK_NOT_STARTED",
+                duplicate
+                    ? `Shell job id ${jobId} is already in use (s3://${bucket}/${requestKey} exists); nothing was started.`
+                    : `Shell job ${jobId} could not be stored at s3://${bucket}/${requestKey}: ${messageOf(err)}. Nothing was started; check that this role was given grantSubmit.`,
+                jobId,
+            );
+        }
+    }
+    const uploadMs = since(uploadStart);
+
+    const runTaskStart = performance.now();
+    const input: RunTaskCommandInput = {
+        cluster: caller.target.clusterArn,
+        taskDefinition: caller.target.taskDefinition,
+        launchType: "FARGATE",
+        count: 1,
+        networkConfiguration: { awsvpcConfiguration: { subnets: caller.target.subnets, securityGroups: [caller.target.securityGroup], assignPublicIp: "DISABLED" } },
+        overrides,
+        startedBy: `shell-job/${jobId}`.slice(0, 128),
+        // Retries of this call (by the SDK or a redelivered job) start one task, not two.
+        clientToken: jobId,
+    };
+    let taskArn: string | undefined;
+    try {
+        const response = await caller.ecs.send(new RunTaskCommand(input));
+        const failures = response.failures ?? [];
+        taskArn = response.tasks?.[0]?.taskArn;
+        if (failures.length > 0 || !taskArn) {
+            const reasons = failures.map((f) => [f.arn, f.reason, f.detail].filter(Boolean).join(": ")).join("; ") || "ECS returned no task";
+            throw new Error(reasons);
+        }
+    } catch (err) {
+        if (transport === "presigned-url") await deleteObjects(caller, [requestKey], jobId);
+        const denied = /AccessDenied|not authorized/i.test(`${(err as { name?: string }).name} ${messageOf(err)}`);
+        throw new ShellJobError(
+            "TASK_NOT_STARTED",
+            `RunTask did not start shell job ${jobId} on ${caller.target.clusterArn}: ${messageOf(err)}.${denied ? " This role needs the executor's grantSubmit (ecs:RunTask on the task definition family, iam:PassRole on its two roles)." : ""} Its stored request was deleted.`,
+            jobId,
+        );
+    }
+    return {
+        jobId,
+        transport,
+        requestKey: transport === "presigned-url" ? requestKey : undefined,
+        resultKey,
+        taskArn,
+        resultUrlExpiresAt: presignedUrlExpiry(resultPutUrl) ?? new Date(Date.now() + ttl * 1000),
+        requestBytes,
+        overridesBytes,
+        timings: { presignMs, uploadMs, runTaskMs: since(runTaskStart) },
+    };
+}
+
+export interface WaitOptions {
+    /** Default: one minute after the result URL expires (after that no result can arrive). */
+    deadline?: Date;
+    /** First pause between polls; it grows 1.5x per poll up to maxPollMs. Default 500. */
+    initialPollMs?: number;
+    /** Default 5000. */
+    maxPollMs?: number;
+}
+
+/** Grace after the result URL expires for an upload that started just before. */
+const LATE_UPLOAD_GRACE_MS = 60_000;
+
+/**
+ * Polls for the result with backoff until the deadline, then deletes the request and the result.
+ * A refused job (expired URL, unknown version, malformed request) throws with the runner's code and
+ * message; a job whose commands failed returns its result with status "failed".
+ */
+export async function waitForShellJobResult(caller: ShellJobCaller, job: StartedShellJob, options: WaitOptions = {}): Promise<ShellJobResult> {
+    const deadline = options.deadline ?? new Date(job.resultUrlExpiresAt.getTime() + LATE_UPLOAD_GRACE_MS);
+    const maxPoll = options.maxPollMs ?? 5000;
+    let pause = options.initialPollMs ?? 500;
+    const waitStart = performance.now();
+    const { bucket } = caller.target;
+    let lastAnswer = "no answer yet";
+    let text: string | undefined;
+
+    for (;;) {
+        try {
+            const response = await caller.s3.send(new GetObjectCommand({ Bucket: bucket, Key: job.resultKey }));
+            text = await response.Body!.transformToString("utf8");
+            break;
+        } catch (err) {
+            // Without s3:ListBucket (deliberately not granted), S3 answers 403 rather than 404 for a key that does not exist yet.
+            const name = (err as { name?: string }).name ?? "";
+            lastAnswer = name === "NoSuchKey" || name === "AccessDenied" ? name : messageOf(err);
+        }
+        const left = deadline.getTime() - Date.now();
+        if (left <= 0) break;
+        const jittered = pause * (0.8 + Math.random() * 0.4);
+        await new Promise((resolve) => setTimeout(resolve, Math.min(jittered, left)));
+        pause = Math.min(pause * 1.5, maxPoll);
+    }
+    job.timings.waitMs = since(waitStart);
+
+    const cleanupStart = performance.now();
+    await deleteObjects(caller, [job.requestKey, job.resultKey].filter((k): k is string => k !== undefined), job.jobId);
+    job.timings.cleanupMs = since(cleanupStart);
+
+    if (text === undefined) {
+        throw new ShellJobError(
+            "RESULT_MISSING",
+            `No result for shell job ${job.jobId} at s3://${bucket}/${job.resultKey} by the deadline ${deadline.toISOString()} (waited ${Math.round((job.timings.waitMs ?? 0) / 1000)} s; last answer: ${lastAnswer}). ` +
+                `The task${job.taskArn ? ` ${job.taskArn}` : ""} stopped before it could report (image pull, no route to S3, URLs expired before it started: see its log group) or is still running past its result URL (valid until ${job.resultUrlExpiresAt.toISOString()}). Its request was deleted.`,
+            job.jobId,
+        );
+    }
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(text);
+    } catch (err) {
+        throw new ShellJobError("RESULT_MALFORMED", `The result of shell job ${job.jobId} is not valid JSON (${messageOf(err)}); is the runner image on contract ${CONTRACT_VERSION}?`, job.jobId);
+    }
+    const checked = jobResultSchema.safeParse(parsed);
+    if (!checked.success) {
+        throw new ShellJobError("RESULT_MALFORMED", `The result of shell job ${job.jobId} does not match contract ${CONTRACT_VERSION}: ${describeIssues(checked.error)}.`, job.jobId);
+    }
+    const result = checked.data;
+    if (result.status === "rejected") {
+        const error = result.error ?? { code: "MALFORMED_REQUEST" as const, message: "(the runner gave no reason)" };
+        throw new ShellJobRejectedError(error.code, `The shell executor refused job ${job.jobId}: ${error.message}`, job.jobId, result);
+    }
+    return result;
+}
+
+/** A job the runner refused; `code` is the runner's (REQUEST_URL_EXPIRED, UNKNOWN_CONTRACT_VERSION, ...). */
+export class ShellJobRejectedError extends ShellJobError {
+    constructor(
+        code: NonNullable<ShellJobResult["error"]>["code"],
+        message: string,
+        jobId: string,
+        public readonly result: ShellJobResult,
+    ) {
+        super(code, message, jobId);
+        this.name = "ShellJobRejectedError";
+    }
+}
+
+/** start + wait: the whole round trip for callers that can wait (the job worker). */
+export async function submitShellJob(caller: ShellJobCaller, spec: ShellJobSpec, options: StartShellJobOptions & WaitOptions = {}): Promise<{ job: StartedShellJob; result: ShellJobResult }> {
+    const job = await startShellJob(caller, spec, options);
+    const result = await waitForShellJobResult(caller, job, options);
+    return { job, result };
+}
+
+async function deleteObjects(caller: ShellJobCaller, keys: string[], jobId: string): Promise<void> {
+    const warn = caller.warn ?? ((m: string) => console.warn(m));
+    const outcomes = await Promise.allSettled(keys.map((Key) => caller.s3.send(new DeleteObjectCommand({ Bucket: caller.target.bucket, Key }))));
+    outcomes.forEach((o, i) => {
+        if (o.status === "rejected") {
+            warn(`shell job ${jobId}: s3://${caller.target.bucket}/${keys[i]} could not be deleted (${messageOf(o.reason)}); the bucket's lifecycle rule removes it within a day.`);
+        }
+    });
+}

@@ -3,6 +3,10 @@ import { loadConfig, PROJECT } from "./config";
 import { AlarmTopic } from "./components/alarmTopic";
 import { CiAccess, ecrRepositoryArnsOf } from "./components/ciAccess";
 import { Network } from "./components/network";
+import * as path from "path";
+import { ArtifactStore } from "./components/artifactStore";
+import { PreviewEnvironment } from "./components/previewEnvironment";
+import { VersionedArtifact } from "./components/versionedArtifact";
 import { SubmissionRunner } from "./components/submissionRunner";
 
 const config = loadConfig();
@@ -22,6 +26,37 @@ export const privateSubnetIds = network.privateSubnetIds;
 export const publicSubnetIds = network.publicSubnetIds;
 export const isolatedSubnetIds = network.isolatedSubnetIds;
 export const alarmTopicArn = alarms.topicArn;
+
+// Preview environments (seed 003, issue 7): versioned artifacts bucket, this build's artifact, EC2 behind an HTTPS ALB.
+const artifactStore = new ArtifactStore("artifacts", { noncurrentVersionDays: config.artifactNoncurrentVersionDays, tags: config.tags });
+const previewArtifact = new VersionedArtifact("preview-artifact", {
+    store: artifactStore,
+    app: config.previewApp,
+    environment: config.previewEnvironmentName,
+    filePath: path.resolve(__dirname, config.previewArtifactPath),
+    build: { commitSha: config.previewCommitSha, branch: config.previewBranch, buildTime: config.previewBuildTime, workflowRunId: config.previewWorkflowRunId, prNumber: config.previewPrNumber },
+});
+const preview = new PreviewEnvironment("preview", {
+    app: config.previewApp,
+    environment: config.previewEnvironmentName,
+    artifact: previewArtifact,
+    store: artifactStore,
+    vpcId: network.vpcId,
+    privateSubnetIds: network.privateSubnetIds,
+    publicSubnetIds: network.publicSubnetIds,
+    instanceType: config.previewInstanceType,
+    minSize: config.previewMinSize,
+    maxSize: config.previewMaxSize,
+    associatePublicIp: config.previewAssociatePublicIp,
+    certificateArn: config.previewCertificateArn,
+    deletionProtection: config.isProd,
+    tags: config.tags,
+});
+export const artifactBucketName = artifactStore.bucketName;
+export const artifactKey = previewArtifact.key;
+export const artifactChecksum = previewArtifact.checksum;
+export const previewUrl = preview.url;
+export const previewAutoScalingGroupName = preview.autoScalingGroupName;
 
 // Submission runner (seed 004, issue 6): SQS + DLQ, S3, RDS PostgreSQL with a managed password, ECR, Fargate service scaling on backlog.
 const submissionRunner = new SubmissionRunner("submission-runner", {

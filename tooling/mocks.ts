@@ -260,6 +260,13 @@ export class JobfleetMocks implements pulumi.runtime.Mocks {
             case "aws:ec2/getVpcEndpointService:getVpcEndpointService":
             case "aws:ec2/getPrefixList:getPrefixList":
                 return { ...args.inputs, id: `pl-${shortHash(JSON.stringify(args.inputs))}` };
+            case "aws:ec2/getAmi:getAmi": {
+                // An Amazon Linux 2023 image for the architecture the filters ask for.
+                const filters: Array<{ name: string; values: string[] }> = args.inputs.filters ?? [];
+                const architecture = filters.find((f) => f.name === "architecture")?.values[0] ?? "x86_64";
+                const imageId = `ami-0${shortHash("al2023", architecture)}${shortHash(architecture).slice(0, 8)}`;
+                return { ...args.inputs, id: imageId, imageId, architecture, name: `al2023-ami-2023.8.20250818.0-kernel-6.1-${architecture}`, ownerId: "137112412989", rootDeviceName: "/dev/xvda", rootDeviceType: "ebs", virtualizationType: "hvm" };
+            }
             default:
                 throw new Error(`The offline preview has no mock answer for the data source ${args.token}; add one to tooling/mocks.ts.`);
         }

@@ -1,0 +1,352 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { ArtifactStore } from "./artifactStore";
+import { grant, serviceRole } from "./iam";
+import { VersionedArtifact } from "./versionedArtifact";
+import { checkApp, checkEnvironment, environmentPrefix, parseArtifactKey } from "../runtime/artifacts/keys";
+
+export interface PreviewEnvironmentArgs {
+    app: string;
+    environment: string;
+    /** The build every instance runs; the launch template takes its key, version id and checksum as inputs. */
+    artifact: VersionedArtifact;
+    store: ArtifactStore;
+    vpcId: pulumi.Input<string>;
+    privateSubnetIds: pulumi.Input<string[]>;
+    publicSubnetIds: pulumi.Input<string[]>;
+    instanceType: string;
+    minSize: number;
+    maxSize: number;
+    /** Off (default): instances sit in private subnets with no public address, reachable only through the ALB. */
+    associatePublicIp?: boolean;
+    /** ACM certificate of the HTTPS listener. */
+    certificateArn: string;
+    /** Port the app listens on (PORT); default 8080. */
+    appPort?: number;
+    /** Default /health, as the sample build answers. */
+    healthCheckPath?: string;
+    /** Encrypted gp3 root volume size; default 20 GiB (the AL2023 image needs at least 8). */
+    rootVolumeGb?: number;
+    /** Refuse to delete the load balancer; default false. */
+    deletionProtection?: boolean;
+    tags?: Record<string, string>;
+}
+
+export interface UserDataParams {
+    app: string;
+    bucket: string;
+    key: string;
+    versionId: string;
+    size: number;
+    sha256Hex: string;
+    appPort: number;
+}
+
+/** Node.js major version installed on the instances (AL2023 namespaced packages: nodejs22, node-22). */
+export const NODE_MAJOR = 22;
+
+function shellQuote(value: string): string {
+    return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The boot script: download exactly one object version, check its size and SHA-256 against the
+ * values baked into the launch template, and only then unpack and start it. Any mismatch (or a
+ * download that keeps failing) stops the script before the app exists, so the instance never
+ * passes the ALB health check and Auto Scaling replaces it; nothing half-verified ever serves.
+ */
+export function previewUserData(p: UserDataParams): string {
+    const release = parseArtifactKey(p.key)?.version ?? "legacy";
+    return `#!/bin/bash
+# jobfleet preview environment (seed 003): run exactly the artifact this launch template names.
+set -euo pipefail
+exec > >(tee -a /var/log/user-data.log | logger -t user-data) 2>&1
+
+APP=${shellQuote(p.app)}
+APP_PORT=${p.appPort}
+ARTIFACT_BUCKET=${shellQuote(p.bucket)}
+ARTIFACT_KEY=${shellQuote(p.key)}
+ARTIFACT_VERSION_ID=${shellQuote(p.versionId)}
+ARTIFACT_SIZE=${p.size}
+ARTIFACT_SHA256=${shellQuote(p.sha256Hex)}
+RELEASE_DIR="/opt/$APP/releases/${release}"
+DOWNLOAD="$(mktemp -d /var/tmp/artifact.XXXXXX)/artifact.tar.gz"
+
+refuse() {
+    echo "REFUSING TO START $APP: $*"
+    exit 1
+}
+
+version_args=()
+if [ -n "$ARTIFACT_VERSION_ID" ]; then version_args=(--version-id "$ARTIFACT_VERSION_ID"); fi
+echo "Fetching s3://$ARTIFACT_BUCKET/$ARTIFACT_KEY (version $ARTIFACT_VERSION_ID)"
+for attempt in 1 2 3 4 5; do
+    if aws s3api get-object --bucket "$ARTIFACT_BUCKET" --key "$ARTIFACT_KEY" "\${version_args[@]}" "$DOWNLOAD" >/dev/null; then
+        break
+    fi
+    [ "$attempt" -lt 5 ] || refuse "could not download s3://$ARTIFACT_BUCKET/$ARTIFACT_KEY after 5 attempts"
+    sleep $((attempt * 5))
+done
+
+actual_size=$(stat -c %s "$DOWNLOAD")
+[ "$actual_size" = "$ARTIFACT_SIZE" ] || refuse "s3://$ARTIFACT_BUCKET/$ARTIFACT_KEY has $actual_size bytes, the launch template expects $ARTIFACT_SIZE"
+actual_sha256=$(sha256sum "$DOWNLOAD" | cut -d' ' -f1)
+[ "$actual_sha256" = "$ARTIFACT_SHA256" ] || refuse "s3://$ARTIFACT_BUCKET/$ARTIFACT_KEY has sha256 $actual_sha256, the launch template expects $ARTIFACT_SHA256"
+echo "Artifact verified: $actual_size bytes, sha256 $actual_sha256"
+
+dnf install -y nodejs${NODE_MAJOR}
+id -u "$APP" >/dev/null 2>&1 || useradd --system --home-dir "/opt/$APP" --shell /sbin/nologin "$APP"
+mkdir -p "$RELEASE_DIR"
+tar -xzf "$DOWNLOAD" -C "$RELEASE_DIR" --no-same-owner --no-same-permissions
+rm -rf "$(dirname "$DOWNLOAD")"
+[ -f "$RELEASE_DIR/package.json" ] || refuse "the artifact has no package.json at its root"
+MAIN=$(node-${NODE_MAJOR} -e 'console.log(require(process.argv[1]).main || "server.js")' "$RELEASE_DIR/package.json")
+[ -f "$RELEASE_DIR/$MAIN" ] || refuse "the artifact's entry point $MAIN is missing"
+ln -sfn "$RELEASE_DIR" "/opt/$APP/current"
+
+cat > "/etc/systemd/system/$APP.service" <<UNIT
+[Unit]
+Description=$APP from $ARTIFACT_KEY
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+User=$APP
+WorkingDirectory=/opt/$APP/current
+Environment=NODE_ENV=production
+Environment=PORT=$APP_PORT
+Environment=ARTIFACT_KEY=$ARTIFACT_KEY
+Environment=ARTIFACT_SHA256=$ARTIFACT_SHA256
+ExecStart=/usr/bin/node-${NODE_MAJOR} /opt/$APP/current/$MAIN
+Restart=on-failure
+RestartSec=5
+TimeoutStopSec=30
+NoNewPrivileges=true
+ProtectSystem=strict
+ProtectHome=true
+PrivateTmp=true
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+systemctl daemon-reload
+systemctl enable --now "$APP.service"
+echo "$APP started from $ARTIFACT_KEY"
+`;
+}
+
+/** Graviton families (t4g, m7g, c7gn, ...) run arm64 images; everything else x86_64. */
+export function architectureOf(instanceType: string): "arm64" | "x86_64" {
+    return /^[a-z]+\d+g[a-z]*\./.test(instanceType) ? "arm64" : "x86_64";
+}
+
+/**
+ * An express API preview environment on EC2 (seed 003) where instances cannot start on the wrong
+ * code: the launch template's user data carries the artifact's exact key, version id, size and
+ * checksum as inputs, so the template (and with it every instance) only exists after the upload
+ * finished, and a new build means a new template version, which the Auto Scaling group rolls out
+ * with an instance refresh. Instances live in private subnets behind an HTTPS ALB, with IMDSv2
+ * only, an encrypted root volume, read access to their own artifact prefix, and Session Manager
+ * instead of SSH.
+ */
+export class PreviewEnvironment extends pulumi.ComponentResource {
+    public readonly url: pulumi.Output<string>;
+    public readonly loadBalancerDnsName: pulumi.Output<string>;
+    public readonly autoScalingGroupName: pulumi.Output<string>;
+    public readonly launchTemplateId: pulumi.Output<string>;
+    public readonly instanceRoleArn: pulumi.Output<string>;
+    public readonly artifactKey: pulumi.Output<string>;
+
+    constructor(name: string, args: PreviewEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("jobfleet:preview:PreviewEnvironment", name, {}, opts);
+        const fail = (message: string): never => {
+            throw new Error(`PreviewEnvironment ${name}: ${message}`);
+        };
+        let prefix = "";
+        try {
+            prefix = environmentPrefix(checkApp(args.app), checkEnvironment(args.environment));
+        } catch (err) {
+            fail((err as Error).message);
+        }
+        if (!args.artifact.keyValue.startsWith(prefix)) {
+            fail(`artifact ${args.artifact.keyValue} is not under ${prefix}; an environment runs only its own builds (its instance role can read nothing else).`);
+        }
+        if (!/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(args.instanceType)) fail(`instanceType must be an EC2 instance type like t3.small (got ${JSON.stringify(args.instanceType)}).`);
+        if (!Number.isInteger(args.minSize) || args.minSize < 0) fail(`minSize must be a whole number, 0 or more (got ${JSON.stringify(args.minSize)}).`);
+        if (!Number.isInteger(args.maxSize) || args.maxSize < 1) fail(`maxSize must be a whole number, at least 1 (got ${JSON.stringify(args.maxSize)}).`);
+        if (args.minSize > args.maxSize) fail(`minSize (${args.minSize}) must not exceed maxSize (${args.maxSize}).`);
+        if (!/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/.test(args.certificateArn)) {
+            fail(`certificateArn must be an ACM certificate ARN like arn:aws:acm:us-east-1:123456789012:certificate/<id> (got ${JSON.stringify(args.certificateArn)}).`);
+        }
+        const appPort = args.appPort ?? 8080;
+        if (!Number.isInteger(appPort) || appPort < 1024 || appPort > 65535) fail(`appPort must be an unprivileged port from 1024 to 65535 (got ${JSON.stringify(appPort)}).`);
+        const healthCheckPath = args.healthCheckPath ?? "/health";
+        if (!/^\/[A-Za-z0-9._~\-/]*$/.test(healthCheckPath)) fail(`healthCheckPath must be a URL path starting with / (got ${JSON.stringify(healthCheckPath)}).`);
+        const rootVolumeGb = args.rootVolumeGb ?? 20;
+        if (!Number.isInteger(rootVolumeGb) || rootVolumeGb < 8 || rootVolumeGb > 16384) fail(`rootVolumeGb must be a whole number from 8 to 16384 (got ${JSON.stringify(rootVolumeGb)}).`);
+
+        const tags = { ...(args.tags ?? {}), App: args.app, PreviewEnvironment: args.environment };
+        const associatePublicIp = args.associatePublicIp === true;
+
+        // Instance role: its own artifact prefix, and Session Manager's minimum (no SSH, no key pairs).
+        const role = serviceRole(`${name}-instance`, { kind: "instance", description: `${args.app} ${args.environment} preview instances: read own artifacts, Session Manager`, tags }, { parent: this });
+        const readArtifacts = args.store.grantRead(role, args.app, args.environment);
+        const partition = aws.getPartitionOutput({}, { parent: this }).partition;
+        const region = aws.getRegionOutput({}, { parent: this }).name;
+        const accountId = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
+        const sessionManager = grant(
+            `${name}-session-manager`,
+            role,
+            [
+                { Sid: "RegisterWithSsm", Effect: "Allow", Action: "ssm:UpdateInstanceInformation", Resource: pulumi.interpolate`arn:${partition}:ec2:${region}:${accountId}:instance/*` },
+                // ssmmessages actions take no resource: "*" is the only value IAM accepts for them.
+                { Sid: "SessionChannels", Effect: "Allow", Action: ["ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"], Resource: "*" },
+            ],
+            { parent: this },
+        );
+        const profile = new aws.iam.InstanceProfile(`${name}-instance`, { role: role.name, tags }, { parent: this });
+
+        // Security groups, closed by default: the internet reaches the ALB, the ALB reaches the instances.
+        const albSecurityGroup = new aws.ec2.SecurityGroup(`${name}-alb`, { vpcId: args.vpcId, description: `${args.app} ${args.environment} preview ALB: HTTPS and HTTP (redirect) from the internet`, tags: { ...tags, Name: `${name}-alb` } }, { parent: this });
+        const instanceSecurityGroup = new aws.ec2.SecurityGroup(`${name}-instances`, { vpcId: args.vpcId, description: `${args.app} ${args.environment} preview instances: app port from the ALB only`, tags: { ...tags, Name: `${name}-instances` } }, { parent: this });
+        for (const port of [443, 80]) {
+            new aws.vpc.SecurityGroupIngressRule(`${name}-alb-in-${port}`, { securityGroupId: albSecurityGroup.id, ipProtocol: "tcp", fromPort: port, toPort: port, cidrIpv4: "0.0.0.0/0", description: port === 443 ? "HTTPS from the internet" : "HTTP from the internet, redirected to HTTPS" }, { parent: this });
+        }
+        new aws.vpc.SecurityGroupEgressRule(`${name}-alb-to-instances`, { securityGroupId: albSecurityGroup.id, ipProtocol: "tcp", fromPort: appPort, toPort: appPort, referencedSecurityGroupId: instanceSecurityGroup.id, description: "Forward to the instances' app port" }, { parent: this });
+        new aws.vpc.SecurityGroupIngressRule(`${name}-instances-from-alb`, { securityGroupId: instanceSecurityGroup.id, ipProtocol: "tcp", fromPort: appPort, toPort: appPort, referencedSecurityGroupId: albSecurityGroup.id, description: "App port from the ALB only" }, { parent: this });
+        new aws.vpc.SecurityGroupEgressRule(`${name}-instances-https-out`, { securityGroupId: instanceSecurityGroup.id, ipProtocol: "tcp", fromPort: 443, toPort: 443, cidrIpv4: "0.0.0.0/0", description: "HTTPS to S3, Systems Manager and the AL2023 package repositories" }, { parent: this });
+
+        const targetGroup = new aws.lb.TargetGroup(
+            `${name}-tg`,
+            {
+                vpcId: args.vpcId,
+                port: appPort,
+                protocol: "HTTP",
+                targetType: "instance",
+                deregistrationDelay: 30,
+                healthCheck: { enabled: true, path: healthCheckPath, protocol: "HTTP", port: "traffic-port", matcher: "200", interval: 30, timeout: 5, healthyThreshold: 2, unhealthyThreshold: 3 },
+                tags,
+            },
+            { parent: this },
+        );
+        const loadBalancer = new aws.lb.LoadBalancer(
+            `${name}-alb`,
+            {
+                loadBalancerType: "application",
+                internal: false,
+                securityGroups: [albSecurityGroup.id],
+                subnets: args.publicSubnetIds,
+                dropInvalidHeaderFields: true,
+                enableDeletionProtection: args.deletionProtection === true,
+                tags,
+            },
+            { parent: this },
+        );
+        new aws.lb.Listener(
+            `${name}-https`,
+            {
+                loadBalancerArn: loadBalancer.arn,
+                port: 443,
+                protocol: "HTTPS",
+                sslPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-06",
+                certificateArn: args.certificateArn,
+                defaultActions: [{ type: "forward", targetGroupArn: targetGroup.arn }],
+                tags,
+            },
+            { parent: this },
+        );
+        new aws.lb.Listener(
+            `${name}-http`,
+            {
+                loadBalancerArn: loadBalancer.arn,
+                port: 80,
+                protocol: "HTTP",
+                defaultActions: [{ type: "redirect", redirect: { protocol: "HTTPS", port: "443", statusCode: "HTTP_301" } }],
+                tags,
+            },
+            { parent: this },
+        );
+
+        const architecture = architectureOf(args.instanceType);
+        const ami = aws.ec2.getAmiOutput(
+            {
+                owners: ["amazon"],
+                mostRecent: true,
+                filters: [
+                    { name: "name", values: [`al2023-ami-2023.*-${architecture}`] },
+                    { name: "architecture", values: [architecture] },
+                    { name: "virtualization-type", values: ["hvm"] },
+                    { name: "root-device-type", values: ["ebs"] },
+                ],
+            },
+            { parent: this },
+        );
+
+        const userData = pulumi
+            .all([args.artifact.bucket, args.artifact.key, args.artifact.versionId, args.artifact.checksum])
+            .apply(([bucket, key, versionId, checksum]) => previewUserData({ app: args.app, bucket, key, versionId: versionId ?? "", size: args.artifact.sizeBytes, sha256Hex: checksum, appPort }));
+        const instanceTags = { ...tags, Name: `${args.app}-${args.environment}` };
+        const launchTemplate = new aws.ec2.LaunchTemplate(
+            `${name}-lt`,
+            {
+                description: pulumi.interpolate`${args.app} ${args.environment} preview running ${args.artifact.key}`,
+                imageId: ami.id,
+                instanceType: args.instanceType,
+                iamInstanceProfile: { arn: profile.arn },
+                metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1, instanceMetadataTags: "disabled" },
+                blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { volumeType: "gp3", volumeSize: rootVolumeGb, encrypted: "true", deleteOnTermination: "true" } }],
+                networkInterfaces: [{ deviceIndex: 0, associatePublicIpAddress: String(associatePublicIp), securityGroups: [instanceSecurityGroup.id], deleteOnTermination: "true" }],
+                userData: userData.apply((script) => Buffer.from(script, "utf8").toString("base64")),
+                tagSpecifications: [
+                    { resourceType: "instance", tags: instanceTags },
+                    { resourceType: "volume", tags: instanceTags },
+                ],
+                updateDefaultVersion: true,
+                tags,
+            },
+            // An instance launched before its role may read the artifact would only fail and be replaced.
+            { parent: this, dependsOn: [readArtifacts, sessionManager] },
+        );
+
+        const autoScalingGroup = new aws.autoscaling.Group(
+            `${name}-asg`,
+            {
+                vpcZoneIdentifiers: associatePublicIp ? args.publicSubnetIds : args.privateSubnetIds,
+                minSize: args.minSize,
+                maxSize: args.maxSize,
+                healthCheckType: "ELB",
+                healthCheckGracePeriod: 300,
+                targetGroupArns: [targetGroup.arn],
+                launchTemplate: { id: launchTemplate.id, version: pulumi.interpolate`${launchTemplate.latestVersion}` },
+                // A new artifact is a new template version: roll it out launch-before-terminate and roll back if it never gets healthy.
+                instanceRefresh: {
+                    strategy: "Rolling",
+                    triggers: ["tag"],
+                    preferences: { minHealthyPercentage: 100, maxHealthyPercentage: 200, instanceWarmup: "120", autoRollback: true },
+                },
+                ...(args.minSize > 0 ? { minElbCapacity: args.minSize } : {}),
+                waitForCapacityTimeout: "15m",
+                tags: [
+                    ...Object.entries(instanceTags).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),
+                    { key: "jobfleet:artifact-key", value: args.artifact.key, propagateAtLaunch: true },
+                ],
+            },
+            { parent: this },
+        );
+
+        this.loadBalancerDnsName = loadBalancer.dnsName;
+        this.url = pulumi.interpolate`https://${loadBalancer.dnsName}`;
+        this.autoScalingGroupName = autoScalingGroup.name;
+        this.launchTemplateId = launchTemplate.id;
+        this.instanceRoleArn = role.arn;
+        this.artifactKey = args.artifact.key;
+        this.registerOutputs({
+            url: this.url,
+            loadBalancerDnsName: this.loadBalancerDnsName,
+            autoScalingGroupName: this.autoScalingGroupName,
+            launchTemplateId: this.launchTemplateId,
+            instanceRoleArn: this.instanceRoleArn,
+            artifactKey: this.artifactKey,
+        });
+    }
+}

@@ -8,6 +8,9 @@ import { ArtifactStore } from "./components/artifactStore";
 import { PreviewEnvironment } from "./components/previewEnvironment";
 import { VersionedArtifact } from "./components/versionedArtifact";
 import { SubmissionRunner } from "./components/submissionRunner";
+import { ShellExecutor } from "./components/shellExecutor";
+import { JobWorker } from "./components/jobWorker";
+import { Api } from "./components/api";
 
 const config = loadConfig();
 
@@ -104,6 +107,53 @@ export const submissionRunnerClusterName = submissionRunner.cluster.name;
 export const submissionRunnerServiceName = submissionRunner.service.serviceName;
 export const submissionDatabaseAddress = submissionRunner.database.address;
 export const submissionDatabaseSecretArn = submissionRunner.databaseSecretArn;
+
+// Shell executor, job worker and API (seed 000, issue 4): RunTask per job with presigned job/result URLs; both callers get grantSubmit.
+const shellExecutorName = `${PROJECT}-${config.stack}`;
+const shellExecutor = new ShellExecutor(shellExecutorName, {
+    vpcId: network.vpcId,
+    subnetIds: network.privateSubnetIds,
+    image: config.shellExecutorImage,
+    requireDigest: config.isProd,
+    cpu: config.shellExecutorCpu,
+    memory: config.shellExecutorMemory,
+    stopTimeoutSeconds: config.shellExecutorStopTimeoutSeconds,
+    commandTimeoutSeconds: config.shellCommandTimeoutSeconds,
+    maxOutputBytes: config.shellMaxOutputBytes,
+    urlTtlSeconds: config.shellJobUrlTtlSeconds,
+    jobExpirationDays: config.shellJobExpirationDays,
+    logRetentionDays: config.logRetentionDays,
+    tags: config.tags,
+});
+const jobWorker = new JobWorker(shellExecutorName, {
+    executor: shellExecutor,
+    vpcId: network.vpcId,
+    subnetIds: network.privateSubnetIds,
+    image: config.jobWorkerImage,
+    requireDigest: config.isProd,
+    memoryMb: config.jobWorkerMemoryMb,
+    timeoutSeconds: config.jobWorkerTimeoutSeconds,
+    reservedConcurrency: config.jobWorkerReservedConcurrency,
+    logRetentionDays: config.logRetentionDays,
+    tags: config.tags,
+});
+const api = new Api(shellExecutorName, {
+    executor: shellExecutor,
+    image: config.apiImage,
+    requireDigest: config.isProd,
+    memoryMb: config.apiMemoryMb,
+    timeoutSeconds: config.apiTimeoutSeconds,
+    corsAllowedOrigins: config.apiCorsAllowedOrigins,
+    requireExplicitOrigins: config.isProd,
+    logRetentionDays: config.logRetentionDays,
+    tags: config.tags,
+});
+export const shellExecutorClusterArn = shellExecutor.clusterArn;
+export const shellExecutorTaskDefinitionArn = shellExecutor.taskDefinitionArn;
+export const shellJobBucketName = shellExecutor.bucketName;
+export const jobWorkerFunctionName = jobWorker.functionName;
+export const jobWorkerDeadLetterQueueUrl = jobWorker.deadLetterQueueUrl;
+export const apiUrl = api.url;
 
 // CI and Pulumi Deployments access (issue 8): GitHub OIDC preview and image-push roles, the Deployments/ESC deploy role.
 const ciAccess = new CiAccess("ci-access", {

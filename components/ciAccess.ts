@@ -149,6 +149,11 @@ export function ecrRepositoryArnsOf(images: readonly string[]): string[] {
     return [...new Set(images.map(ecrRepositoryArnOf).filter((arn): arn is string => arn !== undefined))].sort();
 }
 
+/** IAM role names, fixed so workflows and the deployments/ project can name the roles before they exist. */
+export function ciRoleNames(project: string, stack: string): { preview: string; imagePush: string; deploy: string } {
+    return { preview: `${project}-${stack}-gha-preview`, imagePush: `${project}-${stack}-gha-image-push`, deploy: `${project}-${stack}-pulumi-deploy` };
+}
+
 /** `sub` of GitHub's token for a workflow run of `repository` on a push to `branch`. */
 export function githubBranchSubject(repository: string, branch: string): string {
     return `repo:${repository}:ref:refs/heads/${branch}`;
@@ -214,6 +219,7 @@ export class CiAccess extends pulumi.ComponentResource {
         const repository = args.githubRepository;
         const mainBranch = args.mainBranch ?? "main";
         const org = args.pulumiOrganization;
+        const roleNames = ciRoleNames(args.pulumiProject, args.stack);
 
         this.githubOidcProviderArn = args.githubOidcProviderArn
             ? pulumi.output(args.githubOidcProviderArn)
@@ -251,7 +257,7 @@ export class CiAccess extends pulumi.ComponentResource {
         const previewRole = new aws.iam.Role(
             `${name}-preview`,
             {
-                name: `${args.pulumiProject}-${args.stack}-gha-preview`,
+                name: roleNames.preview,
                 description: `Read-only: pulumi preview of ${args.pulumiProject}/${args.stack} from pull requests of ${repository}`,
                 assumeRolePolicy: githubTrust(githubPullRequestSubject(repository)),
                 maxSessionDuration: 3600,
@@ -267,7 +273,7 @@ export class CiAccess extends pulumi.ComponentResource {
         const imagePushRole = new aws.iam.Role(
             `${name}-image-push`,
             {
-                name: `${args.pulumiProject}-${args.stack}-gha-image-push`,
+                name: roleNames.imagePush,
                 description: `Pushes images to the ${args.pulumiProject} ECR repositories from ${repository}@${mainBranch}`,
                 assumeRolePolicy: githubTrust(githubBranchSubject(repository, mainBranch)),
                 maxSessionDuration: 3600,
@@ -289,7 +295,7 @@ export class CiAccess extends pulumi.ComponentResource {
         const deployRole = new aws.iam.Role(
             `${name}-deploy`,
             {
-                name: `${args.pulumiProject}-${args.stack}-pulumi-deploy`,
+                name: roleNames.deploy,
                 description: `pulumi up of ${org}/${args.pulumiProject}/${args.stack} by Pulumi Deployments and the ESC environment ${args.pulumiProject}/${args.stack}`,
                 assumeRolePolicy: pulumi.jsonStringify({
                     Version: "2012-10-17",

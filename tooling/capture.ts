@@ -138,9 +138,58 @@ async function captureOnce(options: CaptureOptions): Promise<CapturedPlan> {
     const configSource = loadStackConfig(options.stack, options.configFile);
     const rawConfig = { ...configSource.config, ...(options.configOverrides ?? {}) };
     const config = validateConfig(rawConfig, options.stack);
+    const mocks = new JobfleetMocks({ accountId: options.accountId ?? DEFAULT_MOCK_ACCOUNT_ID, region: config.region });
+    const program = path.resolve(options.program ?? path.join(PROJECT_ROOT, "index.ts"));
+    const { resources, outputs } = await runUnderMocks(PROJECT, options.stack, rawConfig, configSource.secretKeys, mocks, program);
+    return { project: PROJECT, stack: options.stack, config, configSource, resources, outputs };
+}
 
-    pulumi.runtime.setAllConfig(rawConfig, configSource.secretKeys);
-    await pulumi.runtime.setMocks(new JobfleetMocks({ accountId: options.accountId ?? DEFAULT_MOCK_ACCOUNT_ID, region: config.region }), PROJECT, options.stack, false);
+/** Options of `captureProject`: another Pulumi project of this repository, such as deployments/. */
+export interface ProjectCaptureOptions {
+    /** Directory holding the project's Pulumi.yaml and stack files. */
+    projectRoot: string;
+    /** The `name:` in its Pulumi.yaml. */
+    project: string;
+    stack: string;
+    configFile?: string;
+    configOverrides?: Record<string, string>;
+    accountId?: string;
+    /** Region the AWS mocks answer for; the default is the stack's aws:region, else us-east-1. */
+    region?: string;
+}
+
+/** A captured plan of another project: its config is its own, handed over raw (not jobfleet's validated settings). */
+export interface CapturedProjectPlan extends Omit<CapturedPlan, "config"> {
+    config: Record<string, string>;
+}
+
+/** Like `captureProgram`, for another Pulumi project of this repository; its program validates its own config. */
+export function captureProject(options: ProjectCaptureOptions): Promise<CapturedProjectPlan> {
+    const run = captureQueue.then(() => captureProjectOnce(options));
+    captureQueue = run.catch(() => undefined);
+    return run;
+}
+
+async function captureProjectOnce(options: ProjectCaptureOptions): Promise<CapturedProjectPlan> {
+    const projectRoot = path.resolve(options.projectRoot);
+    const configSource = loadStackConfig(options.stack, options.configFile, projectRoot, options.project);
+    const rawConfig = { ...configSource.config, ...(options.configOverrides ?? {}) };
+    const region = options.region ?? rawConfig["aws:region"] ?? "us-east-1";
+    const mocks = new JobfleetMocks({ accountId: options.accountId ?? DEFAULT_MOCK_ACCOUNT_ID, region });
+    const { resources, outputs } = await runUnderMocks(options.project, options.stack, rawConfig, configSource.secretKeys, mocks, path.join(projectRoot, "index.ts"));
+    return { project: options.project, stack: options.stack, config: rawConfig, configSource, resources, outputs };
+}
+
+async function runUnderMocks(
+    project: string,
+    stack: string,
+    rawConfig: Record<string, string>,
+    secretKeys: string[],
+    mocks: JobfleetMocks,
+    program: string,
+): Promise<{ resources: CapturedResource[]; outputs: Record<string, unknown> }> {
+    pulumi.runtime.setAllConfig(rawConfig, secretKeys);
+    await pulumi.runtime.setMocks(mocks, project, stack, false);
 
     const resources: CapturedResource[] = [];
     const byUrn = new Map<string, CapturedResource>();
@@ -195,7 +244,6 @@ async function captureOnce(options: CaptureOptions): Promise<CapturedPlan> {
         registerResourceOutputs(req, callback);
     };
 
-    const program = path.resolve(options.program ?? path.join(PROJECT_ROOT, "index.ts"));
     delete require.cache[require.resolve(program)];
     const outputs = (await pulumi.runtime.runInPulumiStack(async () => {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -204,14 +252,7 @@ async function captureOnce(options: CaptureOptions): Promise<CapturedPlan> {
     // Marked internal (absent from the typings) but exported: it drains the registrations still in flight.
     await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
 
-    return {
-        project: PROJECT,
-        stack: options.stack,
-        config,
-        configSource,
-        resources,
-        outputs: revealSecrets(toCheckpointValue(outputs ?? {})) as Record<string, unknown>,
-    };
+    return { resources, outputs: revealSecrets(toCheckpointValue(outputs ?? {})) as Record<string, unknown> };
 }
 
 /** Resources of one type, for tests and tools. */

@@ -212,6 +212,18 @@ export class JobfleetMocks implements pulumi.runtime.Mocks {
                 id = resourceName;
                 Object.assign(state, { name: resourceName, arn: this.arn("autoscaling", `scalingPolicy:${h}:resource/${inputs.resourceId}:policyName/${resourceName}`) });
                 break;
+            // Pulumi Cloud resources (the deployments/ project): ids as the pulumiservice provider forms them.
+            case "pulumiservice:index:DeploymentSettings":
+                id = `${inputs.organization}/${inputs.project}/${inputs.stack}`;
+                break;
+            case "pulumiservice:index:Environment":
+                id = `${inputs.organization}/${inputs.project ?? "default"}/${inputs.name}`;
+                Object.assign(state, { project: inputs.project ?? "default", revision: 1, environmentId: `env-${h}` });
+                break;
+            case "pulumiservice:index:PolicyGroup":
+                id = `${inputs.organizationName}/${inputs.name}`;
+                Object.assign(state, { entityType: inputs.entityType ?? "stacks", mode: inputs.mode ?? "audit" });
+                break;
             default:
                 if (state.arn === undefined) state.arn = this.arn(mod, `${type.split(":").pop()!.toLowerCase()}/${resourceName}`);
                 if (state.name === undefined && inputs.name === undefined) state.name = resourceName;

@@ -31,8 +31,8 @@ function readYaml(file: string): unknown {
     }
 }
 
-function qualify(key: string): string {
-    return key.includes(":") ? key : `${PROJECT}:${key}`;
+function qualify(key: string, project: string): string {
+    return key.includes(":") ? key : `${project}:${key}`;
 }
 
 function asConfigString(value: unknown): string {
@@ -41,22 +41,23 @@ function asConfigString(value: unknown): string {
 
 /**
  * Reads the config a `pulumi preview --stack <stack>` would hand the program: the defaults
- * declared in `Pulumi.yaml`, overlaid by `Pulumi.<stack>.yaml` (or `--config-file`).
+ * declared in `Pulumi.yaml`, overlaid by `Pulumi.<stack>.yaml` (or `--config-file`). Another
+ * project of the repository (deployments/) passes its root and name.
  */
-export function loadStackConfig(stack: string, configFile?: string, projectRoot = PROJECT_ROOT): StackConfigSource {
+export function loadStackConfig(stack: string, configFile?: string, projectRoot = PROJECT_ROOT, projectName = PROJECT): StackConfigSource {
     const projectFile = path.join(projectRoot, "Pulumi.yaml");
     const project = readYaml(projectFile) as { name?: string; config?: Record<string, unknown> } | null;
-    if (!project || project.name !== PROJECT) {
-        throw new StackConfigFileError(projectFile, `expected a Pulumi project named ${PROJECT}`);
+    if (!project || project.name !== projectName) {
+        throw new StackConfigFileError(projectFile, `expected a Pulumi project named ${projectName}`);
     }
     const config: Record<string, string> = {};
     for (const [key, declaration] of Object.entries(project.config ?? {})) {
         if (declaration && typeof declaration === "object" && !Array.isArray(declaration)) {
             const d = declaration as { default?: unknown; value?: unknown };
             const value = d.value ?? d.default;
-            if (value !== undefined) config[qualify(key)] = asConfigString(value);
+            if (value !== undefined) config[qualify(key, projectName)] = asConfigString(value);
         } else if (declaration !== undefined && declaration !== null) {
-            config[qualify(key)] = asConfigString(declaration);
+            config[qualify(key, projectName)] = asConfigString(declaration);
         }
     }
 
@@ -70,7 +71,7 @@ export function loadStackConfig(stack: string, configFile?: string, projectRoot 
     }
     const secretKeys: string[] = [];
     for (const [key, value] of Object.entries((stackDoc.config ?? {}) as Record<string, unknown>)) {
-        const fullKey = qualify(key);
+        const fullKey = qualify(key, projectName);
         if (value && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length === 1 && "secure" in value) {
             secretKeys.push(fullKey);
             config[fullKey] = "[secret]";

@@ -173,7 +173,8 @@ export class SubmissionRunner extends pulumi.ComponentResource {
                 DB_HOST: wiring.databaseHost,
                 DB_PORT: wiring.databasePort,
                 DB_NAME: args.database.name,
-                DB_SSLMODE: "require",
+                // Encrypted and verified against the RDS CA, which the image trusts (see docs/submission-runner.md).
+                DB_SSLMODE: "verify-full",
                 RUNNER_POLL_INTERVAL_MS: String(args.runner.pollIntervalMs),
                 RUNNER_TIMEOUT_MS: String(args.runner.timeoutMs),
                 RUNNER_MAX_LOG_BYTES: String(args.runner.maxLogBytes),

@@ -19,7 +19,7 @@ export const RUNNER_ENV_DEFAULTS = {
     JDK_VERSION: "17",
     BUILD_TOOL: "maven",
     DB_PORT: "5432",
-    DB_SSLMODE: "require",
+    DB_SSLMODE: "verify-full",
     GRACEFUL_SHUTDOWN_TIMEOUT_SEC: "30",
     AWS_S3_SUBMISSIONS_PREFIX: "submissions/",
     AWS_S3_LOGS_PREFIX: "logs/",
@@ -32,7 +32,11 @@ export const SECRET_VARIABLES = ["DB_USERNAME", "DB_PASSWORD"] as const;
 export const BUILD_TOOLS = ["maven", "gradle"] as const;
 export type BuildTool = (typeof BUILD_TOOLS)[number];
 
-/** libpq's sslmode values; RDS for PostgreSQL 15 and later refuses unencrypted connections (rds.force_ssl=1). */
+/**
+ * libpq's sslmode values that encrypt; RDS for PostgreSQL 15 and later refuses unencrypted connections
+ * (rds.force_ssl=1). verify-full also checks the server certificate against the RDS CA, which the
+ * image must trust (NODE_EXTRA_CA_CERTS, or DB_SSL_ROOT_CERT naming the bundle file).
+ */
 export const SSL_MODES = ["require", "verify-ca", "verify-full"] as const;
 export type SslMode = (typeof SSL_MODES)[number];
 
@@ -42,6 +46,8 @@ export interface DatabaseSettings {
     name: string;
     user: string;
     sslMode: SslMode;
+    /** CA bundle file the client verifies the server against (libpq's sslrootcert), if set. */
+    sslRootCert?: string;
     /**
      * `postgresql://user:password@host:port/name?sslmode=...`, user and password URL-encoded.
      * A function rather than a field so that logging or serialising the config never prints it.
@@ -104,6 +110,11 @@ const wholeNumber = (min: number, max: number) =>
 const HOSTNAME = /^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*$/;
 const S3_PREFIX = /^[A-Za-z0-9!_.*'()\-/]+\/$/;
 
+const absolutePath = z
+    .string()
+    .regex(/^\/[^\0]*$/)
+    .refine((v) => !v.split("/").includes(".."));
+
 function variable<T>(expected: string, schema: z.ZodType<T, string>): VariableSpec<T> {
     return { expected, schema };
 }
@@ -127,7 +138,12 @@ const PUBLIC_VARIABLES = {
     JDK_VERSION: variable("a JDK major version like 17", z.string().regex(/^\d{1,3}$/)),
     BUILD_TOOL: variable(`one of ${BUILD_TOOLS.join(", ")}`, z.enum(BUILD_TOOLS)),
     GRACEFUL_SHUTDOWN_TIMEOUT_SEC: variable("a whole number of seconds from 1 to 115 (Fargate kills a container 120 s after SIGTERM at most)", wholeNumber(1, 115)),
-    RUNNER_WORK_DIR: variable("an absolute directory path like /tmp/runner", z.string().regex(/^\/[^\0]*$/).refine((v) => !v.split("/").includes(".."))),
+    RUNNER_WORK_DIR: variable("an absolute directory path like /tmp/runner", absolutePath),
+}
+
+/** Optional variables without a default: absent means "not used". */
+const OPTIONAL_VARIABLES = {
+    DB_SSL_ROOT_CERT: variable("an absolute path to the RDS CA bundle, like /etc/ssl/certs/rds-global-bundle.pem", absolutePath),
 } as const;
 
 const SECRET_DESCRIPTIONS: Record<(typeof SECRET_VARIABLES)[number], string> = {
@@ -189,6 +205,15 @@ export function loadRunnerConfig(env: Env = process.env): RunnerConfig {
         }
     }
 
+    const optional: Partial<Record<keyof typeof OPTIONAL_VARIABLES, string>> = {};
+    for (const name of Object.keys(OPTIONAL_VARIABLES) as (keyof typeof OPTIONAL_VARIABLES)[]) {
+        const raw = env[name];
+        if (raw === undefined || raw === "") continue;
+        const parsed = OPTIONAL_VARIABLES[name].schema.safeParse(raw);
+        if (parsed.success) optional[name] = parsed.data;
+        else problems.push({ variable: name, problem: `${show(raw)} is not valid; expected ${OPTIONAL_VARIABLES[name].expected}` });
+    }
+
     const credentials: Partial<Record<(typeof SECRET_VARIABLES)[number], string>> = {};
     for (const name of SECRET_VARIABLES) {
         const raw = env[name];
@@ -217,20 +242,21 @@ export function loadRunnerConfig(env: Env = process.env): RunnerConfig {
         buildTool: v.BUILD_TOOL,
         gracefulShutdownSeconds: v.GRACEFUL_SHUTDOWN_TIMEOUT_SEC,
         workDir: v.RUNNER_WORK_DIR,
-        database: databaseSettings(v.DB_HOST, v.DB_PORT, v.DB_NAME, v.DB_SSLMODE, credentials.DB_USERNAME!, credentials.DB_PASSWORD!),
+        database: databaseSettings(v.DB_HOST, v.DB_PORT, v.DB_NAME, v.DB_SSLMODE, optional.DB_SSL_ROOT_CERT, credentials.DB_USERNAME!, credentials.DB_PASSWORD!),
     };
 }
 
-function databaseSettings(host: string, port: number, name: string, sslMode: SslMode, user: string, password: string): DatabaseSettings {
+function databaseSettings(host: string, port: number, name: string, sslMode: SslMode, sslRootCert: string | undefined, user: string, password: string): DatabaseSettings {
+    const query = `sslmode=${sslMode}${sslRootCert ? `&sslrootcert=${encodeURIComponent(sslRootCert)}` : ""}`;
     // encodeURIComponent escapes every character with a meaning in a URL's authority (@ : / ? # [ ] %).
-    const url = (shownPassword: string) =>
-        `postgresql://${encodeURIComponent(user)}:${shownPassword}@${host}:${port}/${encodeURIComponent(name)}?sslmode=${sslMode}`;
+    const url = (shownPassword: string) => `postgresql://${encodeURIComponent(user)}:${shownPassword}@${host}:${port}/${encodeURIComponent(name)}?${query}`;
     return {
         host,
         port,
         name,
         user,
         sslMode,
+        ...(sslRootCert ? { sslRootCert } : {}),
         connectionString: () => url(encodeURIComponent(password)),
         redactedConnectionString: () => url("****"),
     };

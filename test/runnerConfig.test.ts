@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as util from "node:util";
 import { parse as parsePgConnectionString } from "pg-connection-string";
 import { loadRunnerConfig, RunnerConfigError, RUNNER_ENV_DEFAULTS } from "../runtime/runnerConfig";
@@ -54,19 +56,19 @@ describe("runner config loader (runtime/runnerConfig.ts)", () => {
             assert.equal(config.workDir, "/tmp/runner");
             assert.deepEqual(
                 { host: config.database.host, port: config.database.port, name: config.database.name, user: config.database.user, sslMode: config.database.sslMode },
-                { host: "tfmdb.cfeggi80y56w.eu-south-2.rds.amazonaws.com", port: 5432, name: "tfmdb", user: "runner", sslMode: "require" },
+                { host: "tfmdb.cfeggi80y56w.eu-south-2.rds.amazonaws.com", port: 5432, name: "tfmdb", user: "runner", sslMode: "verify-full" },
             );
         });
 
         it("takes explicit values over the defaults", () => {
             const config = loadRunnerConfig(
-                goodEnv({ RUNNER_POLL_INTERVAL_MS: "5000", RUNNER_TIMEOUT_MS: "600000", RUNNER_MAX_LOG_BYTES: "1048576", JDK_VERSION: "21", BUILD_TOOL: "gradle", DB_PORT: "6543", DB_SSLMODE: "verify-full", GRACEFUL_SHUTDOWN_TIMEOUT_SEC: "45" }),
+                goodEnv({ RUNNER_POLL_INTERVAL_MS: "5000", RUNNER_TIMEOUT_MS: "600000", RUNNER_MAX_LOG_BYTES: "1048576", JDK_VERSION: "21", BUILD_TOOL: "gradle", DB_PORT: "6543", DB_SSLMODE: "verify-ca", GRACEFUL_SHUTDOWN_TIMEOUT_SEC: "45" }),
             );
             assert.deepEqual(
                 [config.pollIntervalMs, config.timeoutMs, config.maxLogBytes, config.jdkVersion, config.buildTool, config.database.port, config.database.sslMode, config.gracefulShutdownSeconds],
-                [5000, 600000, 1048576, "21", "gradle", 6543, "verify-full", 45],
+                [5000, 600000, 1048576, "21", "gradle", 6543, "verify-ca", 45],
             );
-            assert.match(config.database.connectionString(), /@tfmdb\.cfeggi80y56w\.eu-south-2\.rds\.amazonaws\.com:6543\/tfmdb\?sslmode=verify-full$/);
+            assert.match(config.database.connectionString(), /@tfmdb\.cfeggi80y56w\.eu-south-2\.rds\.amazonaws\.com:6543\/tfmdb\?sslmode=verify-ca$/);
         });
 
         for (const password of [SEED_PASSWORD, NASTY_PASSWORD, "a@b:c#d"]) {
@@ -91,9 +93,20 @@ describe("runner config loader (runtime/runnerConfig.ts)", () => {
                 assert.equal(pg.host, "tfmdb.cfeggi80y56w.eu-south-2.rds.amazonaws.com");
                 assert.equal(pg.port, "5432");
                 assert.equal(pg.database, "tfmdb");
-                assert.ok(pg.ssl, "sslmode=require must turn TLS on");
+                assert.ok(pg.ssl, "sslmode=verify-full must turn TLS on");
             });
         }
+
+        it("passes a CA bundle path to the client as sslrootcert", () => {
+            const caFile = path.join(__dirname, "..", "package.json");
+            const config = loadRunnerConfig(goodEnv({ DB_SSL_ROOT_CERT: caFile }));
+            assert.equal(config.database.sslRootCert, caFile);
+            const pg = parsePgConnectionString(config.database.connectionString());
+            assert.equal(pg.sslrootcert, caFile);
+            // node-postgres reads the file named there as the CA to verify the server against.
+            assert.equal((pg.ssl as { ca?: string }).ca, fs.readFileSync(caFile, "utf8"));
+            assert.equal(loadRunnerConfig(goodEnv()).database.sslRootCert, undefined);
+        });
 
         it("never prints the password when the config is logged, inspected or serialised", () => {
             const config = loadRunnerConfig(goodEnv({ DB_PASSWORD: NASTY_PASSWORD }));
@@ -101,7 +114,7 @@ describe("runner config loader (runtime/runnerConfig.ts)", () => {
             for (const form of [NASTY_PASSWORD, encodeURIComponent(NASTY_PASSWORD)]) {
                 assert.ok(!printed.includes(form), `the printed config contains the password as ${form}`);
             }
-            assert.equal(config.database.redactedConnectionString(), "postgresql://runner:****@tfmdb.cfeggi80y56w.eu-south-2.rds.amazonaws.com:5432/tfmdb?sslmode=require");
+            assert.equal(config.database.redactedConnectionString(), "postgresql://runner:****@tfmdb.cfeggi80y56w.eu-south-2.rds.amazonaws.com:5432/tfmdb?sslmode=verify-full");
         });
     });
 
@@ -138,6 +151,7 @@ describe("runner config loader (runtime/runnerConfig.ts)", () => {
             ["AWS_S3_LOGS_PREFIX", "logs", /AWS_S3_LOGS_PREFIX: "logs" is not valid; expected an S3 key prefix ending in \//],
             ["RUNNER_WORK_DIR", "tmp/runner", /RUNNER_WORK_DIR: "tmp\/runner" is not valid; expected an absolute directory path/],
             ["RUNNER_WORK_DIR", "/tmp/../etc", /RUNNER_WORK_DIR: "\/tmp\/..\/etc" is not valid/],
+            ["DB_SSL_ROOT_CERT", "certs/rds.pem", /DB_SSL_ROOT_CERT: "certs\/rds.pem" is not valid; expected an absolute path to the RDS CA bundle/],
             ["GRACEFUL_SHUTDOWN_TIMEOUT_SEC", "120", /GRACEFUL_SHUTDOWN_TIMEOUT_SEC: "120" is not valid; expected a whole number of seconds from 1 to 115/],
         ];
         for (const [name, value, message] of cases) {

@@ -562,6 +562,47 @@ export class PolicyAnalyzer {
         return resultFrom(await call<pb.AnalyzeResponse>("AnalyzeStack", (cb) => this.client.analyzeStack(req, cb)));
     }
 
+    /**
+     * One whole evaluation, in the engine's order: GetAnalyzerInfo, Configure, (ConfigureStack),
+     * Analyze for every resource, AnalyzeStack once. Violations are grouped per policy pack.
+     */
+    async evaluate(resources: StackResource[], options: Pick<EvaluateOptions, "config" | "stack"> = {}): Promise<PolicyEvaluation> {
+        const info = await this.getAnalyzerInfo();
+        await this.configure(options.config ?? {});
+        if (options.stack) await this.configureStack(options.stack);
+        // The engine analyzes resources as it registers them, several at a time; results keep the resources' order.
+        const perResource: Diagnostic[][] = new Array(resources.length);
+        let next = 0;
+        const worker = async () => {
+            while (next < resources.length) {
+                const i = next++;
+                const res = await this.analyze(resources[i], resources);
+                perResource[i] = res.diagnostics.map((d) => ({ ...d, urn: d.urn ?? resources[i].urn }));
+            }
+        };
+        await Promise.all(Array.from({ length: Math.min(8, resources.length) }, worker));
+        const diagnostics = perResource.flat();
+        diagnostics.push(...(await this.analyzeStack(resources)).diagnostics);
+        const violations: PolicyViolation[] = diagnostics
+            .filter((d) => d.enforcementLevel !== "disabled")
+            .map((d) => ({
+                policyPack: d.policyPackName || info.name,
+                policyPackVersion: d.policyPackVersion || info.version,
+                policyName: d.policyName,
+                enforcementLevel: d.enforcementLevel,
+                severity: d.severity,
+                urn: d.urn,
+                message: d.message,
+            }));
+        const mandatoryCount = violations.filter((v) => v.enforcementLevel === "mandatory" || v.enforcementLevel === "remediate").length;
+        return {
+            policyPacks: [{ name: info.name, version: info.version, packDir: this.packDir, violations }],
+            mandatoryCount,
+            advisoryCount: violations.length - mandatoryCount,
+            passed: mandatoryCount === 0,
+        };
+    }
+
     /** Closes the connection and stops the pack's process. */
     async close(): Promise<void> {
         if (this.closed) return;
@@ -615,36 +656,11 @@ export interface EvaluateOptions extends StartOptions {
     stack?: { stack: string; project: string; organization?: string; tags?: Record<string, string> };
 }
 
+/** Starts the pack, runs one whole evaluation, stops the pack. */
 export async function evaluatePolicyPack(resources: StackResource[], options: EvaluateOptions = {}): Promise<PolicyEvaluation> {
     const analyzer = await PolicyAnalyzer.start(options);
     try {
-        const info = await analyzer.getAnalyzerInfo();
-        await analyzer.configure(options.config ?? {});
-        if (options.stack) await analyzer.configureStack(options.stack);
-        const diagnostics: Diagnostic[] = [];
-        for (const r of resources) {
-            const res = await analyzer.analyze(r, resources);
-            diagnostics.push(...res.diagnostics.map((d) => ({ ...d, urn: d.urn ?? r.urn })));
-        }
-        diagnostics.push(...(await analyzer.analyzeStack(resources)).diagnostics);
-        const violations = diagnostics
-            .filter((d) => d.enforcementLevel !== "disabled")
-            .map((d) => ({
-                policyPack: d.policyPackName || info.name,
-                policyPackVersion: d.policyPackVersion || info.version,
-                policyName: d.policyName,
-                enforcementLevel: d.enforcementLevel,
-                severity: d.severity,
-                urn: d.urn,
-                message: d.message,
-            }));
-        const mandatoryCount = violations.filter((v) => v.enforcementLevel === "mandatory" || v.enforcementLevel === "remediate").length;
-        return {
-            policyPacks: [{ name: info.name, version: info.version, packDir: analyzer.packDir, violations }],
-            mandatoryCount,
-            advisoryCount: violations.length - mandatoryCount,
-            passed: mandatoryCount === 0,
-        };
+        return await analyzer.evaluate(resources, options);
     } finally {
         await analyzer.close();
     }

@@ -110,6 +110,8 @@ export interface PlanCleanupInput {
     fileName?: string;
     now?: Date;
     onProgress?: (progress: ListingProgress) => void;
+    /** Keys per ListObjectsV2 request; default and maximum 1,000. */
+    pageSize?: number;
 }
 
 /** Lists the app's (or one environment's) artifacts and decides; deletes nothing. */
@@ -123,7 +125,7 @@ export async function planCleanup(input: PlanCleanupInput): Promise<CleanupPlan>
         if (typeof key !== "string" || key.trim() === "") throw new ArtifactArgumentError(`deployed keys must be non-empty object keys (got ${JSON.stringify(key)}).`);
     }
     const rules: CleanupRules = { keep, days, deployedKeys, now: input.now ?? new Date() };
-    const listing = await listArtifacts({ client: input.client, bucket, app, environment, fileName: input.fileName, onProgress: input.onProgress });
+    const listing = await listArtifacts({ client: input.client, bucket, app, environment, fileName: input.fileName, onProgress: input.onProgress, pageSize: input.pageSize });
     const { decisions, unmatchedDeployedKeys } = decideCleanup(listing.artifacts, rules, bucket);
     const deletions = decisions.filter((d) => d.delete).map((d) => d.artifact);
     return {
@@ -166,6 +168,8 @@ export interface RunCleanupInput {
     plan: CleanupPlan;
     dryRun?: boolean;
     onProgress?: (deleted: number, total: number) => void;
+    /** Keys per DeleteObjects request; default and maximum 1,000. */
+    batchSize?: number;
 }
 
 /**
@@ -175,6 +179,10 @@ export interface RunCleanupInput {
  */
 export async function runCleanup(input: RunCleanupInput): Promise<CleanupResult> {
     const { plan } = input;
+    const batchSize = input.batchSize ?? DELETE_BATCH_SIZE;
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > DELETE_BATCH_SIZE) {
+        throw new ArtifactArgumentError(`batchSize must be a whole number from 1 to 1000 (DeleteObjects' limit; got ${JSON.stringify(input.batchSize)}).`);
+    }
     const deployed = new Set(plan.rules.deployedKeys.map((k) => normaliseDeployedKey(plan.bucket, k)));
     const protectedKey = plan.keysToDelete.find((k) => deployed.has(k) || plan.deletions.some((a) => deployed.has(a.id) && k.startsWith(a.id)));
     if (protectedKey !== undefined) {
@@ -184,8 +192,8 @@ export async function runCleanup(input: RunCleanupInput): Promise<CleanupResult>
     if (input.dryRun) return result;
 
     const failures: Array<{ key: string; code?: string; message?: string }> = [];
-    for (let i = 0; i < plan.keysToDelete.length; i += DELETE_BATCH_SIZE) {
-        const batch = plan.keysToDelete.slice(i, i + DELETE_BATCH_SIZE);
+    for (let i = 0; i < plan.keysToDelete.length; i += batchSize) {
+        const batch = plan.keysToDelete.slice(i, i + batchSize);
         const response = await input.client.send(
             new DeleteObjectsCommand({ Bucket: plan.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
         );

@@ -1,5 +1,5 @@
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
-import { buildTimeToDate, checkApp, checkEnvironment, defaultArtifactFileName, environmentPrefix, parseArtifactKey } from "./keys";
+import { ArtifactArgumentError, buildTimeToDate, checkApp, checkEnvironment, defaultArtifactFileName, environmentPrefix, parseArtifactKey } from "./keys";
 
 export interface StoredObject {
     key: string;
@@ -36,13 +36,24 @@ export interface ArtifactListing {
     objects: number;
 }
 
-/** Every object under a prefix, 1,000 per ListObjectsV2 page (S3's maximum), following continuation tokens. */
-export async function* listObjects(client: S3Client, bucket: string, prefix: string, onPage?: (progress: ListingProgress) => void): AsyncGenerator<StoredObject[]> {
+/** S3 returns at most 1,000 keys per ListObjectsV2 page. */
+export const MAX_LIST_PAGE_SIZE = 1000;
+
+export function checkPageSize(size: unknown, field: string): number {
+    if (typeof size !== "number" || !Number.isInteger(size) || size < 1 || size > MAX_LIST_PAGE_SIZE) {
+        throw new ArtifactArgumentError(`${field} must be a whole number from 1 to 1000 (S3's limit per request; got ${JSON.stringify(size)}).`);
+    }
+    return size;
+}
+
+/** Every object under a prefix, a page (default 1,000, S3's maximum) per ListObjectsV2 request, following continuation tokens. */
+export async function* listObjects(client: S3Client, bucket: string, prefix: string, onPage?: (progress: ListingProgress) => void, pageSize = MAX_LIST_PAGE_SIZE): AsyncGenerator<StoredObject[]> {
+    checkPageSize(pageSize, "pageSize");
     let token: string | undefined;
     let pages = 0;
     let objects = 0;
     do {
-        const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: 1000 }));
+        const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: pageSize }));
         pages += 1;
         const batch = (page.Contents ?? []).map((o) => ({ key: o.Key!, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) }));
         objects += batch.length;
@@ -61,6 +72,8 @@ export interface ListArtifactsInput {
     /** The artifact file name, used to recognise each environment's legacy key. */
     fileName?: string;
     onProgress?: (progress: ListingProgress) => void;
+    /** Keys per ListObjectsV2 request; default and maximum 1,000. */
+    pageSize?: number;
 }
 
 /** Newest first: by time, then by id so equal times order the same way on every run. */
@@ -81,7 +94,7 @@ export async function listArtifacts(input: ListArtifactsInput): Promise<Artifact
         listRequests = p.pages;
         objects = p.objects;
         input.onProgress?.(p);
-    })) {
+    }, input.pageSize)) {
         for (const object of page) {
             const parsed = parseArtifactKey(object.key);
             if (parsed && parsed.app === app) {

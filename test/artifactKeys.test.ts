@@ -1,0 +1,244 @@
+import * as assert from "node:assert/strict";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { architectureOf, previewUserData } from "../components/previewEnvironment";
+import { assertSameContent } from "../components/versionedArtifact";
+import {
+    artifactKey,
+    artifactMetadata,
+    CONFIG_LABELS,
+    decideCleanup,
+    deployedKeysFromStackOutputs,
+    describeDifferences,
+    environmentForPullRequest,
+    gitOrigin,
+    legacyArtifactKey,
+    parseArtifactKey,
+    resolveBuildInfo,
+    sha256HexToBase64,
+    StoredArtifact,
+} from "../runtime/artifacts";
+
+const SHA = "622d2103a1b2c3d4e5f60718293a4b5c6d7e8f90";
+const OTHER_SHA = "0123456789abcdef0123456789abcdef01234567";
+const SUM = "e62487a27b7915349e0db2786a9b747380778be2252ca8e569078f64f2863862";
+
+describe("artifact keys (seed 003's contract)", () => {
+    it("builds seed 003's example key and parses it back", () => {
+        const key = artifactKey({ app: "express-api", environment: "pr-51", commitSha: SHA, buildTime: "20250820-124500", fileName: "express-api-deployment.tar.gz" });
+        assert.equal(key, "express-api/pr-51/622d2103-20250820-124500/express-api-deployment.tar.gz");
+        assert.deepEqual(parseArtifactKey(key), {
+            app: "express-api",
+            environment: "pr-51",
+            version: "622d2103-20250820-124500",
+            sha8: "622d2103",
+            buildTime: "20250820-124500",
+            file: "express-api-deployment.tar.gz",
+            versionPrefix: "express-api/pr-51/622d2103-20250820-124500/",
+        });
+    });
+
+    it("keeps the legacy key apart: it is seed 003's reused path and never parses as a versioned key", () => {
+        const legacy = legacyArtifactKey("express-api", environmentForPullRequest(51));
+        assert.equal(legacy, "express-api/pr-51/express-api-deployment.tar.gz");
+        assert.equal(parseArtifactKey(legacy), undefined);
+        assert.equal(parseArtifactKey("express-api/pr-51/622d2103-20250231-124500/x.tar.gz"), undefined, "31 February is not a build time");
+        assert.equal(parseArtifactKey("express-api/pr-51/622D2103-20250820-124500/x.tar.gz"), undefined, "upper-case sha8");
+    });
+
+    it("rejects bad coordinates with the field, the value and what was expected", () => {
+        const base = { app: "express-api", environment: "pr-51", commitSha: SHA, buildTime: "20250820-124500", fileName: "a.tar.gz" };
+        assert.throws(() => artifactKey({ ...base, commitSha: "622d2103" }), /commit SHA must be a full 40-character lower-case hex commit SHA \(got "622d2103"\)/);
+        assert.throws(() => artifactKey({ ...base, buildTime: "2025-08-20 12:45" }), /build time must be a UTC time written YYYYMMDD-HHMMSS/);
+        assert.throws(() => artifactKey({ ...base, buildTime: "20250230-124500" }), /is not a real date and time/);
+        assert.throws(() => artifactKey({ ...base, environment: "PR-51" }), /environment must be lower-case letters, digits and dashes.*\(got "PR-51"\)/);
+        assert.throws(() => artifactKey({ ...base, fileName: "../etc/passwd" }), /file name must be a single file name/);
+        assert.throws(() => environmentForPullRequest("0"), /pull request number must be a positive whole number/);
+    });
+});
+
+describe("build info: explicit config, then CI, then the artifact's last commit", () => {
+    const none = {};
+    it("prefers the stack config over the CI environment, field by field", () => {
+        const build = resolveBuildInfo({
+            explicit: { commitSha: SHA, buildTime: "20250820-124500", branch: "" },
+            labels: CONFIG_LABELS,
+            env: { GITHUB_SHA: OTHER_SHA, JOBFLEET_BUILD_TIME: "20250101-000000", GITHUB_REF_NAME: "51/merge", GITHUB_HEAD_REF: "feature/x", GITHUB_RUN_ID: "987" },
+            environment: "pr-51",
+        });
+        assert.deepEqual(build, { commitSha: SHA, buildTime: "20250820-124500", branch: "feature/x", workflowRunId: "987", prNumber: "51", source: "explicit" });
+    });
+
+    it("takes GitHub Actions' variables when the config is empty, and never the clock: the same inputs give the same key twice", () => {
+        const env = { GITHUB_SHA: OTHER_SHA, JOBFLEET_BUILD_TIME: "20250101-000000", GITHUB_REF_NAME: "main", GITHUB_RUN_ID: "42", GITHUB_REF: "refs/heads/main" };
+        const first = resolveBuildInfo({ explicit: { commitSha: "", buildTime: "" }, labels: CONFIG_LABELS, env, environment: "staging" });
+        const second = resolveBuildInfo({ explicit: { commitSha: "", buildTime: "" }, labels: CONFIG_LABELS, env, environment: "staging" });
+        assert.deepEqual(first, second);
+        assert.deepEqual(first, { commitSha: OTHER_SHA, buildTime: "20250101-000000", branch: "main", workflowRunId: "42", prNumber: "", source: "ci" });
+    });
+
+    it("fails naming the config keys and the CI variables when neither gives a commit and build time", () => {
+        const error = /No commit and build time.*jobfleet:previewCommitSha.*GITHUB_SHA.*jobfleet:previewBuildTime.*JOBFLEET_BUILD_TIME.*no git fallback was allowed/s;
+        assert.throws(() => resolveBuildInfo({ explicit: none, labels: CONFIG_LABELS, env: {} }), error);
+        assert.throws(() => resolveBuildInfo({ explicit: none, labels: CONFIG_LABELS, env: { GITHUB_SHA: SHA } }), /commit is set but its build time is not: set jobfleet:previewBuildTime or the CI variable JOBFLEET_BUILD_TIME/);
+        assert.throws(() => resolveBuildInfo({ explicit: none, labels: CONFIG_LABELS, env: { JOBFLEET_BUILD_TIME: "20250101-000000" } }), /build time is set but its commit is not: set jobfleet:previewCommitSha or the CI variable GITHUB_SHA/);
+        assert.throws(() => resolveBuildInfo({ explicit: none, labels: CONFIG_LABELS, env: { GITHUB_SHA: "abc", JOBFLEET_BUILD_TIME: "20250101-000000" } }), /GITHUB_SHA must be a full 40-character/);
+    });
+
+    it("falls back to the artifact's last commit only when git vouches for the content, and says why not otherwise", () => {
+        const committedAt = new Date("2025-08-20T12:45:00Z");
+        const fromGit = resolveBuildInfo({ explicit: none, labels: CONFIG_LABELS, env: {}, environment: "staging", gitFallback: { artifactPath: "a.tar.gz", probe: () => ({ commitSha: SHA, committedAt, branch: "main" }) } });
+        assert.deepEqual(fromGit, { commitSha: SHA, buildTime: "20250820-124500", branch: "main", workflowRunId: "", prNumber: "", source: "git" });
+        assert.throws(
+            () => resolveBuildInfo({ explicit: none, labels: CONFIG_LABELS, env: {}, gitFallback: { artifactPath: "a.tar.gz", probe: () => "a.tar.gz has uncommitted changes" } }),
+            /The git fallback did not apply: a.tar.gz has uncommitted changes/,
+        );
+    });
+
+    it("refuses a PR number that contradicts the pr-<n> environment, and non-ASCII branches S3 headers cannot carry", () => {
+        assert.throws(() => resolveBuildInfo({ explicit: { commitSha: SHA, buildTime: "20250820-124500", prNumber: "52" }, labels: CONFIG_LABELS, env: {}, environment: "pr-51" }), /jobfleet:previewPrNumber is 52 but the environment is pr-51/);
+        assert.throws(() => resolveBuildInfo({ explicit: { commitSha: SHA, buildTime: "20250820-124500", branch: "fix/ünïcode" }, labels: CONFIG_LABELS, env: {} }), /must be printable ASCII/);
+    });
+
+    it("writes seed 003's metadata, leaving out what is unknown rather than writing it empty", () => {
+        assert.deepEqual(artifactMetadata({ commitSha: SHA, branch: "", buildTime: "20250820-124500", workflowRunId: "", prNumber: "" }, SUM), { "commit-sha": SHA, "build-time": "20250820-124500", sha256: SUM });
+        assert.deepEqual(artifactMetadata({ commitSha: SHA, branch: "main", buildTime: "20250820-124500", workflowRunId: "7", prNumber: "51" }, SUM), {
+            "commit-sha": SHA,
+            "build-time": "20250820-124500",
+            sha256: SUM,
+            branch: "main",
+            "workflow-run-id": "7",
+            "pr-number": "51",
+        });
+    });
+});
+
+describe("gitOrigin on a real repository", function () {
+    let repo: string;
+    const git = (...args: string[]) =>
+        execFileSync("git", ["-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false", ...args], {
+            cwd: repo,
+            env: { ...process.env, GIT_COMMITTER_DATE: "2025-08-20T12:45:00Z", GIT_AUTHOR_DATE: "2025-08-20T12:45:00Z" },
+            stdio: ["ignore", "pipe", "pipe"],
+        })
+            .toString()
+            .trim();
+
+    before(() => {
+        repo = fs.mkdtempSync(path.join(os.tmpdir(), "artifact-git-"));
+        git("init", "-q", "-b", "main");
+        fs.writeFileSync(path.join(repo, "a.tar.gz"), "build 1");
+        fs.writeFileSync(path.join(repo, "other.txt"), "x");
+        git("add", "a.tar.gz", "other.txt");
+        git("commit", "-q", "-m", "build 1");
+    });
+    after(() => fs.rmSync(repo, { recursive: true, force: true }));
+
+    it("names the commit that last changed the file and its commit time, ignoring later unrelated commits", () => {
+        const sha = git("rev-parse", "HEAD");
+        fs.writeFileSync(path.join(repo, "other.txt"), "y");
+        git("commit", "-q", "-am", "unrelated");
+        assert.deepEqual(gitOrigin(path.join(repo, "a.tar.gz")), { commitSha: sha, committedAt: new Date("2025-08-20T12:45:00Z"), branch: "main" });
+    });
+
+    it("refuses a modified or untracked file: no commit describes its bytes", () => {
+        fs.writeFileSync(path.join(repo, "a.tar.gz"), "build 2, not committed");
+        assert.match(String(gitOrigin(path.join(repo, "a.tar.gz"))), /has uncommitted changes or is untracked/);
+        git("checkout", "--", "a.tar.gz");
+        fs.writeFileSync(path.join(repo, "b.tar.gz"), "new");
+        assert.match(String(gitOrigin(path.join(repo, "b.tar.gz"))), /has uncommitted changes or is untracked/);
+        assert.match(String(gitOrigin(path.join(os.tmpdir(), "surely-not-a-repo-artifact", "x.tar.gz"))), /not inside a git checkout/);
+    });
+});
+
+describe("verification differences", () => {
+    const key = "express-api/pr-51/622d2103-20250820-124500/express-api-deployment.tar.gz";
+    const metadata = artifactMetadata({ commitSha: SHA, branch: "main", buildTime: "20250820-124500", workflowRunId: "7", prNumber: "51" }, SUM);
+
+    it("finds nothing to say about a faithful object", () => {
+        assert.deepEqual(describeDifferences(key, { size: 797, metadata, checksumSha256Base64: sha256HexToBase64(SUM) }, { sha256Hex: SUM, size: 797, build: { commitSha: SHA } }), []);
+    });
+
+    it("names S3's checksum, the size, each metadata field and the key's own commit and time", () => {
+        const tampered = { ...metadata, "commit-sha": OTHER_SHA, "build-time": "20250821-000000" };
+        const differences = describeDifferences(key, { size: 800, metadata: tampered, checksumSha256Base64: sha256HexToBase64(OTHER_SHA + OTHER_SHA.slice(0, 24)) }, { sha256Hex: SUM, size: 797, build: { commitSha: SHA } });
+        assert.deepEqual(
+            differences.map((d) => d.split(":")[0]),
+            ["size", "checksum", "commit-sha", "commit-sha", "build-time"],
+        );
+        assert.match(differences.join("\n"), /the key names commit 622d2103/);
+    });
+
+    it("refuses an object without the sha256 metadata: nothing vouches for it", () => {
+        assert.match(describeDifferences("express-api/pr-51/express-api-deployment.tar.gz", { size: 1, metadata: {} }, {}).join(), /metadata sha256 is missing/);
+    });
+});
+
+describe("cleanup decisions", () => {
+    const now = new Date("2025-09-01T00:00:00Z");
+    function artifact(environment: string, daysOld: number, sha8 = "622d2103"): StoredArtifact {
+        const time = new Date(now.getTime() - daysOld * 86_400_000);
+        const stamp = time.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+        const id = `express-api/${environment}/${sha8}-${stamp}/`;
+        return { id, app: "express-api", environment, legacy: false, version: `${sha8}-${stamp}`, buildTime: stamp, time, objects: [{ key: `${id}express-api-deployment.tar.gz`, size: 10, lastModified: time }], bytes: 10 };
+    }
+
+    it("keeps an artifact when any rule keeps it, counting the newest N per environment", () => {
+        const artifacts = [1, 3, 10, 20, 30].map((d) => artifact("pr-51", d)).concat([artifact("pr-52", 40)]);
+        const { decisions } = decideCleanup(artifacts, { keep: 2, days: 7, deployedKeys: [], now }, "b");
+        const outcome = Object.fromEntries(decisions.map((d) => [`${d.artifact.environment}:${Math.round((now.getTime() - d.artifact.time.getTime()) / 86_400_000)}`, d.delete]));
+        assert.deepEqual(outcome, { "pr-51:1": false, "pr-51:3": false, "pr-51:10": true, "pr-51:20": true, "pr-51:30": true, "pr-52:40": false });
+    });
+
+    it("never deletes what is deployed, given as a key or an s3:// URL of the same bucket", () => {
+        const artifacts = [1, 10, 20].map((d) => artifact("pr-51", d));
+        const deployed = artifacts[2].objects[0].key;
+        const { decisions, unmatchedDeployedKeys } = decideCleanup(artifacts, { keep: 1, days: 0, deployedKeys: [`s3://b/${deployed}`, "express-api/pr-51/nope"], now }, "b");
+        assert.deepEqual(
+            decisions.map((d) => d.delete),
+            [false, true, false],
+        );
+        assert.match(decisions[2].reasons.join(), /deployed/);
+        assert.deepEqual(unmatchedDeployedKeys, ["express-api/pr-51/nope"]);
+    });
+
+    it("reads every key-like string out of pulumi stack output --json", () => {
+        assert.deepEqual(deployedKeysFromStackOutputs({ artifactKey: "express-api/staging/622d2103-20250820-124500/express-api-deployment.tar.gz", previewUrl: "https://x", n: 3, nested: { keys: ["a/b"] } }), [
+            "express-api/staging/622d2103-20250820-124500/express-api-deployment.tar.gz",
+            "https://x",
+            "a/b",
+        ]);
+    });
+});
+
+describe("VersionedArtifact and PreviewEnvironment helpers", () => {
+    it("refuses to keep going when the key already holds other content", () => {
+        assert.equal(assertSameContent("k", { sha256: SUM }, SUM, "f"), SUM);
+        assert.equal(assertSameContent("k", undefined, SUM, "f"), SUM);
+        assert.throws(() => assertSameContent("k", { sha256: OTHER_SHA + OTHER_SHA.slice(0, 24) }, SUM, "artifacts/x.tar.gz"), /Artifact key k already holds content with sha256 .* but artifacts\/x.tar.gz now has sha256 e624.*never overwritten/);
+    });
+
+    it("boot script checks size and checksum before it unpacks, and refuses to start otherwise", () => {
+        const script = previewUserData({ app: "express-api", bucket: "b", key: "express-api/pr-51/622d2103-20250820-124500/express-api-deployment.tar.gz", versionId: "v1", size: 797, sha256Hex: SUM, appPort: 8080 });
+        const at = (needle: string) => {
+            const i = script.indexOf(needle);
+            assert.ok(i >= 0, `script contains ${needle}`);
+            return i;
+        };
+        assert.ok(at('[ "$actual_size" = "$ARTIFACT_SIZE" ] || refuse') < at("tar -xzf"));
+        assert.ok(at('[ "$actual_sha256" = "$ARTIFACT_SHA256" ] || refuse') < at("tar -xzf"));
+        assert.ok(at("tar -xzf") < at("systemctl enable --now"));
+        assert.match(script, /^set -euo pipefail$/m);
+        assert.match(script, /refuse\(\) \{\n\s+echo "REFUSING TO START \$APP: \$\*"\n\s+exit 1/);
+        assert.match(script, /RELEASE_DIR="\/opt\/\$APP\/releases\/622d2103-20250820-124500"/);
+    });
+
+    it("picks arm64 images for Graviton instance types", () => {
+        assert.equal(architectureOf("t3.small"), "x86_64");
+        assert.equal(architectureOf("t4g.small"), "arm64");
+        assert.equal(architectureOf("c7gn.large"), "arm64");
+        assert.equal(architectureOf("m5.large"), "x86_64");
+    });
+});

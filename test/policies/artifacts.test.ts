@@ -1,0 +1,123 @@
+import * as assert from "assert";
+import * as aws from "@pulumi/aws";
+import { StackResource } from "../../tooling/policyAnalyzer";
+import { DIGEST, doc, expectPass, expectViolation, goodContainer, IMAGE, of, res, taskDefinition, urnOf, useAnalyzer } from "./helpers";
+
+const REPO = "111122223333.dkr.ecr.us-east-1.amazonaws.com/jobfleet/app";
+
+describe("policy pack: immutable artifacts", function () {
+    const analyzer = useAnalyzer("policies/config/prod.json");
+    const analyze = (r: StackResource) => analyzer.get().analyze(r);
+
+    describe("images-pinned-by-digest", () => {
+        const POLICY = "images-pinned-by-digest";
+        const withImage = (image: string) => taskDefinition("app", [goodContainer({ name: "app", image })]);
+
+        it("blocks :latest and an untagged image", async () => {
+            expectViolation(await analyze(withImage(`${REPO}:latest`)), POLICY, `container "app" image "${REPO}:latest"`, "uses :latest", `${REPO}@sha256:<digest>`);
+            expectViolation(await analyze(withImage(REPO)), POLICY, "no tag or digest");
+        });
+
+        it("blocks a tag-only reference in prod and a malformed digest", async () => {
+            expectViolation(await analyze(withImage(`${REPO}:v1.4.2`)), POLICY, "only by the tag :v1.4.2");
+            expectViolation(await analyze(withImage(`${REPO}@sha256:1234`)), POLICY, "malformed digest");
+        });
+
+        it("passes a digest, with or without a tag in front", async () => {
+            expectPass(await analyze(withImage(IMAGE)), POLICY);
+            expectPass(await analyze(withImage(`${REPO}:v1.4.2@${DIGEST}`)), POLICY);
+        });
+
+        it("checks Lambda image functions", async () => {
+            const fn = (imageUri: string) => res(aws.lambda.Function, "worker", { role: "r", packageType: "Image", imageUri, timeout: 60 });
+            expectViolation(await analyze(fn(`${REPO}:latest`)), POLICY, `imageUri "${REPO}:latest"`);
+            expectPass(await analyze(fn(IMAGE)), POLICY);
+        });
+
+        it("with staging's config a tag passes but :latest still does not", async () => {
+            await analyzer.get().configure("policies/config/staging.json");
+            try {
+                expectPass(await analyze(withImage(`${REPO}:v1.4.2`)), POLICY);
+                const latest = expectViolation(await analyze(withImage(`${REPO}:latest`)), POLICY, "uses :latest");
+                assert.strictEqual(latest[0].enforcementLevel, "mandatory");
+            } finally {
+                await analyzer.get().configure("policies/config/prod.json");
+            }
+        });
+    });
+
+    describe("ecr-immutable-tags and ecr-scan-on-push", () => {
+        it("block a repository with mutable tags and no scanning", async () => {
+            const r = await analyze(res(aws.ecr.Repository, "runner", { name: "jobfleet/runner" }));
+            expectViolation(r, "ecr-immutable-tags", "imageTagMutability (unset: MUTABLE)");
+            expectViolation(r, "ecr-scan-on-push", "imageScanningConfiguration.scanOnPush");
+            expectViolation(await analyze(res(aws.ecr.Repository, "runner", { imageTagMutability: "MUTABLE", imageScanningConfiguration: { scanOnPush: false } })), "ecr-immutable-tags", '"MUTABLE"');
+        });
+
+        it("pass an immutable, scanned repository", async () => {
+            const r = await analyze(res(aws.ecr.Repository, "runner", { name: "jobfleet/runner", imageTagMutability: "IMMUTABLE", imageScanningConfiguration: { scanOnPush: true } }));
+            expectPass(r, "ecr-immutable-tags");
+            expectPass(r, "ecr-scan-on-push");
+        });
+    });
+
+    describe("buckets (stack): s3-block-public-access, s3-enforce-tls, s3-encryption", () => {
+        const bucketUrn = urnOf("aws:s3/bucket:Bucket", "jobs");
+        const bucketName = "jobs-4c4d47b6";
+        const bucket = res(aws.s3.Bucket, "jobs", {}, { outputs: { bucket: bucketName, arn: `arn:aws:s3:::${bucketName}` } });
+        const byDep = { propertyDependencies: { bucket: [bucketUrn] } };
+        const pab = (flags: Partial<Record<"blockPublicAcls" | "blockPublicPolicy" | "ignorePublicAcls" | "restrictPublicBuckets", boolean>> = {}) =>
+            res(aws.s3.BucketPublicAccessBlock, "jobs", { bucket: bucketName, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true, ...flags }, byDep);
+        const tlsStatement = { Sid: "DenyInsecureTransport", Effect: "Deny" as const, Principal: "*" as const, Action: "s3:*", Resource: [`arn:aws:s3:::${bucketName}`, `arn:aws:s3:::${bucketName}/*`], Condition: { Bool: { "aws:SecureTransport": "false" } } };
+        const policy = (statement: aws.iam.PolicyStatement = tlsStatement) => res(aws.s3.BucketPolicy, "jobs", { bucket: bucketName, policy: doc(statement) }, byDep);
+        const sse = (sseAlgorithm = "aws:kms") => res(aws.s3.BucketServerSideEncryptionConfiguration, "jobs", { bucket: bucketName, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm }, bucketKeyEnabled: true }] }, byDep);
+        const stack = (...rs: StackResource[]) => analyzer.get().analyzeStack(rs);
+
+        it("block a bare bucket on all three counts, pointing at the bucket", async () => {
+            const r = await stack(bucket);
+            for (const p of ["s3-block-public-access", "s3-enforce-tls", "s3-encryption"]) {
+                const [v] = expectViolation(r, p, 'aws.s3.Bucket "jobs"');
+                assert.strictEqual(v.urn, bucketUrn);
+            }
+        });
+
+        it("pass a private, TLS-only, encrypted bucket", async () => {
+            const r = await stack(bucket, pab(), policy(), sse());
+            for (const p of ["s3-block-public-access", "s3-enforce-tls", "s3-encryption"]) assert.deepStrictEqual(of(r, p).map((d) => d.message), [], p);
+        });
+
+        it("join helper resources by value when there is no property dependency (a live stack's export)", async () => {
+            const plain = (r: StackResource): StackResource => ({ ...r, dependencies: [], propertyDependencies: {} });
+            const r = await stack(bucket, plain(pab()), plain(policy()), plain(sse("AES256")));
+            for (const p of ["s3-block-public-access", "s3-enforce-tls", "s3-encryption"]) assert.deepStrictEqual(of(r, p).map((d) => d.message), [], p);
+        });
+
+        it("block a public access block with one setting off, naming the setting", async () => {
+            const [v] = expectViolation(await stack(bucket, pab({ restrictPublicBuckets: false }), policy(), sse()), "s3-block-public-access", "restrictPublicBuckets", `bucket "jobs"`);
+            assert.strictEqual(v.urn, urnOf("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "jobs"));
+        });
+
+        it("accept an account-wide public access block", async () => {
+            const account = res(aws.s3.AccountPublicAccessBlock, "account", { blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true });
+            assert.deepStrictEqual(of(await stack(bucket, account, policy(), sse()), "s3-block-public-access"), []);
+        });
+
+        it("block a TLS statement that misses the objects, and one that allows instead of denies", async () => {
+            expectViolation(await stack(bucket, pab(), policy({ ...tlsStatement, Resource: `arn:aws:s3:::${bucketName}` }), sse()), "s3-enforce-tls", "no statement denying");
+            expectViolation(await stack(bucket, pab(), policy({ ...tlsStatement, Effect: "Allow" }), sse()), "s3-enforce-tls", "no statement denying");
+        });
+
+        it("block an encryption configuration without an algorithm S3 accepts", async () => {
+            expectViolation(await stack(bucket, pab(), policy(), sse("none")), "s3-encryption", 'sseAlgorithm ["none"]');
+        });
+
+        it("checks every bucket on its own: a second bare bucket is reported, the configured one is not", async () => {
+            const other = res(aws.s3.Bucket, "logs", {}, { outputs: { bucket: "logs-1a2b3c4d" } });
+            const found = expectViolation(await stack(bucket, pab(), policy(), sse(), other), "s3-encryption", 'aws.s3.Bucket "logs"');
+            assert.deepStrictEqual(
+                found.map((d) => d.urn),
+                [urnOf("aws:s3/bucket:Bucket", "logs")],
+            );
+        });
+    });
+});

@@ -541,10 +541,12 @@ export class SubmissionRunner extends pulumi.ComponentResource {
             {
                 alarmDescription: `${name}: submissions are waiting and no runner task is running`,
                 metricQueries: [
-                    { id: "waiting", metric: { namespace: "AWS/SQS", metricName: "ApproximateNumberOfMessagesVisible", dimensions: { QueueName: this.queue.name }, period: 60, stat: "Maximum" } },
+                    // CloudWatch alarms on exactly one returned series: the inputs say so explicitly.
+                    { id: "waiting", metric: { namespace: "AWS/SQS", metricName: "ApproximateNumberOfMessagesVisible", dimensions: { QueueName: this.queue.name }, period: 60, stat: "Maximum" }, returnData: false },
                     {
                         id: "running",
                         metric: { namespace: "ECS/ContainerInsights", metricName: "RunningTaskCount", dimensions: { ClusterName: this.cluster.name, ServiceName: this.service.serviceName }, period: 60, stat: "Maximum" },
+                        returnData: false,
                     },
                     { id: "idlewithwork", expression: "IF(waiting > 0 AND FILL(running, 0) == 0, 1, 0)", label: "Submissions waiting with no runner", returnData: true },
                 ],

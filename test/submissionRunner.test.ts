@@ -324,7 +324,9 @@ describe("SubmissionRunner (seed 004) under mocks", () => {
             const policy = only(plan, "aws:appautoscaling/policy:Policy", "submission-runner-wake-from-zero");
             const alarm = inputsOf(only(plan, "aws:cloudwatch/metricAlarm:MetricAlarm", "submission-runner-wake-from-zero"));
             assert.deepEqual(alarm.alarmActions, [outputsOf(policy).arn]);
-            assert.equal((alarm.metricQueries as Array<Record<string, any>>).find((q) => q.returnData)!.expression, "IF(waiting > 0 AND FILL(running, 0) == 0, 1, 0)");
+            const queries = alarm.metricQueries as Array<Record<string, any>>;
+            assert.deepEqual(queries.filter((q) => q.returnData).map((q) => q.expression), ["IF(waiting > 0 AND FILL(running, 0) == 0, 1, 0)"]);
+            assert.deepEqual(queries.filter((q) => !q.returnData).map((q) => [q.id, q.returnData]), [["waiting", false], ["running", false]]);
             assert.deepEqual(inputsOf(policy).stepScalingPolicyConfiguration.stepAdjustments, [{ metricIntervalLowerBound: "0", scalingAdjustment: 1 }]);
         });
     });

@@ -1,0 +1,410 @@
+import * as assert from "node:assert/strict";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { main as artifactsCli } from "../scripts/artifacts";
+import { S3rverProcess, startS3rver } from "./artifactS3rver";
+import {
+    ArtifactExistsError,
+    ArtifactNotFoundError,
+    ArtifactVerificationError,
+    BuildInfo,
+    digestFile,
+    formatBuildTime,
+    planCleanup,
+    publishArtifact,
+    resolveArtifact,
+    runCleanup,
+    verifyArtifact,
+} from "../runtime/artifacts";
+
+const BUCKET = "jobfleet-artifacts-test";
+const APP = "express-api";
+const FILE = "express-api-deployment.tar.gz";
+const SAMPLE = path.resolve(__dirname, "..", "artifacts", FILE);
+const NOW = new Date("2025-09-01T12:00:00Z");
+const DAY = 86_400_000;
+
+interface RecordedRequest {
+    command: string;
+    headers: Record<string, string>;
+}
+
+function sha(n: number): string {
+    return n.toString(16).padStart(8, "0").repeat(5);
+}
+
+function build(n: number, daysOld: number, extra: Partial<BuildInfo> = {}): BuildInfo {
+    return { commitSha: sha(n), branch: "main", buildTime: formatBuildTime(new Date(NOW.getTime() - daysOld * DAY)), workflowRunId: String(1000 + n), prNumber: "", ...extra };
+}
+
+/**
+ * The artifact runtime and CLI end to end on loopback. s3rver answers real S3 HTTP (listing with
+ * continuation tokens, DeleteObjects, metadata) but ignores If-None-Match, keeps no SHA-256
+ * checksum and has no lifecycle rules. So: the tests assert the If-None-Match header on the
+ * request itself, and a small middleware answers 412 for an existing key exactly as S3 documents
+ * it; verification falls back to downloading and hashing (S3's stored checksum is covered in the
+ * unit tests); lifecycle rules are asserted on the bucket resource in previewEnvironment.test.ts.
+ * s3rver runs in a child process (see artifactS3rver.ts: its continuation tokens need DES).
+ */
+describe("artifact runtime and CLI against s3rver on loopback", function () {
+    this.timeout(60_000);
+    let server: S3rverProcess;
+    let workDir: string;
+    let endpoint: string;
+    let s3: S3Client;
+    let requests: RecordedRequest[] = [];
+
+    function recordingClient(): S3Client {
+        // The SDK warns on the console when a streaming PUT fails; the 412 below is expected.
+        const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+        const client = new S3Client({ region: "us-east-1", endpoint, forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" }, logger: quiet });
+        const probe = new S3Client({ region: "us-east-1", endpoint, forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
+        client.middlewareStack.add(
+            (next, context) => async (args) => {
+                const request = args.request as { headers: Record<string, string>; path: string };
+                requests.push({ command: String(context.commandName), headers: { ...request.headers } });
+                if (context.commandName === "PutObjectCommand" && request.headers["if-none-match"] === "*") {
+                    const input = args.input as { Bucket: string; Key: string };
+                    const exists = await probe.send(new HeadObjectCommand({ Bucket: input.Bucket, Key: input.Key })).then(
+                        () => true,
+                        () => false,
+                    );
+                    if (exists) {
+                        throw Object.assign(new Error("At least one of the pre-conditions you specified did not hold"), { name: "PreconditionFailed", $metadata: { httpStatusCode: 412 } });
+                    }
+                }
+                return next(args);
+            },
+            { step: "finalizeRequest", name: "recordAndEnforceIfNoneMatch" },
+        );
+        return client;
+    }
+
+    /**
+     * One entry per SDK call. Retries share an invocation id and are folded: s3rver's
+     * DeleteObjects races on its own directory cleanup and sometimes answers 500 to a batch,
+     * which the SDK retries.
+     */
+    function commands(): string[] {
+        return [...new Map(requests.map((r) => [r.headers["amz-sdk-invocation-id"], r.command])).values()];
+    }
+
+    async function keys(prefix: string): Promise<string[]> {
+        const all: string[] = [];
+        let token: string | undefined;
+        do {
+            const page = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix, ContinuationToken: token }));
+            all.push(...(page.Contents ?? []).map((o) => o.Key!));
+            token = page.NextContinuationToken;
+        } while (token);
+        return all.sort();
+    }
+
+    async function put(key: string, body: string | Buffer, metadata: Record<string, string> = {}): Promise<void> {
+        await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body, Metadata: metadata }));
+    }
+
+    function tempFile(name: string, content: string): string {
+        const file = path.join(workDir, name);
+        fs.writeFileSync(file, content);
+        return file;
+    }
+
+    /** A versioned artifact of `files` objects with the given age, written directly. */
+    async function seedArtifact(environment: string, n: number, daysOld: number, files = 1): Promise<string> {
+        const b = build(n, daysOld);
+        const prefix = `${APP}/${environment}/${b.commitSha.slice(0, 8)}-${b.buildTime}/`;
+        await put(`${prefix}${FILE}`, `artifact ${n}`);
+        for (let i = 1; i < files; i++) await put(`${prefix}extra-${i}.txt`, `extra ${i}`);
+        return prefix;
+    }
+
+    before(async () => {
+        workDir = fs.mkdtempSync(path.join(os.tmpdir(), "artifacts-work-"));
+        server = await startS3rver([BUCKET]);
+        endpoint = server.endpoint;
+        s3 = recordingClient();
+    });
+
+    after(async () => {
+        await server?.stop();
+        fs.rmSync(workDir, { recursive: true, force: true });
+    });
+
+    beforeEach(() => {
+        requests = [];
+    });
+
+    describe("publish", () => {
+        it("uploads under {app}/{env}/{sha8}-{time}/{file} with If-None-Match: *, S3's SHA-256 header and seed 003's metadata", async () => {
+            const b = build(1, 0, { prNumber: "51" });
+            const published = await publishArtifact({ client: s3, bucket: BUCKET, app: APP, environment: "pr-51", filePath: SAMPLE, build: b });
+            const digest = await digestFile(SAMPLE);
+            assert.equal(published.key, `express-api/pr-51/00000001-20250901-120000/${FILE}`);
+
+            const put = requests.find((r) => r.command === "PutObjectCommand")!;
+            assert.equal(put.headers["if-none-match"], "*", "the PUT must never replace an existing key");
+            assert.equal(put.headers["x-amz-checksum-sha256"], digest.sha256Base64, "S3 checks the body against this and stores it");
+            assert.deepEqual(
+                Object.fromEntries(Object.entries(put.headers).filter(([h]) => h.startsWith("x-amz-meta-"))),
+                {
+                    "x-amz-meta-commit-sha": b.commitSha,
+                    "x-amz-meta-branch": "main",
+                    "x-amz-meta-build-time": "20250901-120000",
+                    "x-amz-meta-workflow-run-id": "1001",
+                    "x-amz-meta-pr-number": "51",
+                    "x-amz-meta-sha256": digest.sha256Hex,
+                },
+            );
+            const stored = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: published.key }));
+            assert.ok(Buffer.from(await stored.Body!.transformToByteArray()).equals(fs.readFileSync(SAMPLE)));
+        });
+
+        it("never overwrites: a second publish of the same build fails and the first bytes stay; a new build time is a new key", async () => {
+            const b = build(2, 0);
+            const first = await publishArtifact({ client: s3, bucket: BUCKET, app: APP, environment: "pr-52", filePath: SAMPLE, build: b });
+            const other = tempFile("other.tar.gz", "different bytes");
+            await assert.rejects(publishArtifact({ client: s3, bucket: BUCKET, app: APP, environment: "pr-52", filePath: other, build: b }), (err: unknown) => {
+                assert.ok(err instanceof ArtifactExistsError);
+                assert.match((err as Error).message, /already exists and artifacts are never overwritten/);
+                return true;
+            });
+            const stored = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: first.key }));
+            assert.ok(Buffer.from(await stored.Body!.transformToByteArray()).equals(fs.readFileSync(SAMPLE)));
+
+            const later = await publishArtifact({ client: s3, bucket: BUCKET, app: APP, environment: "pr-52", filePath: other, build: { ...b, buildTime: "20250901-120001" } });
+            assert.notEqual(later.key, first.key);
+            assert.deepEqual(await keys("express-api/pr-52/"), [first.key, later.key].sort());
+        });
+
+        it("checks its arguments before any request", async () => {
+            await assert.rejects(publishArtifact({ client: s3, bucket: "Not_A_Bucket", app: APP, environment: "pr-1", filePath: SAMPLE, build: build(3, 0) }), /bucket must be an S3 bucket name/);
+            await assert.rejects(publishArtifact({ client: s3, bucket: BUCKET, app: APP, environment: "pr-1", filePath: path.join(workDir, "missing.tar.gz"), build: build(3, 0) }), /does not exist/);
+            await assert.rejects(publishArtifact({ client: s3, bucket: BUCKET, app: APP, environment: "pr-1", filePath: SAMPLE, build: { ...build(3, 0), commitSha: "abc" } }), /commit SHA must be a full 40-character/);
+            assert.deepEqual(requests, []);
+        });
+    });
+
+    describe("verify", () => {
+        let key: string;
+        let digest: { sha256Hex: string; size: number };
+        before(async () => {
+            requests = [];
+            digest = await digestFile(SAMPLE);
+            key = (await publishArtifact({ client: s3, bucket: BUCKET, app: APP, environment: "verify", filePath: SAMPLE, build: build(4, 0) })).key;
+        });
+
+        it("passes a faithful artifact, hashing the downloaded bytes because s3rver keeps no checksum", async () => {
+            const verified = await verifyArtifact({ client: s3, bucket: BUCKET, key, expected: { sha256Hex: digest.sha256Hex, size: digest.size, build: { commitSha: sha(4) } } });
+            assert.equal(verified.contentCheckedBy, "download");
+            assert.equal(verified.sha256Hex, digest.sha256Hex);
+        });
+
+        it("fails a tampered object: same size and metadata, one byte changed", async () => {
+            const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
+            const bytes = fs.readFileSync(SAMPLE);
+            bytes[bytes.length - 1] ^= 0xff;
+            await put(key, bytes, head.Metadata);
+            await assert.rejects(verifyArtifact({ client: s3, bucket: BUCKET, key, expected: { sha256Hex: digest.sha256Hex, size: digest.size } }), (err: unknown) => {
+                assert.ok(err instanceof ArtifactVerificationError);
+                assert.equal(err.differences.length, 1);
+                assert.match(err.differences[0], /^content: the downloaded bytes hash to [0-9a-f]{64}, expected /);
+                return true;
+            });
+        });
+
+        it("fails metadata that no longer matches the key, and a missing object, each with a clear message", async () => {
+            const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
+            await put(key, fs.readFileSync(SAMPLE), { ...head.Metadata, "commit-sha": sha(99) });
+            await assert.rejects(verifyArtifact({ client: s3, bucket: BUCKET, key, expected: { sha256Hex: digest.sha256Hex } }), /commit-sha: metadata says "00000063.*", but the key names commit 00000004/);
+            await assert.rejects(verifyArtifact({ client: s3, bucket: BUCKET, key: `${APP}/verify/nothing-here.tar.gz` }), (err: unknown) => err instanceof ArtifactNotFoundError && /does not exist/.test(err.message));
+        });
+    });
+
+    describe("resolve", () => {
+        it("returns the newest build by the time in its key, whatever the upload order", async () => {
+            for (const [n, days] of [
+                [10, 2],
+                [11, 1],
+                [12, 3],
+            ]) {
+                await publishArtifact({ client: s3, bucket: BUCKET, app: APP, environment: "pr-70", filePath: SAMPLE, build: build(n, days) });
+            }
+            await put(`${APP}/pr-70/${FILE}`, "legacy bytes");
+            const resolved = await resolveArtifact({ client: s3, bucket: BUCKET, app: APP, environment: "pr-70" });
+            assert.equal(resolved.key, `${APP}/pr-70/0000000b-${build(11, 1).buildTime}/${FILE}`);
+            assert.equal(resolved.legacy, false, "a versioned build wins over the legacy key");
+        });
+
+        it("falls back to seed 003's legacy key when the environment has no versioned build", async () => {
+            await put(`${APP}/pr-71/${FILE}`, "legacy bytes");
+            const resolved = await resolveArtifact({ client: s3, bucket: BUCKET, app: APP, environment: "pr-71" });
+            assert.deepEqual([resolved.key, resolved.legacy], ["express-api/pr-71/express-api-deployment.tar.gz", true]);
+        });
+
+        it("says what it looked for when there is nothing", async () => {
+            await assert.rejects(resolveArtifact({ client: s3, bucket: BUCKET, app: APP, environment: "pr-72" }), /No artifact express-api-deployment.tar.gz for express-api in environment pr-72 .*legacy express-api\/pr-72\/express-api-deployment.tar.gz \(the prefix is empty\)/);
+        });
+    });
+
+    describe("cleanup", () => {
+        it("keeps the newest N per environment and deletes every object of the others, leaving other environments and strays alone", async () => {
+            const prefixes: string[] = [];
+            for (let n = 0; n < 6; n++) prefixes.push(await seedArtifact("pr-80", 20 + n, n, 2));
+            const neighbour = await seedArtifact("pr-81", 30, 30);
+            await put(`${APP}/pr-80/notes.txt`, "not an artifact");
+
+            const plan = await planCleanup({ client: s3, bucket: BUCKET, app: APP, environment: "pr-80", keep: 2, days: 0, now: NOW });
+            assert.deepEqual(plan.deletions.map((a) => a.id).sort(), prefixes.slice(2).sort());
+            assert.equal(plan.keysToDelete.length, 8);
+            const result = await runCleanup({ client: s3, plan });
+            assert.equal(result.deletedArtifacts, 4);
+            assert.deepEqual(await keys(`${APP}/pr-80/`), [...prefixes.slice(0, 2).flatMap((p) => [`${p}extra-1.txt`, `${p}${FILE}`]), `${APP}/pr-80/notes.txt`].sort());
+            assert.deepEqual(await keys(`${APP}/pr-81/`), [`${neighbour}${FILE}`]);
+        });
+
+        it("by age: deletes what is older than D days unless it is among the newest N", async () => {
+            const ages = [1, 5, 9, 12];
+            const prefixes: string[] = [];
+            for (const [i, days] of ages.entries()) prefixes.push(await seedArtifact("pr-82", 40 + i, days));
+            const plan = await planCleanup({ client: s3, bucket: BUCKET, app: APP, environment: "pr-82", keep: 1, days: 7, now: NOW });
+            await runCleanup({ client: s3, plan });
+            assert.deepEqual(await keys(`${APP}/pr-82/`), prefixes.slice(0, 2).map((p) => `${p}${FILE}`).sort());
+        });
+
+        it("a dry run reports the same plan and bytes but sends no delete", async () => {
+            for (let n = 0; n < 4; n++) await seedArtifact("pr-83", 50 + n, 10 + n);
+            const before = await keys(`${APP}/pr-83/`);
+            requests = [];
+            const plan = await planCleanup({ client: s3, bucket: BUCKET, app: APP, environment: "pr-83", keep: 1, days: 7, now: NOW });
+            const result = await runCleanup({ client: s3, plan, dryRun: true });
+            assert.equal(plan.deletions.length, 3);
+            assert.equal(plan.bytesToReclaim, 3 * "artifact 5x".length);
+            assert.deepEqual(result, { dryRun: true, deletedObjects: 0, deletedArtifacts: 0, bytesReclaimed: 0, deleteRequests: 0 });
+            assert.deepEqual(commands(), ["ListObjectsV2Command"]);
+            assert.deepEqual(await keys(`${APP}/pr-83/`), before);
+        });
+
+        it("never deletes the deployed artifact, however old, and refuses a plan edited to include it", async () => {
+            const prefixes: string[] = [];
+            for (let n = 0; n < 3; n++) prefixes.push(await seedArtifact("pr-84", 60 + n, 30 + n));
+            const deployedKey = `${prefixes[2]}${FILE}`;
+            const plan = await planCleanup({ client: s3, bucket: BUCKET, app: APP, environment: "pr-84", keep: 1, days: 1, deployedKeys: [deployedKey], now: NOW });
+            assert.deepEqual(plan.deletions.map((a) => a.id), [prefixes[1]]);
+            const edited = { ...plan, keysToDelete: [...plan.keysToDelete, deployedKey] };
+            await assert.rejects(runCleanup({ client: s3, plan: edited }), /refusing to run a cleanup plan that deletes the deployed/);
+            await runCleanup({ client: s3, plan });
+            assert.deepEqual(await keys(`${APP}/pr-84/`), [`${prefixes[0]}${FILE}`, deployedKey].sort());
+        });
+
+        it("lists page by page and deletes in batches: one request per page and per batch", async () => {
+            for (let n = 0; n < 25; n++) await seedArtifact("pr-85", 100 + n, 10 + n);
+            requests = [];
+            const plan = await planCleanup({ client: s3, bucket: BUCKET, app: APP, environment: "pr-85", keep: 0, days: 1, now: NOW, pageSize: 10 });
+            const result = await runCleanup({ client: s3, plan, batchSize: 10 });
+            assert.deepEqual(commands(), [...Array(3).fill("ListObjectsV2Command"), ...Array(3).fill("DeleteObjectsCommand")]);
+            assert.deepEqual([plan.listRequests, result.deleteRequests, result.deletedObjects], [3, 3, 25]);
+            assert.deepEqual(await keys(`${APP}/pr-85/`), []);
+        });
+    });
+
+    describe("CLI", () => {
+        interface Run {
+            code: number;
+            stdout: string;
+            stderr: string;
+            clientsMade: number;
+        }
+        async function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+            let stdout = "";
+            let stderr = "";
+            let clientsMade = 0;
+            const code = await artifactsCli(args, {
+                stdout: (t) => (stdout += t),
+                stderr: (t) => (stderr += t),
+                env,
+                now: () => NOW,
+                makeClient: (options) => {
+                    clientsMade += 1;
+                    assert.equal(options.endpoint, endpoint);
+                    return s3;
+                },
+            });
+            return { code, stdout, stderr, clientsMade };
+        }
+        const at = () => ["--bucket", BUCKET, "--endpoint", endpoint];
+
+        it("prints help and exits 0; exits 2 with a clear message on bad arguments, before creating an S3 client", async () => {
+            const help = await cli(["cleanup", "--help"]);
+            assert.equal(help.code, 0);
+            assert.match(help.stdout, /--keep <n>\s+newest artifacts kept per environment \(default: 5/);
+            const cases: Array<[string[], RegExp]> = [
+                [[], /Usage: npm run artifacts -- <command>/],
+                [["deploy"], /Unknown command "deploy"; expected one of publish, verify, resolve, cleanup/],
+                [["cleanup", ...at(), "--kep", "3"], /Unknown option '--kep'/],
+                [["cleanup", ...at(), "--keep", "three"], /--keep must be a whole number, 0 or more \(got "three"\)/],
+                [["cleanup", ...at(), "--keep", "0", "--days", "0"], /keep and days are both 0/],
+                [["cleanup", "--keep", "3"], /--bucket is required/],
+                [["resolve", ...at(), "--pr", "51", "--env", "pr-52"], /--pr 51 means --env pr-51, but --env is pr-52/],
+                [["resolve", ...at()], /--env \(or --pr\) is required/],
+                [["publish", ...at(), "--pr", "51", "--file", SAMPLE], /build time is set but its commit is not: set --commit or the CI variable GITHUB_SHA/],
+                [["publish", ...at(), "--pr", "51", "--file", "nope.tar.gz", "--commit", sha(1)], /--file "nope.tar.gz" does not exist/],
+                [["verify", ...at(), "--key", "k", "--sha256", "xyz"], /--sha256 must be 64 lower-case hex characters/],
+                [["verify", ...at(), "--key", "k", "--download", "sometimes"], /--download must be auto, always or never/],
+                [["resolve", "--bucket", BUCKET, "--endpoint", "ftp://x", "--pr", "1"], /--endpoint must be an http\(s\) URL/],
+            ];
+            for (const [args, message] of cases) {
+                const run = await cli(args);
+                assert.equal(run.code, 2, `${args.join(" ")} exits 2`);
+                assert.match(run.stderr, message, args.join(" "));
+                assert.equal(run.clientsMade, 0, `${args.join(" ")} touches no S3`);
+            }
+        });
+
+        it("publish, resolve, verify and a dry-run cleanup through the CLI", async () => {
+            const ci = { GITHUB_SHA: sha(200), JOBFLEET_BUILD_TIME: "20250901-110000", GITHUB_REF_NAME: "main", GITHUB_RUN_ID: "555" };
+            const published = await cli(["publish", ...at(), "--pr", "90", "--file", SAMPLE], ci);
+            assert.equal(published.code, 0, published.stderr);
+            const key = published.stdout.trim();
+            assert.equal(key, `express-api/pr-90/000000c8-20250901-110000/${FILE}`);
+
+            const resolved = await cli(["resolve", ...at(), "--env", "pr-90"]);
+            assert.deepEqual([resolved.code, resolved.stdout.trim()], [0, key]);
+
+            const verified = await cli(["verify", ...at(), "--key", key, "--file", SAMPLE, "--commit", sha(200), "--pr-number", "90"]);
+            assert.equal(verified.code, 0, verified.stderr);
+            assert.match(verified.stdout, /^OK s3:\/\/.* sha256 [0-9a-f]{64} \(content checked by download\)/);
+            const mismatch = await cli(["verify", ...at(), "--key", key, "--sha256", "0".repeat(64)]);
+            assert.equal(mismatch.code, 1);
+            assert.match(mismatch.stderr, /failed verification:\n  - sha256: metadata says [0-9a-f]{64}, expected 0{64}/);
+
+            await seedArtifact("pr-90", 201, 20);
+            const outputs = tempFile("outputs.json", JSON.stringify({ artifactKey: key, previewUrl: "https://preview" }));
+            const dry = await cli(["cleanup", ...at(), "--pr", "90", "--keep", "0", "--days", "7", "--stack-outputs", outputs, "--dry-run", "--json"]);
+            assert.equal(dry.code, 0, dry.stderr);
+            const report = JSON.parse(dry.stdout);
+            assert.deepEqual(
+                report.decisions.map((d: { delete: boolean; reasons: string[] }) => [d.delete, d.reasons[0].split(" ")[0]]),
+                [
+                    [false, "deployed"],
+                    [true, "20.0"],
+                ],
+            );
+            assert.deepEqual([report.dryRun, report.deleteArtifacts, report.deleteRequests], [true, 1, 0]);
+            assert.equal((await keys("express-api/pr-90/")).length, 2, "a dry run deletes nothing");
+        });
+
+        it("the real entry point exits 2 on a bad argument", () => {
+            const result = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.resolve(__dirname, "..", "scripts", "artifacts.ts"), "cleanup", "--bucket", BUCKET, "--keep", "lots"], {
+                cwd: path.resolve(__dirname, ".."),
+                encoding: "utf8",
+                env: { ...process.env, TS_NODE_PROJECT: path.resolve(__dirname, "..", "tsconfig.json") },
+            });
+            assert.equal(result.status, 2, result.stderr);
+            assert.match(result.stderr, /artifacts cleanup: --keep must be a whole number, 0 or more \(got "lots"\)/);
+        });
+    });
+});

@@ -10,10 +10,12 @@ import { RunTaskCommand } from "@aws-sdk/client-ecs";
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import {
+    collectShellJobResult,
     createShellJobS3Client,
     ShellExecutorTarget,
     shellExecutorTargetFromEnv,
     ShellJobCaller,
+    shellJobHandle,
     ShellJobRejectedError,
     startShellJob,
     submitShellJob,
@@ -191,6 +193,19 @@ describe("shell job contract (caller, runner) against s3rver on loopback", funct
         await assertBucketEmpty();
     });
 
+    it("lets a later invocation collect a job started elsewhere by its id, as the API does", async () => {
+        const { caller, ecs } = callerWith({ startDelayMs: 500 });
+        const startedAt = new Date();
+        const { jobId } = await startShellJob(caller, { commands: [{ run: "echo collected" }] });
+        const handle = shellJobHandle(caller, jobId, startedAt);
+        assert.equal(await collectShellJobResult(caller, handle), undefined, "no result while the task is still starting");
+        assert.deepEqual(await keysUnder(JOB_REQUEST_PREFIX), [`shell-jobs/${jobId}.json`], "the request stays until the result is read");
+        await ecs.settled();
+        const result = await collectShellJobResult(caller, handle);
+        assert.equal(result?.commands[0].stdout, "collected\n");
+        await assertBucketEmpty();
+    });
+
     it("refuses a job whose legacy overrides exceed ECS's 8192 limit before calling ECS; the presigned path carries the same job", async () => {
         const spec = { commands: [{ run: `printf '%s' '${"x".repeat(12_000)}' | wc -c` }] };
         const legacy = callerWith();
@@ -210,10 +225,10 @@ describe("shell job contract (caller, runner) against s3rver on loopback", funct
     });
 
     it("reports an expired job request URL: the runner says so and the caller reports the missing result at its deadline", async () => {
-        // URLs valid 1 s, and the task starts 2.5 s later: the seed's failure when a task waits for capacity.
-        const { caller, ecs } = callerWith({ startDelayMs: 2500 }, { urlTtlSeconds: 1 });
+        // URLs valid 1 s, and the task starts 2 s later: the seed's failure when a task waits for capacity.
+        const { caller, ecs } = callerWith({ startDelayMs: 2000 }, { urlTtlSeconds: 1 });
         const job = await startShellJob(caller, { commands: [{ run: "echo should not run" }] });
-        await assert.rejects(waitForShellJobResult(caller, job, { deadline: new Date(Date.now() + 5000), ...fastPolling }), (err: ShellJobError) => {
+        await assert.rejects(waitForShellJobResult(caller, job, { deadline: new Date(Date.now() + 4000), ...fastPolling }), (err: ShellJobError) => {
             assert.equal(err.code, "RESULT_MISSING");
             assert.match(err.message, new RegExp(`No result for shell job ${job.jobId} at s3://${BUCKET}/shell-results/${job.jobId}\\.json by the deadline`));
             assert.match(err.message, /URLs expired before it started/);

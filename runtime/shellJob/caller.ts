@@ -10,6 +10,7 @@ import {
     DEFAULT_URL_TTL_SECONDS,
     describeIssues,
     ECS_OVERRIDES_LIMIT_BYTES,
+    JOB_ID,
     jobRequestKey,
     jobRequestSchema,
     jobResultKey,
@@ -303,65 +304,103 @@ export interface WaitOptions {
 const LATE_UPLOAD_GRACE_MS = 60_000;
 
 /**
+ * The handle of a job started elsewhere (the API starts a job and returns its id; a later
+ * invocation collects the result). `startedAt` is when the job was started; the result URL expired
+ * urlTtlSeconds later.
+ */
+export function shellJobHandle(caller: ShellJobCaller, jobId: string, startedAt: Date, transport: ShellJobTransport = "presigned-url"): StartedShellJob {
+    if (!JOB_ID.test(jobId)) throw new ShellJobError("MALFORMED_REQUEST", `Shell job id ${JSON.stringify(jobId)} is not one: expected 1 to 64 letters, digits, _ or -.`);
+    return {
+        jobId,
+        transport,
+        requestKey: transport === "presigned-url" ? jobRequestKey(jobId) : undefined,
+        resultKey: jobResultKey(jobId),
+        resultUrlExpiresAt: new Date(startedAt.getTime() + caller.target.urlTtlSeconds * 1000),
+        requestBytes: 0,
+        overridesBytes: 0,
+        timings: { presignMs: 0, uploadMs: 0, runTaskMs: 0 },
+    };
+}
+
+type Attempt = { found: true; result: ShellJobResult } | { found: false; answer: string };
+
+async function attemptCollect(caller: ShellJobCaller, job: StartedShellJob): Promise<Attempt> {
+    let text: string;
+    try {
+        const response = await caller.s3.send(new GetObjectCommand({ Bucket: caller.target.bucket, Key: job.resultKey }));
+        text = await response.Body!.transformToString("utf8");
+    } catch (err) {
+        // Without s3:ListBucket (deliberately not granted), S3 answers 403 rather than 404 for a key that does not exist yet.
+        const name = (err as { name?: string }).name ?? "";
+        return { found: false, answer: name === "NoSuchKey" || name === "AccessDenied" ? name : messageOf(err) };
+    }
+    const cleanupStart = performance.now();
+    await deleteObjects(caller, [job.requestKey, job.resultKey].filter((k): k is string => k !== undefined), job.jobId);
+    job.timings.cleanupMs = since(cleanupStart);
+    return { found: true, result: parseResult(job.jobId, text) };
+}
+
+function parseResult(jobId: string, text: string): ShellJobResult {
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(text);
+    } catch (err) {
+        throw new ShellJobError("RESULT_MALFORMED", `The result of shell job ${jobId} is not valid JSON (${messageOf(err)}); is the runner image on contract ${CONTRACT_VERSION}?`, jobId);
+    }
+    const checked = jobResultSchema.safeParse(parsed);
+    if (!checked.success) {
+        throw new ShellJobError("RESULT_MALFORMED", `The result of shell job ${jobId} does not match contract ${CONTRACT_VERSION}: ${describeIssues(checked.error)}.`, jobId);
+    }
+    const result = checked.data;
+    if (result.status === "rejected") {
+        const error = result.error ?? { code: "MALFORMED_REQUEST" as const, message: "(the runner gave no reason)" };
+        throw new ShellJobRejectedError(error.code, `The shell executor refused job ${jobId}: ${error.message}`, jobId, result);
+    }
+    return result;
+}
+
+/**
+ * One look for the result, for callers that cannot wait (the API): undefined while there is none;
+ * once it is there, both objects are deleted and the result returned (or the refusal thrown).
+ */
+export async function collectShellJobResult(caller: ShellJobCaller, job: StartedShellJob): Promise<ShellJobResult | undefined> {
+    const attempt = await attemptCollect(caller, job);
+    return attempt.found ? attempt.result : undefined;
+}
+
+/**
  * Polls for the result with backoff until the deadline, then deletes the request and the result.
  * A refused job (expired URL, unknown version, malformed request) throws with the runner's code and
- * message; a job whose commands failed returns its result with status "failed".
+ * message; a job whose commands failed returns its result with status "failed". At the deadline
+ * the request is deleted and RESULT_MISSING thrown.
  */
 export async function waitForShellJobResult(caller: ShellJobCaller, job: StartedShellJob, options: WaitOptions = {}): Promise<ShellJobResult> {
     const deadline = options.deadline ?? new Date(job.resultUrlExpiresAt.getTime() + LATE_UPLOAD_GRACE_MS);
     const maxPoll = options.maxPollMs ?? 5000;
     let pause = options.initialPollMs ?? 500;
     const waitStart = performance.now();
-    const { bucket } = caller.target;
     let lastAnswer = "no answer yet";
-    let text: string | undefined;
 
     for (;;) {
-        try {
-            const response = await caller.s3.send(new GetObjectCommand({ Bucket: bucket, Key: job.resultKey }));
-            text = await response.Body!.transformToString("utf8");
-            break;
-        } catch (err) {
-            // Without s3:ListBucket (deliberately not granted), S3 answers 403 rather than 404 for a key that does not exist yet.
-            const name = (err as { name?: string }).name ?? "";
-            lastAnswer = name === "NoSuchKey" || name === "AccessDenied" ? name : messageOf(err);
-        }
+        const attempt = await attemptCollect(caller, job).finally(() => (job.timings.waitMs = since(waitStart) - (job.timings.cleanupMs ?? 0)));
+        if (attempt.found) return attempt.result;
+        lastAnswer = attempt.answer;
         const left = deadline.getTime() - Date.now();
         if (left <= 0) break;
         const jittered = pause * (0.8 + Math.random() * 0.4);
         await new Promise((resolve) => setTimeout(resolve, Math.min(jittered, left)));
         pause = Math.min(pause * 1.5, maxPoll);
     }
-    job.timings.waitMs = since(waitStart);
 
     const cleanupStart = performance.now();
     await deleteObjects(caller, [job.requestKey, job.resultKey].filter((k): k is string => k !== undefined), job.jobId);
     job.timings.cleanupMs = since(cleanupStart);
-
-    if (text === undefined) {
-        throw new ShellJobError(
-            "RESULT_MISSING",
-            `No result for shell job ${job.jobId} at s3://${bucket}/${job.resultKey} by the deadline ${deadline.toISOString()} (waited ${Math.round((job.timings.waitMs ?? 0) / 1000)} s; last answer: ${lastAnswer}). ` +
-                `The task${job.taskArn ? ` ${job.taskArn}` : ""} stopped before it could report (image pull, no route to S3, URLs expired before it started: see its log group) or is still running past its result URL (valid until ${job.resultUrlExpiresAt.toISOString()}). Its request was deleted.`,
-            job.jobId,
-        );
-    }
-    let parsed: unknown;
-    try {
-        parsed = JSON.parse(text);
-    } catch (err) {
-        throw new ShellJobError("RESULT_MALFORMED", `The result of shell job ${job.jobId} is not valid JSON (${messageOf(err)}); is the runner image on contract ${CONTRACT_VERSION}?`, job.jobId);
-    }
-    const checked = jobResultSchema.safeParse(parsed);
-    if (!checked.success) {
-        throw new ShellJobError("RESULT_MALFORMED", `The result of shell job ${job.jobId} does not match contract ${CONTRACT_VERSION}: ${describeIssues(checked.error)}.`, job.jobId);
-    }
-    const result = checked.data;
-    if (result.status === "rejected") {
-        const error = result.error ?? { code: "MALFORMED_REQUEST" as const, message: "(the runner gave no reason)" };
-        throw new ShellJobRejectedError(error.code, `The shell executor refused job ${job.jobId}: ${error.message}`, job.jobId, result);
-    }
-    return result;
+    throw new ShellJobError(
+        "RESULT_MISSING",
+        `No result for shell job ${job.jobId} at s3://${caller.target.bucket}/${job.resultKey} by the deadline ${deadline.toISOString()} (waited ${Math.round((job.timings.waitMs ?? 0) / 1000)} s; last answer: ${lastAnswer}). ` +
+            `The task${job.taskArn ? ` ${job.taskArn}` : ""} stopped before it could report (image pull, no route to S3, URLs expired before it started: see its log group) or is still running past its result URL (valid until ${job.resultUrlExpiresAt.toISOString()}). Its request was deleted.`,
+        job.jobId,
+    );
 }
 
 /** A job the runner refused; `code` is the runner's (REQUEST_URL_EXPIRED, UNKNOWN_CONTRACT_VERSION, ...). */

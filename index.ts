@@ -11,6 +11,8 @@ import { SubmissionRunner } from "./components/submissionRunner";
 import { ShellExecutor } from "./components/shellExecutor";
 import { JobWorker } from "./components/jobWorker";
 import { Api } from "./components/api";
+import { SandboxBroker } from "./components/sandboxBroker";
+import { AgentRuntime } from "./components/agentRuntime";
 
 const config = loadConfig();
 
@@ -169,3 +171,51 @@ const ciAccess = new CiAccess("ci-access", {
 export const ciPreviewRoleArn = ciAccess.previewRoleArn;
 export const ciImagePushRoleArn = ciAccess.imagePushRoleArn;
 export const deployRoleArn = ciAccess.deployRoleArn;
+
+// Sandbox broker (seed 001) and agent runtime (seed 002), issue 5: long-running Fargate services behind HTTPS load balancers.
+const serviceAlarms = { topicArn: alarms.topicArn, cpuHighPercent: config.alarmCpuHighPercent, memoryHighPercent: config.alarmMemoryHighPercent, evaluationMinutes: config.alarmEvaluationMinutes };
+const sandboxBroker = new SandboxBroker("sandbox-broker", {
+    vpcId: network.vpcId,
+    publicSubnetIds: network.publicSubnetIds,
+    privateSubnetIds: network.privateSubnetIds,
+    isProd: config.isProd,
+    image: config.sandboxBrokerImage,
+    cpu: config.sandboxBrokerCpu,
+    memory: config.sandboxBrokerMemory,
+    apiDesiredCount: config.sandboxBrokerApiDesiredCount,
+    workerDesiredCount: config.sandboxBrokerWorkerDesiredCount,
+    certificateArn: config.sandboxBrokerCertificateArn,
+    corsAllowedOrigins: config.sandboxBrokerCorsAllowedOrigins,
+    cspApiTokenSecretArn: config.sandboxBrokerCspApiTokenSecretArn,
+    rateLimitPerMinute: config.sandboxBrokerRateLimitPerMinute,
+    gracefulShutdownSeconds: config.sandboxBrokerGracefulShutdownSeconds,
+    logRetentionDays: config.logRetentionDays,
+    alarms: serviceAlarms,
+    tags: config.tags,
+});
+const agentRuntime = new AgentRuntime("agent-runtime", {
+    vpcId: network.vpcId,
+    vpcCidr: network.cidrBlock,
+    publicSubnetIds: network.publicSubnetIds,
+    privateSubnetIds: Array.from({ length: config.availabilityZoneCount }, (_, i) => network.privateSubnetIds.apply((ids) => ids[i])),
+    isProd: config.isProd,
+    image: config.agentRuntimeImage,
+    cpu: config.agentRuntimeCpu,
+    memory: config.agentRuntimeMemory,
+    desiredCount: config.agentRuntimeDesiredCount,
+    gracefulShutdownSeconds: config.agentRuntimeGracefulShutdownSeconds,
+    appId: config.agentRuntimeAppId,
+    packagePrefix: config.agentRuntimePackagePrefix,
+    certificateArn: config.agentRuntimeCertificateArn,
+    logRetentionDays: config.logRetentionDays,
+    alarms: serviceAlarms,
+    tags: config.tags,
+});
+export const sandboxBrokerUrl = sandboxBroker.apiUrl;
+export const sandboxBrokerClusterName = sandboxBroker.cluster.name;
+export const sandboxBrokerAllocationsTableName = sandboxBroker.allocationsTable.name;
+export const sandboxBrokerCspApiTokenSecretArn = sandboxBroker.cspApiTokenSecretArn;
+export const agentRuntimeRestUrl = agentRuntime.restUrl;
+export const agentRuntimeUiUrl = agentRuntime.uiUrl;
+export const agentRuntimeA2aEndpoint = agentRuntime.a2aEndpoint;
+export const agentRuntimePackageBucketName = agentRuntime.packageBucket.bucket;

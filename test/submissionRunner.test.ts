@@ -11,7 +11,8 @@ import {
 } from "../components/submissionRunner";
 import * as pulumi from "@pulumi/pulumi";
 import { PolicyStatement } from "../components/iam";
-import { CapturedPlan, CapturedResource, captureProgram, inputsOf, revealSecrets } from "../tooling/capture";
+import { CapturedPlan, CapturedResource, captureProgram, inputsOf, revealSecrets, toStackExport } from "../tooling/capture";
+import { PolicyAnalyzer } from "../tooling/policyAnalyzer";
 import { standardPlan } from "./support/plans";
 
 type Stack = "staging" | "prod";
@@ -104,7 +105,9 @@ describe("SubmissionRunner (seed 004) under mocks", () => {
         "jobfleet:submissionRunnerGracefulShutdownSeconds": "45",
         "jobfleet:runLogRetentionDays": "7",
     };
-    before(async () => {
+    before(async function () {
+        // Three captures of the whole program; generous for a loaded 2-core machine.
+        this.timeout(180_000);
         plans.staging = await standardPlan("staging");
         plans.prod = await standardPlan("prod");
         plans.tuned = await captureProgram({ stack: "staging", configOverrides: TUNED });
@@ -430,6 +433,22 @@ describe("SubmissionRunner (seed 004) under mocks", () => {
                 "the runner reaches HTTPS and its database, nothing else",
             );
         });
+    });
+
+    it("passes every rule of the policy pack in both stacks (its own resources and the building block's)", async function () {
+        this.timeout(120_000);
+        const analyzer = await PolicyAnalyzer.start({ typeCheck: false });
+        try {
+            for (const stack of ["staging", "prod"] as const) {
+                const plan = plans[stack]!;
+                const mine = new Set(runnerResources(plan).map((r) => r.urn));
+                const evaluation = await analyzer.evaluate(toStackExport(plan).deployment.resources, { config: `policies/config/${stack}.json`, stack: { stack, project: "jobfleet" } });
+                const violations = evaluation.policyPacks.flatMap((p) => p.violations).filter((v) => v.urn === undefined || mine.has(v.urn));
+                assert.deepEqual(violations.map((v) => `${v.policyName} ${v.urn}: ${v.message}`), [], `${stack}: the pack flags the runner`);
+            }
+        } finally {
+            await analyzer.close();
+        }
     });
 
     it("refuses a prod image from another repository before creating the runner", async () => {

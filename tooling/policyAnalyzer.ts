@@ -409,8 +409,8 @@ export class PolicyAnalyzer {
         const typeCheck = options.typeCheck ?? true;
         const args = typeCheck
             ? // What the CLI runs for a nodejs pack: the run-policy-pack shim with the engine address (unused by packs) and the pack directory.
-              [require.resolve("@pulumi/pulumi/cmd/run-policy-pack", { paths: [packDir] }), "127.0.0.1:0", "."]
-            : ["-r", require.resolve("ts-node/register/transpile-only", { paths: [packDir] }), "."];
+              [require.resolve("@pulumi/pulumi/cmd/run-policy-pack", { paths: [packDir, __dirname] }), "127.0.0.1:0", "."]
+            : ["-r", require.resolve("ts-node/register/transpile-only", { paths: [packDir, __dirname] }), "."];
         const child = spawn(process.execPath, args, { cwd: packDir, env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] });
         let stderr = "";
         child.stderr!.setEncoding("utf8");
@@ -449,6 +449,11 @@ export class PolicyAnalyzer {
             "grpc.max_send_message_length": 400 * 1024 * 1024,
         });
         return new PolicyAnalyzer(child, client, packDir, () => stderr);
+    }
+
+    /** Process id of the pack's analyzer server. */
+    get pid(): number | undefined {
+        return this.child.pid;
     }
 
     /** What the pack has written to stderr so far (warnings, errors). */

@@ -1,0 +1,55 @@
+import * as assert from "assert";
+import { captureProgram, toStackExport } from "../../tooling/capture";
+import { formatEvaluation, PolicyAnalyzer, PolicyEvaluation, resourcesFromStackExport, StackResource } from "../../tooling/policyAnalyzer";
+
+/**
+ * The whole jobfleet program, captured under mocks for each stack and handed to the pack as a
+ * stack export, has no mandatory violation under that stack's --policy-pack-config.
+ */
+describe("policy pack: the jobfleet program passes its own guardrails", function () {
+    this.timeout(120_000);
+    let analyzer: PolicyAnalyzer;
+    const plans: Record<string, StackResource[]> = {};
+
+    before(async function () {
+        this.timeout(120_000);
+        analyzer = await PolicyAnalyzer.start({ typeCheck: false });
+        for (const stack of ["staging", "prod"]) {
+            plans[stack] = resourcesFromStackExport(toStackExport(await captureProgram({ stack })), `${stack} plan`);
+        }
+    });
+    after(async () => {
+        await analyzer?.close();
+    });
+
+    const evaluate = (stack: string, resources: StackResource[]): Promise<PolicyEvaluation> =>
+        analyzer.evaluate(resources, { config: `policies/config/${stack}.json`, stack: { stack, project: "jobfleet" } });
+
+    for (const stack of ["staging", "prod"]) {
+        it(`${stack}: zero mandatory violations`, async () => {
+            const resources = plans[stack];
+            const types = new Set(resources.map((r) => r.type));
+            for (const t of ["aws:ecs/taskDefinition:TaskDefinition", "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy", "aws:s3/bucket:Bucket", "aws:sqs/queue:Queue"]) {
+                assert.ok(types.has(t), `the ${stack} plan has a ${t} for the pack to check`);
+            }
+            const evaluation = await evaluate(stack, resources);
+            assert.strictEqual(evaluation.mandatoryCount, 0, `${stack} has mandatory violations:\n${formatEvaluation(evaluation)}`);
+            assert.ok(evaluation.passed);
+        });
+    }
+
+    it("control: the same prod plan with seed 004's plaintext DATABASE_URL in a container is blocked", async () => {
+        const resources: StackResource[] = JSON.parse(JSON.stringify(plans.prod));
+        const td = resources.find((r) => r.type === "aws:ecs/taskDefinition:TaskDefinition")!;
+        for (const props of [td.inputs!, td.outputs!]) {
+            const containers = JSON.parse(props.containerDefinitions as string) as { environment?: { name: string; value: string }[] }[];
+            containers[0].environment = [...(containers[0].environment ?? []), { name: "DATABASE_URL", value: "postgresql://postgres:TFMdb#SecureKey9@tfmdb.cfeggi80y56w.eu-south-2.rds.amazonaws.com:5432/tfmdb" }];
+            props.containerDefinitions = JSON.stringify(containers);
+        }
+        const evaluation = await evaluate("prod", resources);
+        assert.strictEqual(evaluation.passed, false);
+        const blocked = evaluation.policyPacks[0].violations.filter((v) => v.enforcementLevel === "mandatory");
+        assert.deepStrictEqual(blocked.map((v) => [v.policyName, v.urn]), [["no-plaintext-secrets", td.urn]]);
+        assert.match(blocked[0].message, /environment "DATABASE_URL"/);
+    });
+});

@@ -200,8 +200,11 @@ export class SubmissionRunner extends pulumi.ComponentResource {
             tags: args.tags,
         });
 
-        const problems = [...submissionRunnerArgsProblems(name, args, margin), ...fargateServiceArgsProblems(name, serviceArgs(PLACEHOLDER_WIRING))];
-        if (problems.length > 0) throw new Error(problems.join("\n"));
+        // The component's own checks first (they guard the fields serviceArgs reads), then the building block's, on the same arguments it will get.
+        const ownProblems = submissionRunnerArgsProblems(name, args, margin);
+        if (ownProblems.length > 0) throw new Error(ownProblems.join("\n"));
+        const serviceProblems = fargateServiceArgsProblems(name, serviceArgs(PLACEHOLDER_WIRING));
+        if (serviceProblems.length > 0) throw new Error(serviceProblems.join("\n"));
 
         const tags = args.tags ?? {};
         const stopTimeoutSeconds = stopTimeoutFor(args.gracefulShutdownSeconds);

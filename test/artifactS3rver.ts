@@ -25,6 +25,8 @@ process.stdin.resume();
 
 export interface S3rverProcess {
     endpoint: string;
+    /** s3rver's filesystem store: `<bucket>/<key>._S3rver_object` per object (the benchmark seeds it directly). */
+    directory: string;
     stop(): Promise<void>;
 }
 
@@ -54,6 +56,7 @@ export async function startS3rver(buckets: string[]): Promise<S3rverProcess> {
     let stopped: Promise<void> | undefined;
     return {
         endpoint: `http://127.0.0.1:${port}`,
+        directory,
         stop() {
             stopped ??= (async () => {
                 if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");

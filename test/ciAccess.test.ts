@@ -1,4 +1,7 @@
 import * as assert from "node:assert/strict";
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
 import {
     checkCiAccessArgs,
     CiAccessArgs,
@@ -8,6 +11,7 @@ import {
     IMAGE_PUSH_ACTIONS,
 } from "../components/ciAccess";
 import { CapturedPlan, CapturedResource, captureProgram, inputsOf } from "../tooling/capture";
+import { PROJECT_ROOT } from "../tooling/stackConfig";
 import { standardPlan } from "./support/plans";
 
 interface Statement {
@@ -267,5 +271,70 @@ describe("CiAccess arguments", () => {
             ecrRepositoryArnsOf([`111122223333.dkr.ecr.us-east-1.amazonaws.com/jobfleet/api${digest}`, `111122223333.dkr.ecr.us-east-1.amazonaws.com/jobfleet/api:v2`, "ghcr.io/x/y:1"]),
             ["arn:aws:ecr:us-east-1:111122223333:repository/jobfleet/api"],
         );
+    });
+});
+
+describe("GitHub workflows", () => {
+    const workflowDir = path.join(PROJECT_ROOT, ".github", "workflows");
+    const read = (name: string) => ({ text: fs.readFileSync(path.join(workflowDir, name), "utf8"), doc: YAML.parse(fs.readFileSync(path.join(workflowDir, name), "utf8")) });
+    type Step = { uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string> };
+    const stepsOf = (doc: any): Step[] => Object.values(doc.jobs).flatMap((job: any) => job.steps as Step[]);
+
+    it("hold no static AWS keys and pin every action to a version", () => {
+        for (const name of fs.readdirSync(workflowDir)) {
+            const { text, doc } = read(name);
+            assert.doesNotMatch(text, /AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|aws-access-key-id|aws-secret-access-key/, `${name} uses no stored AWS keys`);
+            assert.deepEqual(doc.permissions, { contents: "read" }, `${name}: the default token can only read`);
+            for (const step of stepsOf(doc)) {
+                if (step.uses) assert.match(step.uses, /^[\w.-]+\/[\w.-]+@(v\d+(\.\d+){0,2}|[0-9a-f]{40})$/, `${name}: ${step.uses} is pinned`);
+            }
+            for (const [jobName, job] of Object.entries<any>(doc.jobs)) {
+                const assumesRole = (job.steps as Step[]).some((s) => s.uses?.startsWith("aws-actions/configure-aws-credentials@"));
+                assert.equal(job.permissions?.["id-token"] === "write", assumesRole, `${name} ${jobName}: id-token: write exactly where a role is assumed`);
+                for (const s of (job.steps as Step[]).filter((st) => st.uses?.startsWith("aws-actions/configure-aws-credentials@"))) {
+                    assert.ok(s.with?.["role-to-assume"], `${name} ${jobName}: assumes a role through OIDC`);
+                }
+            }
+        }
+    });
+
+    it("run the tests and the offline gate for both stacks on every pull request, without cloud credentials", () => {
+        const { doc } = read("preview.yml");
+        assert.deepEqual(Object.keys(doc.on), ["pull_request"]);
+        const offline = doc.jobs.offline;
+        assert.equal(offline.permissions, undefined);
+        const runs = (offline.steps as Step[]).map((s) => s.run ?? "");
+        assert.ok(runs.some((r) => /^npm ci\b/.test(r)));
+        assert.ok(runs.includes("npm test"));
+        for (const stack of ["staging", "prod"]) assert.ok(runs.some((r) => r.startsWith(`npm run preview -- --stack ${stack}`)), `the gate runs for ${stack}`);
+        assert.equal((offline.steps as Step[]).some((s) => s.uses?.startsWith("aws-actions/")), false);
+    });
+
+    it("preview each stack with pulumi/actions, the policy pack and its per-stack config, only where Pulumi access is set up", () => {
+        const { doc } = read("preview.yml");
+        const cloud = doc.jobs["pulumi-preview"];
+        assert.match(cloud.if, /vars\.PULUMI_ACCESS == 'true'/);
+        assert.deepEqual(cloud.strategy.matrix.include.map((m: { stack: string }) => m.stack), ["staging", "prod"]);
+        const pulumiStep = (cloud.steps as Step[]).find((s) => s.uses?.startsWith("pulumi/actions@"))!;
+        assert.equal(pulumiStep.with!.command, "preview");
+        assert.equal(pulumiStep.with!.policyPacks, "policies");
+        assert.equal(pulumiStep.with!.policyPackConfigs, "policies/config/${{ matrix.stack }}.json");
+        assert.equal(pulumiStep.with!["comment-on-pr"], true);
+        assert.equal(pulumiStep.env!.PULUMI_ACCESS_TOKEN, "${{ secrets.PULUMI_ACCESS_TOKEN }}");
+        const steps = cloud.steps as Step[];
+        assert.ok(steps.findIndex((s) => s.run?.includes('doc.delete("environment")')) < steps.indexOf(pulumiStep), "the ESC import is dropped before the preview");
+    });
+
+    it("push images only from main, with the image-push role, under immutable tags", () => {
+        const { doc } = read("images.yml");
+        assert.deepEqual(doc.on.push.branches, ["main"]);
+        const job = doc.jobs.push;
+        assert.match(job.if, /github\.ref == 'refs\/heads\/main'/);
+        const credentials = (job.steps as Step[]).find((s) => s.uses?.startsWith("aws-actions/configure-aws-credentials@"))!;
+        assert.match(String(credentials.with!["role-to-assume"]), /IMAGE_PUSH_ROLE_ARN/);
+        const build = (job.steps as Step[]).find((s) => s.uses?.startsWith("docker/build-push-action@"))!;
+        assert.match(String(build.with!.tags), /:sha-\$\{\{ github\.sha \}\}$/);
+        const code = read("images.yml").text.split("\n").filter((line) => !/^\s*#/.test(line)).join("\n");
+        assert.doesNotMatch(code, /:latest|update-service|force-new-deployment/);
     });
 });

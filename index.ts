@@ -62,6 +62,8 @@ export const artifactKey = previewArtifact.key;
 export const artifactChecksum = previewArtifact.checksum;
 export const previewUrl = preview.url;
 export const previewAutoScalingGroupName = preview.autoScalingGroupName;
+// Read by `npm run artifacts -- cleanup --stack-outputs <pulumi stack output --json>` as its --keep/--days defaults.
+export const artifactCleanupPolicy = { keep: config.artifactKeepCount, days: config.artifactMaxAgeDays };
 
 // Submission runner (seed 004, issue 6): SQS + DLQ, S3, RDS PostgreSQL with a managed password, ECR, Fargate service scaling on backlog.
 const submissionRunner = new SubmissionRunner("submission-runner", {

@@ -128,11 +128,12 @@ newest --keep of its environment, or younger than --days; everything else is del
 DeleteObjects, 1,000 keys per request. Without --env/--pr, every environment of the app.
 In the versioned bucket a delete leaves a noncurrent version until the lifecycle rule expires it.
 
-  --keep <n>            newest artifacts kept per environment (default: 5; 0: no count rule)
-  --days <d>            artifacts younger than this are kept (default: 7; 0: no age rule)
+  --keep <n>            newest artifacts kept per environment (default: the stack's artifactKeepCount, else 5; 0: no count rule)
+  --days <d>            artifacts younger than this are kept (default: the stack's artifactMaxAgeDays, else 7; 0: no age rule)
   --deployed <key>      a deployed key; repeatable
   --deployed-file <p>   file with one deployed key per line (# comments)
-  --stack-outputs <p>   JSON of "pulumi stack output --json": every key in it counts as deployed
+  --stack-outputs <p>   JSON of "pulumi stack output --json": every key in it counts as deployed, and its
+                        artifactBucketName and artifactCleanupPolicy give the bucket, --keep and --days defaults
   --dry-run             print what would be deleted and the bytes reclaimed; delete nothing
   --file-name <name>    artifact file name, to recognise legacy keys (default: {app}-deployment.tar.gz)
 
@@ -212,8 +213,8 @@ interface Common {
     json: boolean;
 }
 
-function common(values: Values, io: CliIo, command: Command): Common {
-    const bucketRaw = str(values, "bucket") ?? io.env.JOBFLEET_ARTIFACT_BUCKET;
+function common(values: Values, io: CliIo, command: Command, bucketFromOutputs?: string): Common {
+    const bucketRaw = str(values, "bucket") ?? (io.env.JOBFLEET_ARTIFACT_BUCKET || undefined) ?? bucketFromOutputs;
     if (bucketRaw === undefined || bucketRaw === "") throw new UsageError("--bucket is required (or set JOBFLEET_ARTIFACT_BUCKET); the stack output artifactBucketName names it.", command);
     return guard(command, () => {
         const bucket = checkBucketName(bucketRaw, "--bucket");
@@ -412,10 +413,41 @@ async function resolve(values: Values, io: CliIo, makeClient: MakeClient): Promi
     return 0;
 }
 
+/** What `pulumi stack output --json` of this project says about artifacts (index.ts exports these). */
+interface ArtifactStackOutputs {
+    keys: string[];
+    bucket?: string;
+    keep?: number;
+    days?: number;
+}
+
+function readStackOutputs(file: string): ArtifactStackOutputs {
+    let outputs: unknown;
+    try {
+        outputs = JSON.parse(fs.readFileSync(readableFile(file, "--stack-outputs", "cleanup"), "utf8"));
+    } catch (err) {
+        if (err instanceof UsageError) throw err;
+        throw new UsageError(`--stack-outputs ${JSON.stringify(file)} is not JSON (save "pulumi stack output --json" to it).`, "cleanup");
+    }
+    const keys = deployedKeysFromStackOutputs(outputs);
+    if (keys.length === 0) throw new UsageError(`--stack-outputs ${JSON.stringify(file)} names no object key; expected the stack's outputs with artifactKey.`, "cleanup");
+    const o = (outputs ?? {}) as { artifactBucketName?: unknown; artifactCleanupPolicy?: { keep?: unknown; days?: unknown } };
+    const whole = (v: unknown) => (typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : undefined);
+    return {
+        keys,
+        bucket: typeof o.artifactBucketName === "string" ? o.artifactBucketName : undefined,
+        keep: whole(o.artifactCleanupPolicy?.keep),
+        days: whole(o.artifactCleanupPolicy?.days),
+    };
+}
+
 async function cleanup(values: Values, io: CliIo, makeClient: MakeClient): Promise<number> {
-    const c = common(values, io, "cleanup");
-    const keep = wholeNumber(values, "keep", 5, "cleanup");
-    const days = wholeNumber(values, "days", 7, "cleanup");
+    const outputsFile = str(values, "stack-outputs");
+    const stack = outputsFile === undefined ? undefined : readStackOutputs(outputsFile);
+    const c = common(values, io, "cleanup", stack?.bucket);
+    // Explicit flags win; then the stack's jobfleet:artifactKeepCount / artifactMaxAgeDays; then seed 003's 5 and 7.
+    const keep = wholeNumber(values, "keep", stack?.keep ?? 5, "cleanup");
+    const days = wholeNumber(values, "days", stack?.days ?? 7, "cleanup");
     guard("cleanup", () => checkCleanupRules(keep, days));
     const fileName = guard("cleanup", () => checkFileName(str(values, "file-name") ?? defaultArtifactFileName(c.app), "--file-name"));
     const explicitKeys = ((values.deployed as string[] | undefined) ?? []).map((k) => k.trim());
@@ -425,20 +457,7 @@ async function cleanup(values: Values, io: CliIo, makeClient: MakeClient): Promi
         const lines = fs.readFileSync(readableFile(deployedFile, "--deployed-file", "cleanup"), "utf8").split(/\r?\n/);
         explicitKeys.push(...lines.map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#")));
     }
-    const deployedKeys = [...explicitKeys];
-    const outputsFile = str(values, "stack-outputs");
-    if (outputsFile !== undefined) {
-        let outputs: unknown;
-        try {
-            outputs = JSON.parse(fs.readFileSync(readableFile(outputsFile, "--stack-outputs", "cleanup"), "utf8"));
-        } catch (err) {
-            if (err instanceof UsageError) throw err;
-            throw new UsageError(`--stack-outputs ${JSON.stringify(outputsFile)} is not JSON (save "pulumi stack output --json" to it).`, "cleanup");
-        }
-        const fromOutputs = deployedKeysFromStackOutputs(outputs);
-        if (fromOutputs.length === 0) throw new UsageError(`--stack-outputs ${JSON.stringify(outputsFile)} names no object key; expected the stack's outputs with artifactKey.`, "cleanup");
-        deployedKeys.push(...fromOutputs);
-    }
+    const deployedKeys = [...explicitKeys, ...(stack?.keys ?? [])];
     const dryRun = values["dry-run"] === true;
     const client = makeClient({ region: c.region, endpoint: c.endpoint });
     const plan = await planCleanup({ client, bucket: c.bucket, app: c.app, environment: c.environment, keep, days, deployedKeys, fileName, now: io.now?.(), onProgress: progress(io) });

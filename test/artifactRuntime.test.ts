@@ -340,7 +340,7 @@ describe("artifact runtime and CLI against s3rver on loopback", function () {
         it("prints help and exits 0; exits 2 with a clear message on bad arguments, before creating an S3 client", async () => {
             const help = await cli(["cleanup", "--help"]);
             assert.equal(help.code, 0);
-            assert.match(help.stdout, /--keep <n>\s+newest artifacts kept per environment \(default: 5/);
+            assert.match(help.stdout, /--keep <n>\s+newest artifacts kept per environment \(default: the stack's artifactKeepCount, else 5;/);
             const cases: Array<[string[], RegExp]> = [
                 [[], /Usage: npm run artifacts -- <command>/],
                 [["deploy"], /Unknown command "deploy"; expected one of publish, verify, resolve, cleanup/],
@@ -382,10 +382,12 @@ describe("artifact runtime and CLI against s3rver on loopback", function () {
             assert.match(mismatch.stderr, /failed verification:\n  - sha256: metadata says [0-9a-f]{64}, expected 0{64}/);
 
             await seedArtifact("pr-90", 201, 20);
-            const outputs = tempFile("outputs.json", JSON.stringify({ artifactKey: key, previewUrl: "https://preview" }));
-            const dry = await cli(["cleanup", ...at(), "--pr", "90", "--keep", "0", "--days", "7", "--stack-outputs", outputs, "--dry-run", "--json"]);
+            // As `pulumi stack output --json` prints them: the bucket and the cleanup policy come from the stack.
+            const outputs = tempFile("outputs.json", JSON.stringify({ artifactKey: key, artifactBucketName: BUCKET, artifactCleanupPolicy: { keep: 0, days: 7 }, previewUrl: "https://preview" }));
+            const dry = await cli(["cleanup", "--endpoint", endpoint, "--pr", "90", "--stack-outputs", outputs, "--dry-run", "--json"]);
             assert.equal(dry.code, 0, dry.stderr);
             const report = JSON.parse(dry.stdout);
+            assert.deepEqual([report.bucket, report.rules], [BUCKET, { keep: 0, days: 7 }]);
             assert.deepEqual(
                 report.decisions.map((d: { delete: boolean; reasons: string[] }) => [d.delete, d.reasons[0].split(" ")[0]]),
                 [

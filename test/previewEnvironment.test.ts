@@ -125,6 +125,7 @@ describe("preview environments and versioned artifacts (seed 003) under mocks", 
             assert.equal(inputs.bucket, childOfType(staging, STORE, "aws:s3/bucket:Bucket").id);
             assert.equal(staging.outputs.artifactKey, inputs.key);
             assert.equal(staging.outputs.artifactChecksum, digest.sha256Hex);
+            assert.deepEqual(staging.outputs.artifactCleanupPolicy, { keep: staging.config.artifactKeepCount, days: staging.config.artifactMaxAgeDays });
         });
 
         it("takes commit and build time from the stack config, so the same config gives the same key", () => {

@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { FargateService, FargateServiceAlarms } from "./fargateService";
-import { HttpsLoadBalancer } from "./httpsLoadBalancer";
+import { checkFargateServiceArgs, FargateService, FargateServiceAlarms, FargateServiceArgs, PREFLIGHT_PLACEHOLDERS } from "./fargateService";
+import { checkHttpsLoadBalancerArgs, HttpsLoadBalancer, HttpsLoadBalancerArgs } from "./httpsLoadBalancer";
 import { grant, objectArn } from "./iam";
 
 /** The numbers of seed 002 ("ALB_HEALTH_CHECK.md", "ecs-task-definition-template.json", "Recommended Alarms"). */
@@ -88,6 +88,78 @@ export class AgentRuntime extends pulumi.ComponentResource {
         this.baseName = name;
         const tags = args.tags ?? {};
         const rt = AGENT_RUNTIME;
+        interface Refs {
+            clusterArn: pulumi.Input<string>;
+            clusterName: pulumi.Input<string>;
+            packageBucketName: pulumi.Input<string>;
+            fileSystemId: pulumi.Input<string>;
+            accessPointId: pulumi.Input<string>;
+            restTargetGroupArn: pulumi.Input<string>;
+            a2aTargetGroupArn: pulumi.Input<string>;
+            uiTargetGroupArn: pulumi.Input<string>;
+        }
+        const serviceArgs = (refs: Refs): FargateServiceArgs => ({
+            clusterArn: refs.clusterArn,
+            clusterName: refs.clusterName,
+            vpcId: args.vpcId,
+            subnetIds: args.privateSubnetIds,
+            image: args.image,
+            requireDigest: args.isProd,
+            cpu: args.cpu,
+            memory: args.memory,
+            containerName: "agent-runtime",
+            portMappings: [
+                { containerPort: rt.restPort, name: "rest", appProtocol: "http" },
+                { containerPort: rt.a2aPort, name: "a2a", appProtocol: "grpc" },
+                { containerPort: rt.uiPort, name: "ui", appProtocol: "http" },
+            ],
+            environment: {
+                AGENT_APP_ID: args.appId,
+                PACKAGE_BUCKET: refs.packageBucketName,
+                PACKAGE_PREFIX: args.packagePrefix,
+                REST_PORT: String(rt.restPort),
+                A2A_PORT: String(rt.a2aPort),
+                UI_PORT: String(rt.uiPort),
+                GRACEFUL_SHUTDOWN_TIMEOUT_SEC: String(args.gracefulShutdownSeconds),
+                WHEELHOUSE_DIR: rt.wheelhousePath,
+            },
+            gracefulShutdownSeconds: args.gracefulShutdownSeconds,
+            healthCheck: {
+                command: ["CMD-SHELL", `curl -fsS http://127.0.0.1:${rt.restPort}${rt.healthPath} || exit 1`],
+                intervalSeconds: 30,
+                timeoutSeconds: 5,
+                retries: 3,
+                startPeriodSeconds: rt.containerHealthCheckStartPeriodSeconds,
+            },
+            logGroupName: `/ecs/${name}`,
+            logRetentionDays: args.logRetentionDays,
+            desiredCount: args.desiredCount,
+            minimumHealthyPercent: 100,
+            maximumPercent: 200,
+            loadBalancers: [
+                { targetGroupArn: refs.restTargetGroupArn, containerPort: rt.restPort },
+                { targetGroupArn: refs.a2aTargetGroupArn, containerPort: rt.a2aPort },
+                { targetGroupArn: refs.uiTargetGroupArn, containerPort: rt.uiPort },
+            ],
+            // Package download and install happen at boot: the same 60 s the container health check allows.
+            healthCheckGracePeriodSeconds: rt.containerHealthCheckStartPeriodSeconds,
+            efsVolumes: [{ name: "wheelhouse", fileSystemId: refs.fileSystemId, accessPointId: refs.accessPointId, containerPath: rt.wheelhousePath }],
+            alarms: args.alarms,
+            tags,
+        });
+        const loadBalancerArgs = (defaultTargetGroupArn: pulumi.Input<string>): HttpsLoadBalancerArgs => ({
+            vpcId: args.vpcId,
+            subnetIds: args.publicSubnetIds,
+            certificateArn: args.certificateArn,
+            defaultTargetGroupArn,
+            deletionProtection: args.isProd,
+            tags,
+        });
+        // Every child component's arguments are checked here, before anything is created.
+        const p = PREFLIGHT_PLACEHOLDERS;
+        checkHttpsLoadBalancerArgs(`${name}-alb`, loadBalancerArgs(p.targetGroupArn));
+        checkFargateServiceArgs(name, serviceArgs({ clusterArn: p.clusterArn, clusterName: p.clusterName, packageBucketName: p.id, fileSystemId: p.id, accessPointId: p.id, restTargetGroupArn: p.targetGroupArn, a2aTargetGroupArn: p.targetGroupArn, uiTargetGroupArn: p.targetGroupArn }));
+
         this.cluster = new aws.ecs.Cluster(name, { settings: [{ name: "containerInsights", value: "enabled" }], tags }, { parent: this });
 
         this.packageBucket = this.privateBucket(`${name}-packages`, args.isProd, tags);
@@ -162,11 +234,7 @@ export class AgentRuntime extends pulumi.ComponentResource {
             unhealthyThreshold: rt.a2aHealthCheck.unhealthyThreshold,
         });
 
-        this.loadBalancer = new HttpsLoadBalancer(
-            `${name}-alb`,
-            { vpcId: args.vpcId, subnetIds: args.publicSubnetIds, certificateArn: args.certificateArn, defaultTargetGroupArn: this.restTargetGroup.arn, deletionProtection: args.isProd, tags },
-            { parent: this },
-        );
+        this.loadBalancer = new HttpsLoadBalancer(`${name}-alb`, loadBalancerArgs(this.restTargetGroup.arn), { parent: this });
         // The UI has its own target group; the HTTPS listener sends /ui and /ui/* to it, everything else to REST.
         const uiRule = new aws.lb.ListenerRule(
             `${name}-ui`,
@@ -204,55 +272,16 @@ export class AgentRuntime extends pulumi.ComponentResource {
 
         this.service = new FargateService(
             name,
-            {
+            serviceArgs({
                 clusterArn: this.cluster.arn,
                 clusterName: this.cluster.name,
-                vpcId: args.vpcId,
-                subnetIds: args.privateSubnetIds,
-                image: args.image,
-                requireDigest: args.isProd,
-                cpu: args.cpu,
-                memory: args.memory,
-                containerName: "agent-runtime",
-                portMappings: [
-                    { containerPort: rt.restPort, name: "rest", appProtocol: "http" },
-                    { containerPort: rt.a2aPort, name: "a2a", appProtocol: "grpc" },
-                    { containerPort: rt.uiPort, name: "ui", appProtocol: "http" },
-                ],
-                environment: {
-                    AGENT_APP_ID: args.appId,
-                    PACKAGE_BUCKET: this.packageBucket.bucket,
-                    PACKAGE_PREFIX: args.packagePrefix,
-                    REST_PORT: String(rt.restPort),
-                    A2A_PORT: String(rt.a2aPort),
-                    UI_PORT: String(rt.uiPort),
-                    GRACEFUL_SHUTDOWN_TIMEOUT_SEC: String(args.gracefulShutdownSeconds),
-                    WHEELHOUSE_DIR: rt.wheelhousePath,
-                },
-                gracefulShutdownSeconds: args.gracefulShutdownSeconds,
-                healthCheck: {
-                    command: ["CMD-SHELL", `curl -fsS http://127.0.0.1:${rt.restPort}${rt.healthPath} || exit 1`],
-                    intervalSeconds: 30,
-                    timeoutSeconds: 5,
-                    retries: 3,
-                    startPeriodSeconds: rt.containerHealthCheckStartPeriodSeconds,
-                },
-                logGroupName: `/ecs/${name}`,
-                logRetentionDays: args.logRetentionDays,
-                desiredCount: args.desiredCount,
-                minimumHealthyPercent: 100,
-                maximumPercent: 200,
-                loadBalancers: [
-                    { targetGroupArn: this.restTargetGroup.arn, containerPort: rt.restPort },
-                    { targetGroupArn: this.a2aTargetGroup.arn, containerPort: rt.a2aPort },
-                    { targetGroupArn: this.uiTargetGroup.arn, containerPort: rt.uiPort },
-                ],
-                // Package download and install happen at boot: the same 60 s the container health check allows.
-                healthCheckGracePeriodSeconds: rt.containerHealthCheckStartPeriodSeconds,
-                efsVolumes: [{ name: "wheelhouse", fileSystemId: this.fileSystem.id, accessPointId: this.accessPoint.id, containerPath: rt.wheelhousePath }],
-                alarms: args.alarms,
-                tags,
-            },
+                packageBucketName: this.packageBucket.bucket,
+                fileSystemId: this.fileSystem.id,
+                accessPointId: this.accessPoint.id,
+                restTargetGroupArn: this.restTargetGroup.arn,
+                a2aTargetGroupArn: this.a2aTargetGroup.arn,
+                uiTargetGroupArn: this.uiTargetGroup.arn,
+            }),
             { parent: this, dependsOn: [this.loadBalancer.httpsListener, uiRule, a2aListener, ...mountTargets] },
         );
 

@@ -282,6 +282,25 @@ export function fargateServiceArgsProblems(name: string, args: FargateServiceArg
     return problems;
 }
 
+/** Throws every problem of fargateServiceArgsProblems at once. */
+export function checkFargateServiceArgs(name: string, args: FargateServiceArgs): void {
+    const problems = fargateServiceArgsProblems(name, args);
+    if (problems.length > 0) throw new Error(problems.join("\n"));
+}
+
+/**
+ * Stand-ins for the outputs an owner only has once it has created its cluster, table or target
+ * groups, so it can check the FargateService arguments it will pass before creating anything.
+ * The checks never look at these values, except secrets, which must look like Secrets Manager ARNs.
+ */
+export const PREFLIGHT_PLACEHOLDERS = {
+    clusterArn: "arn:aws:ecs:us-east-1:000000000000:cluster/preflight",
+    clusterName: "preflight",
+    targetGroupArn: "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/preflight/0000000000000000",
+    secretArn: "arn:aws:secretsmanager:us-east-1:000000000000:secret:preflight-AbCdEf",
+    id: "preflight",
+} as const;
+
 /**
  * One long-running container on ECS Fargate, built the same safe way for every service: a task
  * definition with a validated size, a non-root user, a read-only root filesystem with writable
@@ -309,8 +328,7 @@ export class FargateService extends pulumi.ComponentResource {
 
     constructor(name: string, args: FargateServiceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("jobfleet:compute:FargateService", name, {}, opts);
-        const problems = fargateServiceArgsProblems(name, args);
-        if (problems.length > 0) throw new Error(problems.join("\n"));
+        checkFargateServiceArgs(name, args);
 
         const tags = args.tags ?? {};
         const margin = args.stopTimeoutMarginSeconds ?? DEFAULT_STOP_TIMEOUT_MARGIN_SECONDS;

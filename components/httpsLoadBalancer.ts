@@ -24,6 +24,29 @@ export interface HttpsLoadBalancerArgs {
     tags?: Record<string, string>;
 }
 
+/** Throws a sentence naming the argument when the load balancer's arguments are not usable. */
+export function checkHttpsLoadBalancerArgs(name: string, args: HttpsLoadBalancerArgs): void {
+    const internetFacing = args.internetFacing ?? true;
+    if (!/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/.test(args.certificateArn ?? "")) {
+        throw new Error(`HttpsLoadBalancer ${name}: certificateArn is ${JSON.stringify(args.certificateArn)}; expected an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>).`);
+    }
+    const sslPolicy = args.sslPolicy ?? MODERN_TLS_POLICY;
+    if (!/^ELBSecurityPolicy-(TLS13-1-[23]-|FS-1-2-|TLS-1-2-)/.test(sslPolicy)) {
+        throw new Error(`HttpsLoadBalancer ${name}: sslPolicy is ${JSON.stringify(sslPolicy)}; expected a policy that refuses TLS 1.0 and 1.1, such as ${MODERN_TLS_POLICY}.`);
+    }
+    if (!internetFacing && (args.ingressCidrs ?? []).length === 0) {
+        throw new Error(`HttpsLoadBalancer ${name}: ingressCidrs is empty; expected the CIDR blocks allowed to reach an internal load balancer (such as the VPC's).`);
+    }
+    const ingressCidrs = args.ingressCidrs ?? ["0.0.0.0/0"];
+    for (const cidr of ingressCidrs) {
+        if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(cidr)) throw new Error(`HttpsLoadBalancer ${name}: ingressCidrs contains ${JSON.stringify(cidr)}; expected IPv4 CIDR blocks like 10.0.0.0/16.`);
+    }
+    const idleTimeout = args.idleTimeoutSeconds ?? 60;
+    if (!Number.isInteger(idleTimeout) || idleTimeout < 1 || idleTimeout > 4000) {
+        throw new Error(`HttpsLoadBalancer ${name}: idleTimeoutSeconds is ${idleTimeout}; expected a whole number from 1 to 4000.`);
+    }
+}
+
 /**
  * An application load balancer that speaks HTTPS only: a TLS listener with a modern policy that
  * forwards to the owner's target group, and an HTTP listener whose only action is a permanent
@@ -43,25 +66,11 @@ export class HttpsLoadBalancer extends pulumi.ComponentResource {
 
     constructor(name: string, args: HttpsLoadBalancerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("jobfleet:network:HttpsLoadBalancer", name, {}, opts);
-        const internetFacing = args.internetFacing ?? true;
-        if (!/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/.test(args.certificateArn ?? "")) {
-            throw new Error(`HttpsLoadBalancer ${name}: certificateArn is ${JSON.stringify(args.certificateArn)}; expected an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>).`);
-        }
-        const sslPolicy = args.sslPolicy ?? MODERN_TLS_POLICY;
-        if (!/^ELBSecurityPolicy-(TLS13-1-[23]-|FS-1-2-|TLS-1-2-)/.test(sslPolicy)) {
-            throw new Error(`HttpsLoadBalancer ${name}: sslPolicy is ${JSON.stringify(sslPolicy)}; expected a policy that refuses TLS 1.0 and 1.1, such as ${MODERN_TLS_POLICY}.`);
-        }
-        if (!internetFacing && (args.ingressCidrs ?? []).length === 0) {
-            throw new Error(`HttpsLoadBalancer ${name}: ingressCidrs is empty; expected the CIDR blocks allowed to reach an internal load balancer (such as the VPC's).`);
-        }
+        checkHttpsLoadBalancerArgs(name, args);
         const ingressCidrs = args.ingressCidrs ?? ["0.0.0.0/0"];
-        for (const cidr of ingressCidrs) {
-            if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(cidr)) throw new Error(`HttpsLoadBalancer ${name}: ingressCidrs contains ${JSON.stringify(cidr)}; expected IPv4 CIDR blocks like 10.0.0.0/16.`);
-        }
+        const internetFacing = args.internetFacing ?? true;
+        const sslPolicy = args.sslPolicy ?? MODERN_TLS_POLICY;
         const idleTimeout = args.idleTimeoutSeconds ?? 60;
-        if (!Number.isInteger(idleTimeout) || idleTimeout < 1 || idleTimeout > 4000) {
-            throw new Error(`HttpsLoadBalancer ${name}: idleTimeoutSeconds is ${idleTimeout}; expected a whole number from 1 to 4000.`);
-        }
         this.name = name;
         this.tags = args.tags ?? {};
         const tags = this.tags;

@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { FargateHealthCheck, FargateService, FargateServiceAlarms } from "./fargateService";
-import { HttpsLoadBalancer } from "./httpsLoadBalancer";
+import { checkFargateServiceArgs, FargateHealthCheck, FargateService, FargateServiceAlarms, FargateServiceArgs, PREFLIGHT_PLACEHOLDERS } from "./fargateService";
+import { checkHttpsLoadBalancerArgs, HttpsLoadBalancer, HttpsLoadBalancerArgs } from "./httpsLoadBalancer";
 import { grant, PolicyStatement } from "./iam";
 
 /** The header the broker's rate limiter keys on (seed 001, "Rate Limiter Accepts New Header"). */
@@ -94,6 +94,85 @@ export class SandboxBroker extends pulumi.ComponentResource {
         if (!Number.isInteger(containerPort) || containerPort < 1024 || containerPort > 65535) fail("containerPort", containerPort, "a port from 1024 to 65535 (the container runs as a non-root user)");
 
         const tags = args.tags ?? {};
+        const loadBalancerArgs = (defaultTargetGroupArn: pulumi.Input<string>): HttpsLoadBalancerArgs => ({
+            vpcId: args.vpcId,
+            subnetIds: args.publicSubnetIds,
+            certificateArn: args.certificateArn,
+            defaultTargetGroupArn,
+            deletionProtection: args.isProd,
+            tags,
+        });
+        interface Refs {
+            clusterArn: pulumi.Input<string>;
+            clusterName: pulumi.Input<string>;
+            tableName: pulumi.Input<string>;
+            secretArn: pulumi.Input<string>;
+            targetGroupArn: pulumi.Input<string>;
+        }
+        const shared = (refs: Refs) => ({
+            clusterArn: refs.clusterArn,
+            clusterName: refs.clusterName,
+            vpcId: args.vpcId,
+            subnetIds: args.privateSubnetIds,
+            image: args.image,
+            requireDigest: args.isProd,
+            cpu: args.cpu,
+            memory: args.memory,
+            containerName: "sandbox-broker",
+            secrets: { CSP_API_TOKEN: refs.secretArn },
+            gracefulShutdownSeconds: args.gracefulShutdownSeconds,
+            logRetentionDays: args.logRetentionDays,
+            alarms: args.alarms,
+            tags,
+        });
+        const commonEnvironment = (refs: Refs) => ({
+            ALLOCATIONS_TABLE_NAME: refs.tableName,
+            GRACEFUL_SHUTDOWN_TIMEOUT_SEC: String(args.gracefulShutdownSeconds),
+        });
+        const apiArgs = (refs: Refs): FargateServiceArgs => ({
+            ...shared(refs),
+            command: args.apiCommand ?? ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", String(containerPort), "--timeout-graceful-shutdown", String(args.gracefulShutdownSeconds)],
+            portMappings: [{ containerPort, name: "http", appProtocol: "http" }],
+            environment: {
+                ...commonEnvironment(refs),
+                PORT: String(containerPort),
+                RUN_BACKGROUND_JOBS: "false",
+                CORS_ALLOWED_ORIGINS: args.corsAllowedOrigins.join(","),
+                RATE_LIMIT_PER_MINUTE: String(args.rateLimitPerMinute),
+                RATE_LIMIT_HEADER,
+            },
+            healthCheck: args.apiContainerHealthCheck ?? {
+                command: ["CMD-SHELL", `python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:${containerPort}${BROKER_HEALTH_PATH}', timeout=4)" || exit 1`],
+                intervalSeconds: 30,
+                timeoutSeconds: 5,
+                retries: 3,
+                startPeriodSeconds: 30,
+            },
+            logGroupName: `/ecs/${name}-api`,
+            desiredCount: args.apiDesiredCount,
+            minimumHealthyPercent: 100,
+            maximumPercent: 200,
+            loadBalancers: [{ targetGroupArn: refs.targetGroupArn, containerPort }],
+            healthCheckGracePeriodSeconds: 60,
+        });
+        const workerArgs = (refs: Refs): FargateServiceArgs => ({
+            ...shared(refs),
+            command: args.workerCommand ?? ["python", "-m", "app.worker"],
+            environment: { ...commonEnvironment(refs), RUN_BACKGROUND_JOBS: "true" },
+            logGroupName: `/ecs/${name}-worker`,
+            desiredCount: args.workerDesiredCount,
+            // Stop the old worker before starting the new one: two workers would run every job twice.
+            minimumHealthyPercent: 0,
+            maximumPercent: 100,
+        });
+
+        // Every child component's arguments are checked here, before anything is created.
+        const p = PREFLIGHT_PLACEHOLDERS;
+        const preflight: Refs = { clusterArn: p.clusterArn, clusterName: p.clusterName, tableName: p.id, secretArn: args.cspApiTokenSecretArn || p.secretArn, targetGroupArn: p.targetGroupArn };
+        checkHttpsLoadBalancerArgs(`${name}-alb`, loadBalancerArgs(p.targetGroupArn));
+        checkFargateServiceArgs(`${name}-api`, apiArgs(preflight));
+        checkFargateServiceArgs(`${name}-worker`, workerArgs(preflight));
+
         this.cluster = new aws.ecs.Cluster(name, { settings: [{ name: "containerInsights", value: "enabled" }], tags }, { parent: this });
 
         this.allocationsTable = new aws.dynamodb.Table(
@@ -123,27 +202,6 @@ export class SandboxBroker extends pulumi.ComponentResource {
             this.cspApiTokenSecretArn = pulumi.output(args.cspApiTokenSecretArn);
         }
 
-        const shared = {
-            clusterArn: this.cluster.arn,
-            clusterName: this.cluster.name,
-            vpcId: args.vpcId,
-            subnetIds: args.privateSubnetIds,
-            image: args.image,
-            requireDigest: args.isProd,
-            cpu: args.cpu,
-            memory: args.memory,
-            containerName: "sandbox-broker",
-            secrets: { CSP_API_TOKEN: this.cspApiTokenSecretArn },
-            gracefulShutdownSeconds: args.gracefulShutdownSeconds,
-            logRetentionDays: args.logRetentionDays,
-            alarms: args.alarms,
-            tags,
-        };
-        const commonEnvironment = {
-            ALLOCATIONS_TABLE_NAME: this.allocationsTable.name,
-            GRACEFUL_SHUTDOWN_TIMEOUT_SEC: String(args.gracefulShutdownSeconds),
-        };
-
         this.apiTargetGroup = new aws.lb.TargetGroup(
             `${name}-api`,
             {
@@ -158,58 +216,18 @@ export class SandboxBroker extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        this.loadBalancer = new HttpsLoadBalancer(
-            `${name}-alb`,
-            { vpcId: args.vpcId, subnetIds: args.publicSubnetIds, certificateArn: args.certificateArn, defaultTargetGroupArn: this.apiTargetGroup.arn, deletionProtection: args.isProd, tags },
-            { parent: this },
-        );
+        this.loadBalancer = new HttpsLoadBalancer(`${name}-alb`, loadBalancerArgs(this.apiTargetGroup.arn), { parent: this });
 
-        this.api = new FargateService(
-            `${name}-api`,
-            {
-                ...shared,
-                command: args.apiCommand ?? ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", String(containerPort), "--timeout-graceful-shutdown", String(args.gracefulShutdownSeconds)],
-                portMappings: [{ containerPort, name: "http", appProtocol: "http" }],
-                environment: {
-                    ...commonEnvironment,
-                    PORT: String(containerPort),
-                    RUN_BACKGROUND_JOBS: "false",
-                    CORS_ALLOWED_ORIGINS: args.corsAllowedOrigins.join(","),
-                    RATE_LIMIT_PER_MINUTE: String(args.rateLimitPerMinute),
-                    RATE_LIMIT_HEADER,
-                },
-                healthCheck: args.apiContainerHealthCheck ?? {
-                    command: ["CMD-SHELL", `python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:${containerPort}${BROKER_HEALTH_PATH}', timeout=4)" || exit 1`],
-                    intervalSeconds: 30,
-                    timeoutSeconds: 5,
-                    retries: 3,
-                    startPeriodSeconds: 30,
-                },
-                logGroupName: `/ecs/${name}-api`,
-                desiredCount: args.apiDesiredCount,
-                minimumHealthyPercent: 100,
-                maximumPercent: 200,
-                loadBalancers: [{ targetGroupArn: this.apiTargetGroup.arn, containerPort }],
-                healthCheckGracePeriodSeconds: 60,
-            },
-            { parent: this, dependsOn: [this.loadBalancer.httpsListener] },
-        );
+        const refs: Refs = {
+            clusterArn: this.cluster.arn,
+            clusterName: this.cluster.name,
+            tableName: this.allocationsTable.name,
+            secretArn: this.cspApiTokenSecretArn,
+            targetGroupArn: this.apiTargetGroup.arn,
+        };
+        this.api = new FargateService(`${name}-api`, apiArgs(refs), { parent: this, dependsOn: [this.loadBalancer.httpsListener] });
         this.loadBalancer.allowTrafficTo("api", this.api.securityGroup.id, containerPort);
-
-        this.worker = new FargateService(
-            `${name}-worker`,
-            {
-                ...shared,
-                command: args.workerCommand ?? ["python", "-m", "app.worker"],
-                environment: { ...commonEnvironment, RUN_BACKGROUND_JOBS: "true" },
-                logGroupName: `/ecs/${name}-worker`,
-                desiredCount: args.workerDesiredCount,
-                // Stop the old worker before starting the new one: two workers would run every job twice.
-                minimumHealthyPercent: 0,
-                maximumPercent: 100,
-            },
-            { parent: this },
-        );
+        this.worker = new FargateService(`${name}-worker`, workerArgs(refs), { parent: this });
 
         this.grantAllocationsAccess(`${name}-api-allocations`, this.api.taskRole);
         this.grantAllocationsAccess(`${name}-worker-allocations`, this.worker.taskRole);

@@ -24,7 +24,7 @@ for (const stack of ["staging", "prod"] as const) {
         };
         const container = (name: string) => JSON.parse(inputsOf(one("aws:ecs/taskDefinition:TaskDefinition", name)).containerDefinitions)[0];
         const env = (name: string) => Object.fromEntries(container(name).environment.map((e: { name: string; value: string }) => [e.name, e.value]));
-        const rulesOf = (sg: CapturedResource) => plan.resources.filter((r) => r.type.startsWith("aws:vpc/securityGroup") && inputsOf(r).securityGroupId === sg.id).map((r) => ({ kind: r.type.includes("Ingress") ? "in" : "out", ...inputsOf(r) }));
+        const rulesOf = (sg: CapturedResource): Record<string, any>[] => plan.resources.filter((r) => r.type.startsWith("aws:vpc/securityGroup") && inputsOf(r).securityGroupId === sg.id).map((r) => ({ kind: r.type.includes("Ingress") ? "in" : "out", ...inputsOf(r) }));
         const policiesOf = (roleName: string) => {
             const role = one("aws:iam/role:Role", roleName);
             return plan.resources.filter((r) => r.type === "aws:iam/rolePolicy:RolePolicy" && inputsOf(r).role === role.id).map((r) => JSON.parse(inputsOf(r).policy));
@@ -185,6 +185,15 @@ for (const stack of ["staging", "prod"] as const) {
 }
 
 describe("SandboxBroker: argument checks", () => {
+    it("checks its child components' arguments before it creates any resource", async () => {
+        process.env.SERVICES_FIXTURE = JSON.stringify({ component: "broker", overrides: { certificateArn: "arn:aws:iam::123456789012:server-certificate/old" }, catchError: true });
+        const plan = await captureProgram({ stack: "staging", program: SERVICES_PROGRAM }).finally(() => delete process.env.SERVICES_FIXTURE);
+        assert.match(String(plan.outputs.constructionError), /HttpsLoadBalancer fixture-broker-alb: certificateArn is "arn:aws:iam::123456789012:server-certificate\/old"; expected an ACM certificate ARN/);
+        const component = plan.resources.filter((r) => r.type === "jobfleet:services:SandboxBroker");
+        assert.equal(component.length, 1);
+        assert.deepEqual(plan.resources.filter((r) => r.urn.includes("fixture-broker")).map((r) => r.type), ["jobfleet:services:SandboxBroker"], "nothing but the component itself was registered");
+    });
+
     it("refuses CORS origin * in prod even when handed past the config check", async () => {
         await assert.rejects(captureBroker("prod", { corsAllowedOrigins: ["https://play.instruqt.com", "*"] }), /SandboxBroker fixture-broker: corsAllowedOrigins is \[.*"\*"\]; expected explicit origins in prod/);
     });

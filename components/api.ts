@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { lambdaArgsProblems, lambdaLogStatement } from "./jobWorker";
 import { grant, serviceRole } from "./iam";
-import { ShellExecutor } from "./shellExecutor";
+import { jobSubmitterTags, ShellExecutor } from "./shellExecutor";
 
 /** API Gateway HTTP APIs stop waiting for an integration after 30 s; the function must answer first. */
 export const API_MAX_TIMEOUT_SECONDS = 29;
@@ -67,7 +67,7 @@ export class Api extends pulumi.ComponentResource {
         const logGroup = new aws.cloudwatch.LogGroup(`${functionName}-logs`, { name: `/aws/lambda/${functionName}`, retentionInDays: args.logRetentionDays, tags }, { parent: this });
         const accessLogGroup = new aws.cloudwatch.LogGroup(`${functionName}-access-logs`, { name: `/aws/apigateway/${functionName}-access`, retentionInDays: args.logRetentionDays, tags }, { parent: this });
 
-        this.role = serviceRole(`${functionName}-role`, { kind: "lambda", description: `Lambda role of ${functionName}: logs, shell job submission`, tags }, { parent: this });
+        this.role = serviceRole(`${functionName}-role`, { kind: "lambda", description: `Lambda role of ${functionName}: logs, shell job submission`, tags: jobSubmitterTags(tags) }, { parent: this });
         const ownPolicy = grant(`${functionName}-runtime`, this.role, [lambdaLogStatement(logGroup)], { parent: this });
         const submitPolicy = args.executor.grantSubmit(this.role, functionName);
 

@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { CLOUDWATCH_RETENTION_DAYS, isDigestPinned } from "../config";
 import { grant, PolicyStatement, serviceRole } from "./iam";
-import { ShellExecutor } from "./shellExecutor";
+import { jobSubmitterTags, ShellExecutor } from "./shellExecutor";
 
 /** Lambda runs container images only from private ECR: account.dkr.ecr.region.amazonaws.com/repository[:tag][@digest]. */
 const LAMBDA_ECR_IMAGE = /^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/[a-z0-9._/-]+(:[\w.-]+)?(@sha256:[0-9a-f]{64})?$/;
@@ -105,7 +105,7 @@ export class JobWorker extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        this.role = serviceRole(`${functionName}-role`, { kind: "lambda", description: `Lambda role of ${functionName}: logs, its dead-letter queue, VPC network interfaces, shell job submission`, tags }, { parent: this });
+        this.role = serviceRole(`${functionName}-role`, { kind: "lambda", description: `Lambda role of ${functionName}: logs, its dead-letter queue, VPC network interfaces, shell job submission`, tags: jobSubmitterTags(tags) }, { parent: this });
 
         const securityGroup = new aws.ec2.SecurityGroup(
             `${functionName}-sg`,

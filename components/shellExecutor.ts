@@ -3,9 +3,20 @@ import * as pulumi from "@pulumi/pulumi";
 import { CLOUDWATCH_RETENTION_DAYS, fargateSizeProblem, isDigestPinned } from "../config";
 import { CALLER_ENV, JOB_REQUEST_PREFIX, JOB_RESULT_PREFIX, RUNNER_ENV } from "../runtime/shellJob/contract";
 import { DEFAULT_CONTAINER_USER, ecrRepositoryArnOf, FARGATE_MAX_STOP_TIMEOUT_SECONDS } from "./fargateService";
-import { grant, objectArn, PolicyStatement, serviceRole } from "./iam";
+import { grant, objectArn, PolicyStatement, policyDocument, serviceRole } from "./iam";
 
 export const SHELL_EXECUTOR_CONTAINER_NAME = "runner";
+
+/**
+ * Runtime roles may not hold ECS or IAM actions (policy iam-runtime-no-control-plane), except a
+ * role tagged as a job submitter, which may hold exactly grantSubmit's RunTask and PassRole.
+ */
+export const JOB_SUBMITTER_TAG = "jobfleet:job-submitter";
+
+/** Tags for a role that will be given grantSubmit. */
+export function jobSubmitterTags(tags: Record<string, string> = {}): Record<string, string> {
+    return { ...tags, [JOB_SUBMITTER_TAG]: "true" };
+}
 
 export interface ShellExecutorArgs {
     vpcId: pulumi.Input<string>;
@@ -332,6 +343,12 @@ export class ShellExecutor extends pulumi.ComponentResource {
             throw new Error(`ShellExecutor ${this.baseName}: grantSubmit name ${JSON.stringify(name)} is already used; give each caller its own name.`);
         }
         this.grantNames.add(name);
-        return grant(`${this.baseName}-submit-${name}`, role, this.submitStatements(), { parent: this, dependsOn: this.bucketReady });
+        const policy = pulumi.all([role.tags, role.name, policyDocument(this.submitStatements())]).apply(([tags, roleName, document]) => {
+            if (tags?.[JOB_SUBMITTER_TAG] !== "true") {
+                throw new Error(`ShellExecutor ${this.baseName}: grantSubmit was given role ${roleName}, which is not tagged ${JOB_SUBMITTER_TAG}=true; create it with tags: jobSubmitterTags(tags) so the guardrails accept its ecs:RunTask and iam:PassRole.`);
+            }
+            return document;
+        });
+        return new aws.iam.RolePolicy(`${this.baseName}-submit-${name}`, { role: role.id, policy }, { parent: this, dependsOn: this.bucketReady });
     }
 }

@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import { lambdaArgsProblems } from "../components/jobWorker";
-import { ShellExecutorArgs, shellExecutorArgsProblems } from "../components/shellExecutor";
+import { JOB_SUBMITTER_TAG, ShellExecutorArgs, shellExecutorArgsProblems } from "../components/shellExecutor";
 import { CapturedPlan, CapturedResource, captureProgram, inputsOf, resourcesOfType } from "../tooling/capture";
 import { CALLER_ENV, RUNNER_ENV } from "../runtime/shellJob/contract";
 import { standardPlan } from "./support/plans";
@@ -135,6 +135,7 @@ describe("shell executor, job worker and API (seed 000) under mocks", () => {
                 const role = byName(plan, "aws:iam/role:Role", `${fnName}-role`);
                 const submit = byName(plan, "aws:iam/rolePolicy:RolePolicy", `${base}-submit-${fnName}`);
                 assert.equal(inputsOf(submit).role, role.id);
+                assert.equal(inputsOf(role).tags[JOB_SUBMITTER_TAG], "true", "tagged so the guardrails accept its RunTask and PassRole");
                 const bucketArn = bucket.outputs.arn as string;
                 const presignedOnly = { StringEquals: { "s3:authType": "REST-QUERY-STRING" }, NumericLessThanEquals: { "s3:signatureAge": "900000" } };
                 assert.deepEqual(statementsOf(submit), [

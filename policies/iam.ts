@@ -465,10 +465,9 @@ async function grantedActions(role: RoleGrants): Promise<{ actions: GrantedActio
     return { actions, unbounded };
 }
 
+/** `policy Statement[1] (Sid "Scale")`: where in the holder's document a grant is. */
 function docWhere(g: { doc: GrantingDocument; statement?: Statement }): string {
-    const holder = g.doc.holder;
-    const via = holder === undefined ? "" : `${g.doc.field}`;
-    return g.statement ? `${via} ${statementLabel(g.statement)}` : via;
+    return g.statement ? `${g.doc.field} ${statementLabel(g.statement)}` : g.doc.field;
 }
 
 const TASK_DEFINITION_ARN = /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition\/[A-Za-z0-9_-]+(:(\d+|\*))?$/;

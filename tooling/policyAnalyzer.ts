@@ -173,7 +173,7 @@ function severityFromProto(s: pb.PolicySeverity): Severity | undefined {
 const SPECIAL_SIG_KEY = "4dabf18193072939515e22adb298388d";
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 /** What the engine sends for a value not known until the update (the policy SDK reports such policies as advisory). */
-const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+export const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 /**
  * Secrets in a checkpoint are `{sig, plaintext}` (`pulumi stack export --show-secrets`) or

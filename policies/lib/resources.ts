@@ -1,4 +1,4 @@
-import { PolicyResource } from "@pulumi/policy";
+import { PolicyResource, UnknownValueError } from "@pulumi/policy";
 
 /** Pulumi type tokens of the resources the pack reads (strings, so the pack needs no provider SDK at run time). */
 export const T = {
@@ -93,6 +93,20 @@ export function isFargate(props: Record<string, any>): boolean {
 // ---------------------------------------------------------------------------------------------
 
 /**
+ * Reads a property that may not be known yet (during a preview, outputs of resources still to be
+ * created are unknown and the policy SDK throws on access). Joins use it so one unknown name does
+ * not stop a whole stack policy: property dependencies still connect resources in a preview.
+ */
+export function knownOrUndefined<T>(read: () => T): T | undefined {
+    try {
+        return read();
+    } catch (err) {
+        if (err instanceof UnknownValueError) return undefined;
+        throw err;
+    }
+}
+
+/**
  * The values another resource may use to point at `r`: its logical name (what mocks return as id),
  * its physical name, id, ARN and URL properties. Inputs that reference another resource's output
  * are plain values in a checkpoint, so equality on these is how a reference shows.
@@ -100,7 +114,7 @@ export function isFargate(props: Record<string, any>): boolean {
 export function identifiersOf(r: PolicyResource, extraKeys: string[] = []): Set<string> {
     const ids = new Set<string>([r.name, r.urn]);
     for (const key of ["id", "name", "arn", "bucket", "url", "family", "arnWithoutRevision", ...extraKeys]) {
-        const v = r.props[key];
+        const v = knownOrUndefined(() => r.props[key]);
         if (typeof v === "string" && v !== "") ids.add(v);
     }
     return ids;
@@ -110,8 +124,8 @@ export function identifiersOf(r: PolicyResource, extraKeys: string[] = []): Set<
 export function refersTo(holder: PolicyResource, prop: string, target: PolicyResource, targetIds = identifiersOf(target)): boolean {
     const deps = holder.propertyDependencies?.[prop];
     if (deps && deps.some((d) => d === target || d.urn === target.urn)) return true;
-    const values = ([] as unknown[]).concat(holder.props[prop] ?? []);
-    return values.some((v) => typeof v === "string" && targetIds.has(v));
+    const values = ([] as unknown[]).concat(knownOrUndefined(() => holder.props[prop]) ?? []);
+    return values.some((v) => knownOrUndefined(() => typeof v === "string" && targetIds.has(v)) === true);
 }
 
 /** Bucket names and ARNs a bucket may be referred to by. */
@@ -124,10 +138,13 @@ export function bucketIdentifiers(bucket: PolicyResource): Set<string> {
 }
 
 export function tagsOf(props: Record<string, any>): Record<string, string> {
-    const tags = props.tags;
+    const tags = knownOrUndefined(() => props.tags);
     if (!tags || typeof tags !== "object" || Array.isArray(tags)) return {};
     const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(tags)) if (typeof v === "string") out[k] = v;
+    for (const k of Object.keys(tags)) {
+        const v = knownOrUndefined(() => (tags as Record<string, unknown>)[k]);
+        if (typeof v === "string") out[k] = v;
+    }
     return out;
 }
 

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import * as aws from "@pulumi/aws";
-import { StackResource } from "../../tooling/policyAnalyzer";
+import { StackResource, UNKNOWN_VALUE } from "../../tooling/policyAnalyzer";
 import { DIGEST, doc, expectPass, expectViolation, goodContainer, IMAGE, of, res, taskDefinition, urnOf, useAnalyzer } from "./helpers";
 
 const REPO = "111122223333.dkr.ecr.us-east-1.amazonaws.com/jobfleet/app";
@@ -90,6 +90,16 @@ describe("policy pack: immutable artifacts", function () {
             const plain = (r: StackResource): StackResource => ({ ...r, dependencies: [], propertyDependencies: {} });
             const r = await stack(bucket, plain(pab()), plain(policy()), plain(sse("AES256")));
             for (const p of ["s3-block-public-access", "s3-enforce-tls", "s3-encryption"]) assert.deepStrictEqual(of(r, p).map((d) => d.message), [], p);
+        });
+
+        it("join by property dependency during a preview, when the new bucket's name is still unknown", async () => {
+            const unknownBucket = res(aws.s3.Bucket, "jobs", {}, { outputs: { bucket: UNKNOWN_VALUE, arn: UNKNOWN_VALUE, id: UNKNOWN_VALUE } });
+            const preview = (r: StackResource): StackResource => ({ ...r, inputs: { ...r.inputs, bucket: UNKNOWN_VALUE } });
+            const r = await stack(unknownBucket, preview(pab()), preview(res(aws.s3.BucketServerSideEncryptionConfiguration, "jobs", { bucket: "x", rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }] }, byDep)));
+            assert.deepStrictEqual(of(r, "s3-block-public-access").map((d) => d.message), []);
+            assert.deepStrictEqual(of(r, "s3-encryption").map((d) => d.message), []);
+            expectViolation(r, "s3-enforce-tls", "no aws.s3.BucketPolicy");
+            assert.ok(!r.diagnostics.some((d) => d.message.includes("can't run policy")), "no policy gave up on the unknown values");
         });
 
         it("block a public access block with one setting off, naming the setting", async () => {

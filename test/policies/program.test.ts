@@ -38,18 +38,16 @@ describe("policy pack: the jobfleet program passes its own guardrails", function
         });
     }
 
-    it("control: the same prod plan with seed 004's plaintext DATABASE_URL in a container is blocked", async () => {
-        const resources: StackResource[] = JSON.parse(JSON.stringify(plans.prod));
-        const td = resources.find((r) => r.type === "aws:ecs/taskDefinition:TaskDefinition")!;
-        for (const props of [td.inputs!, td.outputs!]) {
-            const containers = JSON.parse(props.containerDefinitions as string) as { environment?: { name: string; value: string }[] }[];
-            containers[0].environment = [...(containers[0].environment ?? []), { name: "DATABASE_URL", value: "postgresql://postgres:TFMdb#SecureKey9@tfmdb.cfeggi80y56w.eu-south-2.rds.amazonaws.com:5432/tfmdb" }];
-            props.containerDefinitions = JSON.stringify(containers);
-        }
-        const evaluation = await evaluate("prod", resources);
-        assert.strictEqual(evaluation.passed, false);
-        const blocked = evaluation.policyPacks[0].violations.filter((v) => v.enforcementLevel === "mandatory");
-        assert.deepStrictEqual(blocked.map((v) => [v.policyName, v.urn]), [["no-plaintext-secrets", td.urn]]);
-        assert.match(blocked[0].message, /environment "DATABASE_URL"/);
+    it("control: a task definition of the prod plan passes, and the same one with seed 004's plaintext DATABASE_URL is blocked", async () => {
+        await analyzer.configure("policies/config/prod.json");
+        const original = plans.prod.find((r) => r.type === "aws:ecs/taskDefinition:TaskDefinition")!;
+        assert.deepStrictEqual((await analyzer.analyze(original, plans.prod)).diagnostics, []);
+        const td: StackResource = JSON.parse(JSON.stringify(original));
+        const containers = JSON.parse(td.inputs!.containerDefinitions as string) as { name: string; environment?: { name: string; value: string }[] }[];
+        containers[0].environment = [...(containers[0].environment ?? []), { name: "DATABASE_URL", value: "postgresql://postgres:TFMdb#SecureKey9@tfmdb.cfeggi80y56w.eu-south-2.rds.amazonaws.com:5432/tfmdb" }];
+        td.inputs!.containerDefinitions = JSON.stringify(containers);
+        const blocked = (await analyzer.analyze(td, plans.prod)).diagnostics;
+        assert.deepStrictEqual(blocked.map((d) => [d.policyName, d.enforcementLevel]), [["no-plaintext-secrets", "mandatory"]]);
+        assert.ok(blocked[0].message.includes(`container "${containers[0].name}" environment "DATABASE_URL"`), blocked[0].message);
     });
 });

@@ -153,17 +153,17 @@ export class GracefulShutdown {
             if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
             // Responses not yet started will ask their clients to close the connection.
             for (const res of this.active) if (!res.headersSent) res.setHeader("connection", "close");
-            await Promise.all(
-                this.servers.map(
-                    (server) =>
-                        new Promise<void>((resolve) => {
-                            // close() stops accepting; its callback runs once every connection has ended
-                            // (an error only says the server was not listening, which is just as closed).
-                            server.close(() => resolve());
-                            server.closeIdleConnections();
-                        }),
-                ),
+            const closed = this.servers.map(
+                (server) =>
+                    new Promise<void>((resolve) => {
+                        // close() stops accepting; its callback runs once every connection has ended
+                        // (an error only says the server was not listening, which is just as closed).
+                        server.close(() => resolve());
+                        server.closeIdleConnections();
+                    }),
             );
+            this.log({ level: "info", event: "listeners_closed", in_flight: this.active.size, after_ms: Date.now() - startedAt });
+            await Promise.all(closed);
             if (this.options.onDrained) await this.options.onDrained();
             return "drained";
         };

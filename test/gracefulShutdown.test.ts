@@ -100,6 +100,7 @@ describe("graceful shutdown: a real server in a child process", function () {
             proc.child.kill("SIGTERM");
             const started = await proc.waitForEvent("shutdown_started");
             assert.equal(started.in_flight, requests, "every request was in flight when the shutdown started");
+            await proc.waitForEvent("listeners_closed");
 
             const newcomer = await get(proc.port, "/slow?ms=1&id=late");
             assert.equal(newcomer.error, "ECONNREFUSED", "a new connection after SIGTERM is refused");
@@ -136,7 +137,8 @@ describe("graceful shutdown: a real server in a child process", function () {
         assert.equal(health.status, 503);
         assert.deepEqual(JSON.parse(health.body!), { status: "shutting_down" });
 
-        await new Promise((resolve) => setTimeout(resolve, 1000));
+        const closed = await proc.waitForEvent("listeners_closed");
+        assert.ok(Number(closed.after_ms) >= 800, `the listener stayed open for the 800 ms delay (closed after ${closed.after_ms} ms)`);
         assert.equal((await get(proc.port, "/health")).error, "ECONNREFUSED", "after the delay the listener is closed");
         assert.deepEqual(await inFlight, { status: 200, body: "done 0", connectionHeader: "close" });
         assert.equal((await proc.exited).code, 0);

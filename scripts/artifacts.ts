@@ -14,6 +14,7 @@ import {
     ArtifactVerificationError,
     BuildFieldLabels,
     checkApp,
+    checkBucketName,
     checkBuildTime,
     checkCleanupRules,
     checkCommitSha,
@@ -35,7 +36,6 @@ import {
     runCleanup,
     verifyArtifact,
 } from "../runtime/artifacts";
-import { checkBucketName } from "../runtime/artifacts/publish";
 
 export interface CliIo {
     stdout: (text: string) => void;

@@ -112,7 +112,7 @@ export const CONFIG_KEYS = {
 
     apiImage: spec("string", "API Lambda image (ECR), pinned by digest in prod.", image),
     apiMemoryMb: spec("integer", "API Lambda memory.", lambdaMemory, 512),
-    apiTimeoutSeconds: spec("integer", "API Lambda timeout; API Gateway HTTP APIs stop waiting at 30 s.", z.number().int().min(1).max(30, "at most 30 seconds (API Gateway HTTP API's integration limit)"), 29),
+    apiTimeoutSeconds: spec("integer", "API Lambda timeout; at most 29 s so it answers before API Gateway HTTP APIs stop waiting at 30 s.", z.number().int().min(1).max(29, "at most 29 seconds, so the function answers before API Gateway HTTP API's 30 s integration limit"), 29),
     apiCorsAllowedOrigins: spec("array", "Origins allowed to call the API from a browser.", z.array(origin), []),
 
     sandboxBrokerImage: spec("string", "Sandbox broker image (API and worker share it).", image),

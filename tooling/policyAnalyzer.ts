@@ -120,6 +120,8 @@ export interface StartOptions {
     typeCheck?: boolean;
     /** How long to wait for the pack to print its port. */
     startTimeoutMs?: number;
+    /** Deadline of each gRPC call (default 5 minutes). */
+    rpcTimeoutMs?: number;
     env?: NodeJS.ProcessEnv;
 }
 
@@ -360,14 +362,7 @@ export function reconcileConfig(info: AnalyzerInfo, file: PolicyPackConfigFile =
 // The client
 // ---------------------------------------------------------------------------------------------
 
-function call<Res>(what: string, invoke: (cb: (err: grpc.ServiceError | null, res: Res) => void) => unknown): Promise<Res> {
-    return new Promise((resolve, reject) => {
-        invoke((err, res) => {
-            if (err) reject(new Error(`${what} failed: ${err.details || err.message}`));
-            else resolve(res);
-        });
-    });
-}
+type Invoke<Res> = (metadata: grpc.Metadata, options: Partial<grpc.CallOptions>, cb: (err: grpc.ServiceError | null, res: Res) => void) => unknown;
 
 function diagnosticFrom(d: pb.AnalyzeDiagnostic): Diagnostic {
     return {
@@ -398,6 +393,7 @@ export class PolicyAnalyzer {
         private readonly client: AnalyzerClient,
         readonly packDir: string,
         private readonly stderr: () => string,
+        private readonly rpcTimeoutMs: number,
     ) {}
 
     /** Starts the pack in a child process and connects to the port it prints. */
@@ -412,6 +408,10 @@ export class PolicyAnalyzer {
               [require.resolve("@pulumi/pulumi/cmd/run-policy-pack", { paths: [packDir, __dirname] }), "127.0.0.1:0", "."]
             : ["-r", require.resolve("ts-node/register/transpile-only", { paths: [packDir, __dirname] }), "."];
         const child = spawn(process.execPath, args, { cwd: packDir, env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] });
+        // Never leave the pack running after this process, even when a caller forgets close() or gives up while it starts.
+        const killOnExit = () => child.kill("SIGKILL");
+        process.once("exit", killOnExit);
+        child.once("exit", () => process.removeListener("exit", killOnExit));
         let stderr = "";
         child.stderr!.setEncoding("utf8");
         child.stderr!.on("data", (d: string) => {
@@ -448,7 +448,7 @@ export class PolicyAnalyzer {
             "grpc.max_receive_message_length": 400 * 1024 * 1024,
             "grpc.max_send_message_length": 400 * 1024 * 1024,
         });
-        return new PolicyAnalyzer(child, client, packDir, () => stderr);
+        return new PolicyAnalyzer(child, client, packDir, () => stderr, options.rpcTimeoutMs ?? 300_000);
     }
 
     /** Process id of the pack's analyzer server. */
@@ -461,8 +461,19 @@ export class PolicyAnalyzer {
         return this.stderr();
     }
 
+    /** One unary call with a deadline; a failure says which call, and what the pack printed if it died. */
+    private rpc<Res>(what: string, invoke: Invoke<Res>): Promise<Res> {
+        return new Promise((resolve, reject) => {
+            invoke(new grpc.Metadata(), { deadline: Date.now() + this.rpcTimeoutMs }, (err, res) => {
+                if (!err) return resolve(res);
+                const exited = this.child.exitCode !== null || this.child.signalCode !== null;
+                reject(new Error(`${what} failed: ${err.details || err.message}${exited ? `; the policy pack's process has exited, its stderr:\n${this.stderr() || "(empty)"}` : ""}`));
+            });
+        });
+    }
+
     async getAnalyzerInfo(): Promise<AnalyzerInfo> {
-        const res = await call<pb.AnalyzerInfo>("GetAnalyzerInfo", (cb) => this.client.getAnalyzerInfo(new Empty(), cb));
+        const res = await this.rpc<pb.AnalyzerInfo>("GetAnalyzerInfo", (m, o, cb) => this.client.getAnalyzerInfo(new Empty(), m, o, cb));
         const initialConfig: AnalyzerInfo["initialConfig"] = {};
         res.getInitialconfigMap().forEach((c, k) => {
             initialConfig[k] = { enforcementLevel: levelFromProto(c.getEnforcementlevel()), properties: c.getProperties()?.toJavaScript() };
@@ -510,7 +521,7 @@ export class PolicyAnalyzer {
             pc.setProperties(Struct.fromJavaScript(c.properties as Record<string, never>));
             map.set(name, pc);
         }
-        await call<Empty>("Configure", (cb) => this.client.configure(req, cb));
+        await this.rpc<Empty>("Configure", (m, o, cb) => this.client.configure(req, m, o, cb));
         return resolved;
     }
 
@@ -522,7 +533,7 @@ export class PolicyAnalyzer {
         req.setOrganization(stack.organization ?? "organization");
         req.setDryRun(stack.dryRun ?? true);
         for (const [k, v] of Object.entries(stack.tags ?? {})) req.getTagsMap().set(k, v);
-        await call<pb.AnalyzerStackConfigureResponse>("ConfigureStack", (cb) => this.client.configureStack(req, cb));
+        await this.rpc<pb.AnalyzerStackConfigureResponse>("ConfigureStack", (m, o, cb) => this.client.configureStack(req, m, o, cb));
     }
 
     /** Analyze: one resource's inputs, as before the engine registers it. `stack` lets the provider resource be resolved. */
@@ -536,7 +547,7 @@ export class PolicyAnalyzer {
         req.setOptions(resourceOptions(resource));
         const provider = providerResource(resource, byUrn);
         if (provider) req.setProvider(provider);
-        return resultFrom(await call<pb.AnalyzeResponse>(`Analyze ${resource.urn}`, (cb) => this.client.analyze(req, cb)));
+        return resultFrom(await this.rpc<pb.AnalyzeResponse>(`Analyze ${resource.urn}`, (m, o, cb) => this.client.analyze(req, m, o, cb)));
     }
 
     /** AnalyzeStack: every resource with its final properties, parent, dependencies and property dependencies. */
@@ -564,7 +575,7 @@ export class PolicyAnalyzer {
                 return ar;
             }),
         );
-        return resultFrom(await call<pb.AnalyzeResponse>("AnalyzeStack", (cb) => this.client.analyzeStack(req, cb)));
+        return resultFrom(await this.rpc<pb.AnalyzeResponse>("AnalyzeStack", (m, o, cb) => this.client.analyzeStack(req, m, o, cb)));
     }
 
     /**

@@ -76,16 +76,34 @@ export function trust(service: string, condition?: Record<string, Record<string,
 export const ACCOUNT = "123456789012";
 export const SOURCE_ACCOUNT = { StringEquals: { "aws:SourceAccount": ACCOUNT } };
 
-/** One analyzer child per test file, started in `before` and stopped in `after`. */
+/**
+ * The pack's analyzer for a test file: started in `before` (the first file that needs it starts the
+ * child, later files reuse it) and configured with the file's config; `after` releases it, and the
+ * child is stopped once no file has claimed it for a second (at the end of the run).
+ */
+let shared: { analyzer: Promise<PolicyAnalyzer>; users: number; closeTimer?: NodeJS.Timeout } | undefined;
+
 export function useAnalyzer(config: PolicyPackConfigFile | string = {}): { get(): PolicyAnalyzer } {
     let analyzer: PolicyAnalyzer | undefined;
     before(async function () {
         this.timeout(60_000);
-        analyzer = await PolicyAnalyzer.start({ typeCheck: false });
+        shared ??= { analyzer: PolicyAnalyzer.start({ typeCheck: false }), users: 0 };
+        clearTimeout(shared.closeTimer);
+        shared.users++;
+        analyzer = await shared.analyzer;
         await analyzer.configure(config);
     });
-    after(async () => {
-        await analyzer?.close();
+    after(() => {
+        const s = shared;
+        if (!s) return;
+        s.users--;
+        if (s.users > 0) return;
+        s.closeTimer = setTimeout(() => {
+            if (shared === s && s.users === 0) {
+                shared = undefined;
+                void s.analyzer.then((a) => a.close()).catch(() => undefined);
+            }
+        }, 1000);
     });
     return {
         get() {

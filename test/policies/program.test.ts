@@ -1,6 +1,7 @@
 import * as assert from "assert";
 import { captureProgram, toStackExport } from "../../tooling/capture";
-import { formatEvaluation, PolicyAnalyzer, PolicyEvaluation, resourcesFromStackExport, StackResource } from "../../tooling/policyAnalyzer";
+import { formatEvaluation, PolicyEvaluation, resourcesFromStackExport, StackResource } from "../../tooling/policyAnalyzer";
+import { useAnalyzer } from "./helpers";
 
 /**
  * The whole jobfleet program, captured under mocks for each stack and handed to the pack as a
@@ -8,22 +9,17 @@ import { formatEvaluation, PolicyAnalyzer, PolicyEvaluation, resourcesFromStackE
  */
 describe("policy pack: the jobfleet program passes its own guardrails", function () {
     this.timeout(120_000);
-    let analyzer: PolicyAnalyzer;
+    const shared = useAnalyzer("policies/config/prod.json");
     const plans: Record<string, StackResource[]> = {};
 
     before(async function () {
         this.timeout(120_000);
-        analyzer = await PolicyAnalyzer.start({ typeCheck: false });
         for (const stack of ["staging", "prod"]) {
             plans[stack] = resourcesFromStackExport(toStackExport(await captureProgram({ stack })), `${stack} plan`);
         }
     });
-    after(async () => {
-        await analyzer?.close();
-    });
-
     const evaluate = (stack: string, resources: StackResource[]): Promise<PolicyEvaluation> =>
-        analyzer.evaluate(resources, { config: `policies/config/${stack}.json`, stack: { stack, project: "jobfleet" } });
+        shared.get().evaluate(resources, { config: `policies/config/${stack}.json`, stack: { stack, project: "jobfleet" } });
 
     for (const stack of ["staging", "prod"]) {
         it(`${stack}: zero mandatory violations`, async () => {
@@ -39,6 +35,7 @@ describe("policy pack: the jobfleet program passes its own guardrails", function
     }
 
     it("control: a task definition of the prod plan passes, and the same one with seed 004's plaintext DATABASE_URL is blocked", async () => {
+        const analyzer = shared.get();
         await analyzer.configure("policies/config/prod.json");
         const original = plans.prod.find((r) => r.type === "aws:ecs/taskDefinition:TaskDefinition")!;
         assert.deepStrictEqual((await analyzer.analyze(original, plans.prod)).diagnostics, []);

@@ -97,6 +97,27 @@ describe("build info: explicit config, then CI, then the artifact's last commit"
         );
     });
 
+    it("in a GitHub Actions job that builds nothing (GITHUB_SHA but no JOBFLEET_BUILD_TIME), describes the committed file by git, not by the run", () => {
+        const probe = () => ({ commitSha: SHA, committedAt: new Date("2025-08-20T12:45:00Z"), branch: "" });
+        const env = { GITHUB_SHA: OTHER_SHA, GITHUB_RUN_ID: "42", GITHUB_REF: "refs/pull/7/merge", GITHUB_HEAD_REF: "feature/x" };
+        assert.deepEqual(resolveBuildInfo({ explicit: none, labels: CONFIG_LABELS, env, environment: "staging", gitFallback: { artifactPath: "a.tar.gz", probe } }), {
+            commitSha: SHA,
+            buildTime: "20250820-124500",
+            branch: "",
+            workflowRunId: "",
+            prNumber: "",
+            source: "git",
+        });
+        assert.throws(
+            () => resolveBuildInfo({ explicit: none, labels: CONFIG_LABELS, env, gitFallback: { artifactPath: "a.tar.gz", probe: () => "a.tar.gz has uncommitted changes or is untracked" } }),
+            /commit is set but its build time is not: set jobfleet:previewBuildTime or the CI variable JOBFLEET_BUILD_TIME .*git fallback did not apply: a.tar.gz has uncommitted changes/,
+        );
+        assert.throws(
+            () => resolveBuildInfo({ explicit: { commitSha: SHA }, labels: CONFIG_LABELS, env: {}, gitFallback: { artifactPath: "a.tar.gz", probe } }),
+            /jobfleet:previewCommitSha is set explicitly, so git cannot stand in for its build time/,
+        );
+    });
+
     it("refuses a PR number that contradicts the pr-<n> environment, and non-ASCII branches S3 headers cannot carry", () => {
         assert.throws(() => resolveBuildInfo({ explicit: { commitSha: SHA, buildTime: "20250820-124500", prNumber: "52" }, labels: CONFIG_LABELS, env: {}, environment: "pr-51" }), /jobfleet:previewPrNumber is 52 but the environment is pr-51/);
         assert.throws(() => resolveBuildInfo({ explicit: { commitSha: SHA, buildTime: "20250820-124500", branch: "fix/ünïcode" }, labels: CONFIG_LABELS, env: {} }), /must be printable ASCII/);

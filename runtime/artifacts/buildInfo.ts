@@ -99,8 +99,9 @@ function firstSet(...values: Array<string | undefined>): string | undefined {
 
 /**
  * Resolves where an artifact was built from: explicit value first, then the CI environment, and
- * for the commit and build time together, as a last resort, git. The build time never comes from
- * the clock here: the key must be the same in `pulumi preview` and the `pulumi up` that follows.
+ * for the commit and build time together, as a last resort, git (when no build time is given
+ * and no commit is configured). The build time never comes from the clock here: the key must be
+ * the same in `pulumi preview` and the `pulumi up` that follows.
  */
 export function resolveBuildInfo(options: ResolveBuildInfoOptions): ResolvedBuildInfo {
     const { explicit, labels, env } = options;
@@ -115,9 +116,17 @@ export function resolveBuildInfo(options: ResolveBuildInfoOptions): ResolvedBuil
     let gitBranch = "";
 
     const howToSet = (field: "commitSha" | "buildTime") => `set ${labels[field]} or the CI variable ${CI_VARIABLES[field]}`;
-    if (commitSha === undefined && buildTime === undefined) {
+    if (commitSha === undefined && buildTime !== undefined) {
+        throw new ArtifactArgumentError(`The artifact's build time is set but its commit is not: ${howToSet("commitSha")} (a full 40-character SHA).`);
+    }
+    if (buildTime === undefined) {
+        // No build time means no build described this run. GITHUB_SHA alone is just the checkout
+        // every GitHub Actions job has (e.g. a test job), so it does not block the git fallback;
+        // an explicitly configured commit does.
         let reason = "no git fallback was allowed here";
-        if (options.gitFallback) {
+        if (explicitCommit !== undefined) {
+            reason = `${labels.commitSha} is set explicitly, so git cannot stand in for its build time`;
+        } else if (options.gitFallback) {
             const origin = (options.gitFallback.probe ?? gitOrigin)(options.gitFallback.artifactPath);
             if (typeof origin === "string") {
                 reason = origin;
@@ -129,16 +138,13 @@ export function resolveBuildInfo(options: ResolveBuildInfoOptions): ResolvedBuil
             }
         }
         if (commitSha === undefined || buildTime === undefined) {
+            const advice = `(UTC YYYYMMDD-HHMMSS, fixed once per build, e.g. JOBFLEET_BUILD_TIME=$(date -u +%Y%m%d-%H%M%S) in the workflow, never the time of each run). The git fallback did not apply: ${reason}.`;
             throw new ArtifactArgumentError(
-                `No commit and build time for the artifact: ${howToSet("commitSha")}, and ${howToSet("buildTime")} ` +
-                    `(UTC YYYYMMDD-HHMMSS, fixed once per build, e.g. JOBFLEET_BUILD_TIME=$(date -u +%Y%m%d-%H%M%S) in the workflow). ` +
-                    `The git fallback did not apply: ${reason}.`,
+                commitSha === undefined
+                    ? `No commit and build time for the artifact: ${howToSet("commitSha")}, and ${howToSet("buildTime")} ${advice}`
+                    : `The artifact's commit is set but its build time is not: ${howToSet("buildTime")} ${advice}`,
             );
         }
-    } else if (commitSha === undefined) {
-        throw new ArtifactArgumentError(`The artifact's build time is set but its commit is not: ${howToSet("commitSha")} (a full 40-character SHA).`);
-    } else if (buildTime === undefined) {
-        throw new ArtifactArgumentError(`The artifact's commit is set but its build time is not: ${howToSet("buildTime")} (UTC YYYYMMDD-HHMMSS, fixed once per build, never the time of each run).`);
     }
 
     const branch = firstSet(explicit.branch) ?? (source === "git" ? gitBranch : firstSet(env.GITHUB_HEAD_REF, env.GITHUB_REF_NAME)) ?? "";
@@ -158,7 +164,8 @@ export function resolveBuildInfo(options: ResolveBuildInfoOptions): ResolvedBuil
     if (prFromEnvironment && prNumber !== prFromEnvironment) {
         throw new ArtifactArgumentError(`${labels.prNumber} is ${prNumber} but the environment is ${options.environment}: the artifact would be filed under the wrong pull request.`);
     }
-    return { commitSha, buildTime, branch, workflowRunId, prNumber, source };
+    // Both are set here: every path that leaves one undefined has thrown above.
+    return { commitSha: commitSha!, buildTime, branch, workflowRunId, prNumber, source };
 }
 
 function git(cwd: string, args: string[]): string {

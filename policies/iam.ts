@@ -536,14 +536,15 @@ export const iamRuntimeNoControlPlane: StackValidationPolicy = stackPolicy<Runti
                 report(u.doc.holder, { field: docWhere(u), problem: `grants the runtime role "${role.role.name}" ${who} actions the pack cannot bound: ${u.why}`, fix: "list the allowed actions explicitly" });
             }
             const reported = new Set<string>();
+            const denied = groupByEntry();
             for (const g of actions) {
                 if (!matchesAny(g.action, forbidden) || matchesAny(g.action, dataPlane)) continue;
-                const key = `${g.doc.holder.urn}|${g.doc.field}|${g.statement.index}|${g.entry}`;
                 if (role.jobSubmitter && matchesAny(g.action, submitterActions) && !hasWildcard(g.entry)) {
-                    if (g.action.toLowerCase() === "ecs:runtask") {
+                    const key = `${g.doc.holder.urn}|${g.doc.field}|${g.statement.index}|${g.entry}`;
+                    if (g.action.toLowerCase() === "ecs:runtask" && !reported.has(key)) {
+                        reported.add(key);
                         const bad = g.statement.resources.filter((r) => !TASK_DEFINITION_ARN.test(r));
-                        if ((bad.length > 0 || g.statement.resources.length === 0) && !reported.has(key)) {
-                            reported.add(key);
+                        if (bad.length > 0 || g.statement.resources.length === 0) {
                             report(g.doc.holder, {
                                 field: `${docWhere(g)} Action "ecs:RunTask" Resource`,
                                 problem: `lets the job submitter "${role.role.name}" run ${bad.length > 0 ? sample(bad.map((r) => JSON.stringify(r))) : "any task definition"}, not named task definitions`,
@@ -553,22 +554,38 @@ export const iamRuntimeNoControlPlane: StackValidationPolicy = stackPolicy<Runti
                     }
                     continue;
                 }
-                if (reported.has(key)) continue;
-                reported.add(key);
-                const fromWildcard = hasWildcard(g.entry) ? ` (via "${g.entry}")` : "";
+                denied.add(g);
+            }
+            for (const { grant, actions: hits } of denied.groups()) {
                 const submitterHint =
-                    !role.jobSubmitter && matchesAny(g.action, submitterActions)
+                    !role.jobSubmitter && hits.some((a) => matchesAny(a, submitterActions))
                         ? `; if this role submits jobs to the shell executor, tag it ${JOB_SUBMITTER_TAG}=true and grant through executor.grantSubmit(role)`
                         : "";
-                report(g.doc.holder, {
-                    field: `${docWhere(g)} Action "${g.action}"${fromWildcard}`,
-                    problem: `gives the runtime role "${role.role.name}" ${who} a control-plane action`,
+                report(grant.doc.holder, {
+                    field: `${docWhere(grant)} Action "${hasWildcard(grant.entry) ? grant.entry : grant.action}"`,
+                    problem: hasWildcard(grant.entry)
+                        ? `gives the runtime role "${role.role.name}" ${who} ${hits.length} control-plane action${hits.length === 1 ? "" : "s"} (${sample(hits)})`
+                        : `gives the runtime role "${role.role.name}" ${who} a control-plane action`,
                     fix: `remove the action from the role's policy${submitterHint}`,
                 });
             }
         }
     },
 });
+
+/** Collects offending actions per written entry (one statement's `elasticloadbalancing:*` is one finding, not fifty). */
+function groupByEntry(): { add(g: GrantedAction): void; groups(): { grant: GrantedAction; actions: string[] }[] } {
+    const byKey = new Map<string, { grant: GrantedAction; actions: string[] }>();
+    return {
+        add(g) {
+            const key = `${g.doc.holder.urn}|${g.doc.field}|${g.statement.index}|${g.entry}`;
+            const group = byKey.get(key) ?? { grant: g, actions: [] };
+            if (!group.actions.includes(g.action)) group.actions.push(g.action);
+            byKey.set(key, group);
+        },
+        groups: () => [...byKey.values()],
+    };
+}
 
 export const iamExecutionRoleScope: StackValidationPolicy = stackPolicy<{ runtimeServicePrincipals: string[]; executionRoleActions: string[]; allowedManagedPolicies: string[] }>({
     name: "iam-execution-role-scope",
@@ -614,15 +631,12 @@ export const iamExecutionRoleScope: StackValidationPolicy = stackPolicy<{ runtim
             for (const u of unbounded) {
                 report(u.doc.holder, { field: docWhere(u), problem: `grants the execution role "${role.role.name}" actions the pack cannot bound: ${u.why}`, fix: "list the allowed actions explicitly" });
             }
-            const seen = new Set<string>();
-            for (const g of actions) {
-                if (matchesAny(g.action, allowed)) continue;
-                const key = `${g.doc.holder.urn}|${g.doc.field}|${g.statement.index}|${g.action}`;
-                if (seen.has(key)) continue;
-                seen.add(key);
-                report(g.doc.holder, {
-                    field: `${docWhere(g)} Action "${g.action}"${hasWildcard(g.entry) ? ` (via "${g.entry}")` : ""}`,
-                    problem: `gives the ECS task execution role "${role.role.name}" an action the ECS agent does not need`,
+            const extra = groupByEntry();
+            for (const g of actions) if (!matchesAny(g.action, allowed)) extra.add(g);
+            for (const { grant, actions: hits } of extra.groups()) {
+                report(grant.doc.holder, {
+                    field: `${docWhere(grant)} Action "${hasWildcard(grant.entry) ? grant.entry : grant.action}"`,
+                    problem: `gives the ECS task execution role "${role.role.name}" ${hasWildcard(grant.entry) ? `${hits.length} actions (${sample(hits)})` : "an action"} the ECS agent does not need`,
                     fix: "grant it to the task role instead (the role the container's code runs as)",
                 });
             }

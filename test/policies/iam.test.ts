@@ -251,7 +251,9 @@ describe("policy pack: least-privilege IAM", function () {
 
         it("expands wildcards: elasticloadbalancing:* on a Lambda role is reported", async () => {
             const r = await analyzer.get().analyzeStack([lambdaRole("fn"), rolePolicy("fn-lb", "fn", { Effect: "Allow", Action: "elasticloadbalancing:*", Resource: "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/x/y" })]);
-            expectViolation(r, "iam-runtime-no-control-plane", '(via "elasticloadbalancing:*")');
+            const [v] = expectViolation(r, "iam-runtime-no-control-plane", 'Action "elasticloadbalancing:*"', "control-plane actions (elasticloadbalancing:");
+            assert.strictEqual(of(r, "iam-runtime-no-control-plane").length, 1, "one finding for the wildcard, not one per action");
+            assert.match(v.message, /gives the runtime role "fn" \(assumed by lambda\.amazonaws\.com\) \d+ control-plane actions/);
         });
 
         it("passes DynamoDB item access on a table (the sandbox broker's allocations)", async () => {
@@ -328,6 +330,13 @@ describe("policy pack: least-privilege IAM", function () {
                 }),
             ]);
             expectViolation(r, "iam-execution-role-scope", 'Statement[0] Action "sqs:ReceiveMessage"', 'Statement[1] Action "s3:PutObject"', 'execution role "runner-execution"');
+        });
+
+        it("reports a wildcard on the execution role once, with what it reaches", async () => {
+            const r = await analyzer.get().analyzeStack([exec, res(aws.iam.RolePolicy, "runner-execution", { role: "runner-execution", policy: doc({ Effect: "Allow", Action: "sqs:*", Resource: `arn:aws:sqs:us-east-1:${ACCOUNT}:q` }) })]);
+            const found = expectViolation(r, "iam-execution-role-scope", 'Statement[0] Action "sqs:*"');
+            assert.strictEqual(found.length, 1);
+            assert.match(found[0].message, /\d+ actions \(sqs:\w+, sqs:\w+/);
         });
 
         it("passes image pull, logs and the injected secret", async () => {

@@ -245,12 +245,22 @@ async function runUnderMocks(
     };
 
     delete require.cache[require.resolve(program)];
-    const outputs = (await pulumi.runtime.runInPulumiStack(async () => {
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        return require(program);
-    })) as Record<string, unknown> | undefined;
-    // Marked internal (absent from the typings) but exported: it drains the registrations still in flight.
-    await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+    // The runtime records a stack trace for every promise and resource it makes (debugging
+    // metadata the mock monitor discards); ts-node's source-map hook makes each one costly, so the
+    // program runs with V8's own formatting, which cuts a capture's time by more than half.
+    const sourceMappedStackTraces = Error.prepareStackTrace;
+    (Error as { prepareStackTrace?: ErrorConstructor["prepareStackTrace"] }).prepareStackTrace = undefined;
+    let outputs: Record<string, unknown> | undefined;
+    try {
+        outputs = (await pulumi.runtime.runInPulumiStack(async () => {
+            // eslint-disable-next-line @typescript-eslint/no-require-imports
+            return require(program);
+        })) as Record<string, unknown> | undefined;
+        // Marked internal (absent from the typings) but exported: it drains the registrations still in flight.
+        await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+    } finally {
+        Error.prepareStackTrace = sourceMappedStackTraces;
+    }
 
     return { resources, outputs: revealSecrets(toCheckpointValue(outputs ?? {})) as Record<string, unknown> };
 }

@@ -5,18 +5,26 @@ import { ConfigValidationError } from "../config";
 import { captureProgram, toStackExport } from "../tooling/capture";
 import { renderPlan } from "../tooling/planReport";
 import { StackConfigFileError } from "../tooling/stackConfig";
+import { PolicyAnalyzer, PolicyPackConfigError, PolicyPackStartError, StackResource } from "../tooling/policyAnalyzer";
+import { GateOptions, PolicyGateInputError, readStackExport, runPolicyGate } from "../tooling/policyGate";
 
-const USAGE = `Usage: npm run preview -- --stack <staging|prod> [--config-file <path>] [--json <file>]
+const USAGE = `Usage: npm run preview -- --stack <staging|prod> [--config-file <path>] [--json <file>] [--policy-pack-config <file>]
+       npm run preview -- --state <stack-export.json> [--stack <name>] [--policy-pack-config <file>]
 
 Runs the jobfleet program offline under Pulumi's mock runtime with the stack's config and prints
-the plan: the tree of components and resources and a count per type.
+the plan: the tree of components and resources and a count per type. Then runs the policy pack in
+policies/ over the plan, as \`pulumi preview --policy-pack policies\` does, and prints its verdict.
 
-  --stack <name>         stack whose Pulumi.<name>.yaml to read (staging or prod)
-  --config-file <path>   read config from this file instead, like \`pulumi preview --config-file\`
-  --json <file>          also write the plan as a \`pulumi stack export\` file (version 3)
-  -h, --help             show this help
+  --stack <name>                stack whose Pulumi.<name>.yaml to read (staging or prod)
+  --config-file <path>          read config from this file instead, like \`pulumi preview --config-file\`
+  --json <file>                 also write the plan as a \`pulumi stack export\` file (version 3)
+  --state <file>                check a \`pulumi stack export\` file with the pack instead of running the program
+  --policy-pack-config <file>   the pack's config, like the CLI flag (default: policies/config/<stack>.json)
+  -h, --help                    show this help
 
-Exit codes: 0 plan printed; 2 bad arguments, unreadable config file or invalid config.`;
+Exit codes: 0 plan printed, no mandatory policy violation; 1 mandatory policy violation(s);
+2 bad arguments, unreadable config, state or pack config file, or invalid config; 3 the program
+or the policy pack failed to run.`;
 
 export interface CliIO {
     out: (text: string) => void;
@@ -26,8 +34,8 @@ export interface CliIO {
 const defaultIO: CliIO = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
 
 /** The CLI as a function, so tests drive exactly what `npm run preview` runs. Returns the exit code. */
-export async function runPreview(argv: string[], io: CliIO = defaultIO): Promise<number> {
-    let values: { stack?: string; "config-file"?: string; json?: string; help?: boolean };
+export async function runPreview(argv: string[], io: CliIO = defaultIO, policy: { analyzer?: PolicyAnalyzer } = {}): Promise<number> {
+    let values: { stack?: string; "config-file"?: string; json?: string; state?: string; "policy-pack-config"?: string; help?: boolean };
     try {
         ({ values } = parseArgs({
             args: argv,
@@ -35,6 +43,8 @@ export async function runPreview(argv: string[], io: CliIO = defaultIO): Promise
                 stack: { type: "string", short: "s" },
                 "config-file": { type: "string" },
                 json: { type: "string" },
+                state: { type: "string" },
+                "policy-pack-config": { type: "string" },
                 help: { type: "boolean", short: "h" },
             },
             strict: true,
@@ -48,12 +58,19 @@ export async function runPreview(argv: string[], io: CliIO = defaultIO): Promise
         io.out(`${USAGE}\n`);
         return 0;
     }
-    if (!values.stack) {
-        io.err(`error: --stack is required (staging or prod)\n\n${USAGE}\n`);
+    if (values.stack !== undefined && !/^[A-Za-z0-9_.-]+$/.test(values.stack)) {
+        io.err(`error: --stack ${JSON.stringify(values.stack)} is not a stack name (letters, digits, _ . -)\n`);
         return 2;
     }
-    if (!/^[A-Za-z0-9_.-]+$/.test(values.stack)) {
-        io.err(`error: --stack ${JSON.stringify(values.stack)} is not a stack name (letters, digits, _ . -)\n`);
+    if (values.state !== undefined) {
+        if (values["config-file"] !== undefined || values.json !== undefined) {
+            io.err("error: --state checks a stack export as it is; --config-file and --json apply only when the program runs\n");
+            return 2;
+        }
+        return checkStackExport(values.state, values.stack, values["policy-pack-config"], io, policy.analyzer);
+    }
+    if (!values.stack) {
+        io.err(`error: --stack is required (staging or prod)\n\n${USAGE}\n`);
         return 2;
     }
 
@@ -74,7 +91,48 @@ export async function runPreview(argv: string[], io: CliIO = defaultIO): Promise
         fs.writeFileSync(file, JSON.stringify(toStackExport(plan), null, 2) + "\n");
         io.out(`\nWrote the plan as a stack export to ${path.relative(process.cwd(), file) || file}\n`);
     }
-    return 0;
+    io.out("\n");
+    return policyGate(plan.resources, { stack: values.stack, configFile: values["policy-pack-config"] }, io, policy.analyzer);
+}
+
+async function checkStackExport(file: string, stackFlag: string | undefined, configFile: string | undefined, io: CliIO, analyzer?: PolicyAnalyzer): Promise<number> {
+    let contents;
+    try {
+        contents = readStackExport(file);
+    } catch (err) {
+        if (err instanceof PolicyGateInputError) {
+            io.err(`error: ${err.message}\n`);
+            return 2;
+        }
+        throw err;
+    }
+    const stack = stackFlag ?? (contents.stacks.length === 1 ? contents.stacks[0] : undefined);
+    io.out(`Checking ${contents.resources.length} resources of stack ${contents.stacks.join(", ")} (project ${contents.projects.join(", ")}) from ${file} against the policy pack.\n`);
+    if (contents.pendingDeletes > 0) io.out(`Skipped ${contents.pendingDeletes} resource(s) pending deletion, as the engine does.\n`);
+    if (contents.encryptedSecrets > 0) {
+        io.out(`Note: ${contents.encryptedSecrets} secret value(s) are encrypted in this export; the pack sees them as unknown. Export with --show-secrets to check them.\n`);
+    }
+    io.out("\n");
+    return policyGate(contents.resources, { stack, project: contents.projects[0], configFile }, io, analyzer);
+}
+
+async function policyGate(resources: StackResource[], options: Pick<GateOptions, "stack" | "project" | "configFile">, io: CliIO, analyzer?: PolicyAnalyzer): Promise<number> {
+    try {
+        const result = await runPolicyGate(resources, { ...options, analyzer });
+        io.out(`${result.policies}\n`);
+        (result.exitCode === 0 ? io.out : io.err)(result.verdict);
+        return result.exitCode;
+    } catch (err) {
+        if (err instanceof PolicyGateInputError || err instanceof PolicyPackConfigError) {
+            io.err(`error: ${err.message}\n`);
+            return 2;
+        }
+        if (err instanceof PolicyPackStartError) {
+            io.err(`error: the policy pack could not start: ${err.message}\n`);
+            return 3;
+        }
+        throw err;
+    }
 }
 
 if (require.main === module) {

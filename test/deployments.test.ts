@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as ts from "typescript";
 import * as YAML from "yaml";
 import {
     DeploymentsConfigError,
@@ -36,6 +37,25 @@ function globMatches(glob: string, file: string): boolean {
         .map((part) => part.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join("[^/]*"))
         .join(".*");
     return new RegExp(`^${source}$`).test(file);
+}
+
+/** The program's own modules: index.ts and every relative import it reaches, transitively. */
+function localImportsOf(entry: string): string[] {
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+        if (seen.has(file)) return;
+        seen.add(file);
+        const { importedFiles } = ts.preProcessFile(fs.readFileSync(file, "utf8"), true, true);
+        for (const { fileName } of importedFiles) {
+            if (!fileName.startsWith(".")) continue;
+            const base = path.resolve(path.dirname(file), fileName);
+            const resolved = [`${base}.ts`, path.join(base, "index.ts"), base].find((f) => fs.existsSync(f) && fs.statSync(f).isFile());
+            assert.ok(resolved, `${path.relative(PROJECT_ROOT, file)} imports ${fileName}, which does not resolve`);
+            visit(resolved);
+        }
+    };
+    visit(entry);
+    return [...seen];
 }
 
 /** IAM's StringLike: `*` matches any run of characters, `?` one. */
@@ -167,12 +187,9 @@ describe("deployments project (jobfleet-deployments)", () => {
     it("deploys only on changes that can change the stack", async () => {
         const paths: string[] = byInput(plan, SETTINGS, "stack", "staging").vcs.paths;
         assert.deepEqual(paths, deployPaths("staging"));
-        // Every project file the program loads is covered (captured above, so require.cache holds them).
-        const loaded = Object.keys(require.cache)
-            .filter((f) => f.startsWith(PROJECT_ROOT + path.sep) && !f.includes(`${path.sep}node_modules${path.sep}`))
-            .map((f) => path.relative(PROJECT_ROOT, f).split(path.sep).join("/"))
-            .filter((f) => f === "index.ts" || f === "config.ts" || f.startsWith("components/") || f.startsWith("runtime/"));
-        assert.ok(loaded.includes("index.ts") && loaded.includes("components/ciAccess.ts"));
+        // Every project file the program imports, followed from index.ts, is covered.
+        const loaded = localImportsOf(path.join(PROJECT_ROOT, "index.ts")).map((f) => path.relative(PROJECT_ROOT, f).split(path.sep).join("/"));
+        assert.ok(loaded.includes("index.ts") && loaded.includes("config.ts") && loaded.includes("components/ciAccess.ts"));
         for (const file of [...loaded, "Pulumi.yaml", "Pulumi.staging.yaml", "package-lock.json"]) {
             assert.ok(paths.some((g) => globMatches(g, file)), `a change to ${file} deploys staging`);
         }

@@ -167,7 +167,10 @@ const ciAccess = new CiAccess("ci-access", {
     pulumiOrganization: config.pulumiOrganization,
     pulumiProject: PROJECT,
     stack: config.stack,
-    imageRepositoryArns: ecrRepositoryArnsOf([config.shellExecutorImage, config.jobWorkerImage, config.apiImage, config.sandboxBrokerImage, config.agentRuntimeImage, config.submissionRunnerImage]),
+    imageRepositoryArns: [
+        submissionRunner.repositoryArn,
+        ...ecrRepositoryArnsOf([config.shellExecutorImage, config.jobWorkerImage, config.apiImage, config.sandboxBrokerImage, config.agentRuntimeImage, config.submissionRunnerImage]),
+    ],
     tags: config.tags,
 });
 export const ciPreviewRoleArn = ciAccess.previewRoleArn;

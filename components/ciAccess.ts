@@ -287,7 +287,13 @@ export class CiAccess extends pulumi.ComponentResource {
             [
                 // ECR only accepts * here: the login token is for the whole registry.
                 { Sid: "EcrLogin", Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" },
-                { Sid: "EcrPushProjectRepositories", Effect: "Allow", Action: [...IMAGE_PUSH_ACTIONS], Resource: args.imageRepositoryArns },
+                // The same repository may come from an image setting and from the component that creates it.
+                pulumi.all(args.imageRepositoryArns).apply((arns) => ({
+                    Sid: "EcrPushProjectRepositories",
+                    Effect: "Allow" as const,
+                    Action: [...IMAGE_PUSH_ACTIONS],
+                    Resource: [...new Set(arns)].sort(),
+                })),
             ],
             { parent: this },
         );

@@ -182,8 +182,12 @@ for (const stack of ["staging", "prod"] as const) {
             const { inline, managed } = permissionsOf(plan, one(plan, ROLE, "ci-access-image-push"));
             assert.deepEqual(managed, []);
             const c = plan.config;
-            const expectedRepositories = ecrRepositoryArnsOf([c.shellExecutorImage, c.jobWorkerImage, c.apiImage, c.sandboxBrokerImage, c.agentRuntimeImage, c.submissionRunnerImage]);
-            assert.ok(expectedRepositories.length >= 5, "every configured image is in the stack's ECR registry");
+            const configured = ecrRepositoryArnsOf([c.shellExecutorImage, c.jobWorkerImage, c.apiImage, c.sandboxBrokerImage, c.agentRuntimeImage, c.submissionRunnerImage]);
+            assert.ok(configured.length >= 5, "every configured image is in the stack's ECR registry");
+            // The runner's repository, created by the stack (offline its ARN has the mock account).
+            const created = plan.resources.filter((r) => r.type === "aws:ecr/repository:Repository").map((r) => String(r.outputs.arn));
+            assert.ok(created.length >= 1);
+            const expectedRepositories = [...new Set([...configured, ...created])].sort();
             const login = inline.find((s) => s.Sid === "EcrLogin")!;
             assert.deepEqual(asList(login.Action), ["ecr:GetAuthorizationToken"]);
             assert.equal(login.Resource, "*");

@@ -1,9 +1,9 @@
 // Composition root: validated config in, components wired, outputs out. Nothing else lives here.
+import * as path from "path";
 import { loadConfig, PROJECT } from "./config";
 import { AlarmTopic } from "./components/alarmTopic";
 import { CiAccess, ecrRepositoryArnsOf } from "./components/ciAccess";
 import { Network } from "./components/network";
-import * as path from "path";
 import { ArtifactStore } from "./components/artifactStore";
 import { PreviewEnvironment } from "./components/previewEnvironment";
 import { VersionedArtifact } from "./components/versionedArtifact";
@@ -202,7 +202,7 @@ const agentRuntime = new AgentRuntime("agent-runtime", {
     vpcId: network.vpcId,
     vpcCidr: network.cidrBlock,
     publicSubnetIds: network.publicSubnetIds,
-    privateSubnetIds: Array.from({ length: config.availabilityZoneCount }, (_, i) => network.privateSubnetIds.apply((ids) => ids[i])),
+    privateSubnetIds: network.privateSubnetIdsPerAz,
     isProd: config.isProd,
     image: config.agentRuntimeImage,
     cpu: config.agentRuntimeCpu,

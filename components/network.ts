@@ -25,6 +25,8 @@ export class Network extends pulumi.ComponentResource {
     public readonly cidrBlock: string;
     public readonly publicSubnetIds: pulumi.Output<string[]>;
     public readonly privateSubnetIds: pulumi.Output<string[]>;
+    /** The same subnets one output per AZ, for resources that need one per subnet (EFS mount targets). */
+    public readonly privateSubnetIdsPerAz: pulumi.Output<string>[];
     public readonly isolatedSubnetIds: pulumi.Output<string[]>;
     public readonly endpointSecurityGroupId: pulumi.Output<string>;
     public readonly s3GatewayEndpointId: pulumi.Output<string>;
@@ -64,6 +66,7 @@ export class Network extends pulumi.ComponentResource {
         this.vpcId = vpc.vpcId;
         this.publicSubnetIds = vpc.publicSubnetIds;
         this.privateSubnetIds = vpc.privateSubnetIds;
+        this.privateSubnetIdsPerAz = Array.from({ length: args.availabilityZoneCount }, (_, az) => vpc.privateSubnetIds.apply((ids) => ids[az]));
         this.isolatedSubnetIds = vpc.isolatedSubnetIds;
 
         const endpointSecurityGroup = new aws.ec2.SecurityGroup(

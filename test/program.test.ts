@@ -71,6 +71,31 @@ describe("the program under the mock runtime", () => {
         }
     });
 
+    it("encrypts the alarm topic with its own KMS key that CloudWatch alarms of this account may use (alias/aws/sns would drop every notification)", () => {
+        for (const stack of ["staging", "prod"] as const) {
+            const plan = plans[stack]!;
+            const topics = resourcesOfType(plan, "aws:sns/topic:Topic");
+            assert.equal(topics.length, 1);
+            const keys = resourcesOfType(plan, "aws:kms/key:Key").filter((k) => k.parent === topics[0].parent);
+            assert.equal(keys.length, 1, "the alarm topic has its own customer managed key");
+            const topic = inputsOf(topics[0]);
+            assert.notEqual(topic.kmsMasterKeyId, "alias/aws/sns");
+            assert.equal(topic.kmsMasterKeyId, keys[0].outputs.arn);
+            assert.equal(plan.outputs.alarmTopicArn, topics[0].outputs.arn);
+            const key = inputsOf(keys[0]);
+            assert.equal(key.enableKeyRotation, true);
+            const statements = JSON.parse(key.policy).Statement as Array<{ Sid: string; Principal: Record<string, string>; Action: string | string[]; Condition?: Record<string, Record<string, string>> }>;
+            const accountId = String(topics[0].outputs.arn).split(":")[4];
+            const cloudwatch = statements.find((s) => s.Principal.Service === "cloudwatch.amazonaws.com");
+            assert.ok(cloudwatch, "the key policy names CloudWatch");
+            assert.deepEqual(cloudwatch.Action, ["kms:Decrypt", "kms:GenerateDataKey*"]);
+            assert.deepEqual(cloudwatch.Condition, { StringEquals: { "aws:SourceAccount": accountId } });
+            const admin = statements.find((s) => s.Principal.AWS !== undefined)!;
+            assert.equal(admin.Principal.AWS, `arn:aws:iam::${accountId}:root`, "only the account itself administers the key");
+            assert.equal(statements.length, 2);
+        }
+    });
+
     it("exports what other stacks and operators need", () => {
         // What operators, CI and the artifacts CLI read: endpoints, names for runbooks, the roles CI assumes.
         const needed: Record<string, RegExp> = {

@@ -85,9 +85,11 @@ export const IMAGE_PUSH_ACTIONS = [
 export const DEPLOY_MANAGED_POLICY_ARNS = ["arn:aws:iam::aws:policy/AdministratorAccess"] as const;
 
 /**
- * Explicit denies that even an update of the stack cannot lift (an explicit deny beats any allow):
- * no long-lived credentials (IAM users, access keys, console passwords), no account or
- * organization changes, no SAML identity providers, no turning off the audit trail.
+ * Explicit denies on the deploy role (an explicit deny beats its AdministratorAccess allow): no
+ * long-lived credentials (IAM users, access keys, console passwords), no account or organization
+ * changes, no SAML identity providers, no turning off the audit trail. Guardrails against mistakes
+ * and casual misuse, not a security boundary: an administrator can still create a role without
+ * them, or edit this policy; the trust, review and the policy pack are what bound the role.
  */
 export const DEPLOY_GUARDRAILS = [
     "iam:CreateUser",

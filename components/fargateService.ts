@@ -118,7 +118,8 @@ export function ecrRepositoryArnOf(image: string): string | undefined {
     const m = ECR_IMAGE.exec(image);
     if (!m) return undefined;
     const [, account, region, china, repository] = m;
-    return `arn:${china ? "aws-cn" : "aws"}:ecr:${region}:${account}:repository/${repository}`;
+    const partition = china || region.startsWith("cn-") ? "aws-cn" : region.startsWith("us-gov-") ? "aws-us-gov" : "aws";
+    return `arn:${partition}:ecr:${region}:${account}:repository/${repository}`;
 }
 
 /** The stop timeout a container gets for a graceful shutdown budget. */

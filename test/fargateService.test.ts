@@ -105,6 +105,9 @@ describe("FargateService: argument checks", () => {
         assert.equal(ecrRepositoryArnOf(`444455556666.dkr.ecr.eu-central-1.amazonaws.com/team/app${DIGEST}`), "arn:aws:ecr:eu-central-1:444455556666:repository/team/app");
         assert.equal(ecrRepositoryArnOf("444455556666.dkr.ecr.us-east-1.amazonaws.com/app:1.0"), "arn:aws:ecr:us-east-1:444455556666:repository/app");
         assert.equal(ecrRepositoryArnOf("public.ecr.aws/docker/library/busybox:1.36"), undefined);
+        // The partition follows the region, or the pull is denied outside the commercial partition.
+        assert.equal(ecrRepositoryArnOf(`444455556666.dkr.ecr.us-gov-west-1.amazonaws.com/app${DIGEST}`), "arn:aws-us-gov:ecr:us-gov-west-1:444455556666:repository/app");
+        assert.equal(ecrRepositoryArnOf(`444455556666.dkr.ecr.cn-north-1.amazonaws.com.cn/app${DIGEST}`), "arn:aws-cn:ecr:cn-north-1:444455556666:repository/app");
         assert.equal(secretArnOf(`${SECRET}:password::`), SECRET);
         assert.equal(secretArnOf(SECRET), SECRET);
     });

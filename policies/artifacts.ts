@@ -151,8 +151,9 @@ function deniesInsecureTransport(s: Statement): boolean {
     if (!s.actions.some((a) => a === "*" || a.toLowerCase() === "s3:*")) return false;
     const secure = conditionValues(s, "aws:SecureTransport").filter((c) => /^Bool(IfExists)?$/i.test(c.operator));
     if (!secure.some((c) => c.values.some((v) => String(v).toLowerCase() === "false"))) return false;
-    const objectLevel = s.resources.some((r) => r === "*" || r.endsWith("/*"));
-    const bucketLevel = s.resources.some((r) => r === "*" || !r.includes("/"));
+    // Every object (`<bucket ARN>/*`), not a prefix such as `<bucket ARN>/logs/*`, and the bucket itself.
+    const objectLevel = s.resources.some((r) => r === "*" || /^arn:[^:]+:s3:::[^/]+\/\*$/.test(r));
+    const bucketLevel = s.resources.some((r) => r === "*" || /^arn:[^:]+:s3:::[^/]+$/.test(r));
     return objectLevel && bucketLevel;
 }
 

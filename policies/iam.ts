@@ -260,6 +260,41 @@ export const iamNoAdminManagedPolicies: ResourceValidationPolicy = resourcePolic
     },
 });
 
+/** Operators under which a subject condition narrows who may assume the role (negations and IfExists do not). */
+const SUBJECT_OPERATOR = /^(ForAnyValue:)?String(Equals|EqualsIgnoreCase|Like)$/i;
+const GITHUB_OIDC_HOST = "token.actions.githubusercontent.com";
+
+/**
+ * Why a web-identity trust does not restrict the token subject, or undefined when it does: the
+ * condition must be on this provider's own `<provider>:sub` key, with a positive operator
+ * (StringEquals/StringLike, not StringNotLike or ...IfExists), and every value must name
+ * something (not `*`); GitHub subjects must name one repository (`repo:<owner>/<repo>:...`, not
+ * `repo:<owner>/*`, which trusts every repository of the owner, forks' workflows included).
+ */
+function federatedSubjectProblem(s: Statement, federated: string): string | undefined {
+    const provider = (/:oidc-provider\/(.+)$/.exec(federated)?.[1] ?? federated).toLowerCase();
+    const subKey = `${provider}:sub`;
+    const conditions = Object.entries(s.condition).flatMap(([operator, block]) =>
+        Object.entries(block)
+            .filter(([key]) => key.toLowerCase() === subKey)
+            .map(([key, values]) => ({ operator, key, values })),
+    );
+    if (conditions.length === 0) return `lets every identity of that provider assume the role (no condition on ${subKey})`;
+    const positive = conditions.filter((c) => SUBJECT_OPERATOR.test(c.operator));
+    if (positive.length === 0) {
+        return `does not restrict ${subKey}: ${conditions.map((c) => c.operator).join(", ")} lets every subject not excluded assume the role`;
+    }
+    for (const c of positive) {
+        const open = c.values.filter((value) => /^[*?]*$/.test(value));
+        if (c.values.length === 0 || open.length > 0) return `lets every identity of that provider assume the role (${c.operator} ${c.key} ${JSON.stringify(open[0] ?? "")})`;
+        if (provider === GITHUB_OIDC_HOST) {
+            const wide = c.values.filter((value) => !/^repo:[^*?/:]+\/[^*?/:]+(:|$)/i.test(value));
+            if (wide.length > 0) return `does not name one repository in ${c.key} (${wide.map((w) => JSON.stringify(w)).join(", ")}), so workflows of other repositories can assume the role`;
+        }
+    }
+    return undefined;
+}
+
 const FEDERATED_SUBJECT_HINT = 'a condition on the token subject, e.g. {"StringLike": {"token.actions.githubusercontent.com:sub": "repo:<owner>/<repo>:ref:refs/heads/main"}}';
 
 export const iamTrustPolicyPrincipals: ResourceValidationPolicy = resourcePolicy({
@@ -305,15 +340,19 @@ export const iamTrustPolicyPrincipals: ResourceValidationPolicy = resourcePolicy
                 } else if (k === "federated") {
                     for (const v of values) {
                         const isSaml = /:saml-provider\//.test(v);
-                        const keys = Object.values(s.condition).flatMap((block) => Object.keys(block).map((x) => x.toLowerCase()));
-                        const ok = isSaml ? keys.includes("saml:aud") : keys.some((x) => x.endsWith(":sub"));
-                        if (!ok) {
-                            report({
-                                field: `${where} Principal.Federated "${v}"`,
-                                problem: `lets every identity of that provider assume the role (no ${isSaml ? "SAML:aud" : "subject"} condition)`,
-                                fix: isSaml ? 'add {"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}}' : `add ${FEDERATED_SUBJECT_HINT}`,
-                            });
+                        if (isSaml) {
+                            const keys = Object.values(s.condition).flatMap((block) => Object.keys(block).map((x) => x.toLowerCase()));
+                            if (!keys.includes("saml:aud")) {
+                                report({
+                                    field: `${where} Principal.Federated "${v}"`,
+                                    problem: "lets every identity of that provider assume the role (no SAML:aud condition)",
+                                    fix: 'add {"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}}',
+                                });
+                            }
+                            continue;
                         }
+                        const problem = federatedSubjectProblem(s, v);
+                        if (problem) report({ field: `${where} Principal.Federated "${v}"`, problem, fix: `add ${FEDERATED_SUBJECT_HINT}` });
                     }
                 } else {
                     report({ field: `${where} Principal.${kind}`, problem: `uses a ${kind} principal`, fix: "trust a service, an account or a federated identity provider instead" });

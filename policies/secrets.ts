@@ -1,7 +1,7 @@
 import { ResourceValidationPolicy } from "@pulumi/policy";
 import { resourcePolicy, stringList } from "./lib/policy";
 import { containerLabel, environmentOf, parseContainerDefinitions, T, tagsOf } from "./lib/resources";
-import { decodeUserData, NamedValue, scanValues, SECRET_SCAN_DEFAULTS, scriptAssignments } from "./lib/secretScan";
+import { decodeUserData, jsonAssignments, NamedValue, scanValues, SECRET_SCAN_DEFAULTS, scriptAssignments } from "./lib/secretScan";
 
 /**
  * No plaintext secrets where AWS stores and shows values in the clear: ECS container environment,
@@ -19,7 +19,12 @@ const FIXES: Record<Location, string> = {
 };
 
 function collect(type: string, props: Record<string, any>, out: { location: Location; item: NamedValue }[], problems: { field: string; problem: string }[]): void {
-    const add = (location: Location, item: NamedValue) => out.push({ location, item });
+    const add = (location: Location, item: NamedValue) => {
+        out.push({ location, item });
+        // A JSON-valued variable: its keys are names too (the whole value is already scanned by value).
+        if (item.byValue === false) return;
+        for (const a of jsonAssignments(item.value)) add(location, { field: `${item.field} key "${a.path}"`, name: a.name, value: a.value, byValue: false });
+    };
     if (type === T.ecsTaskDefinition && props.containerDefinitions !== undefined) {
         const parsed = parseContainerDefinitions(props.containerDefinitions);
         if (!parsed.ok) {
@@ -42,7 +47,8 @@ function collect(type: string, props: Record<string, any>, out: { location: Loca
         for (const key of ["userData", "userDataBase64"]) {
             const raw = props[key];
             if (typeof raw !== "string" || raw === "") continue;
-            const script = type === T.ec2Instance && key === "userData" ? raw : decodeUserData(raw);
+            // Instance.userData takes the script itself, but base64 put there reaches the instance all the same: decode either.
+            const script = decodeUserData(raw);
             const shown = script === raw ? key : `${key} (base64-decoded)`;
             add("userData", { field: shown, value: script });
             for (const a of scriptAssignments(script)) add("userData", { field: `${shown} line ${a.line} "${a.name}"`, name: a.name, value: a.value, byValue: false });

@@ -39,13 +39,17 @@ export const ecsContainerStopTimeout: ResourceValidationPolicy = resourcePolicy<
         const gracefulNames = new Set(stringList(config.gracefulShutdownVariables));
         parsed.containers.forEach((c: ContainerDefinition, i) => {
             const where = `containerDefinitions ${containerLabel(c, i)}`;
-            const stop = asNumber(c.stopTimeout);
+            const stop = typeof c.stopTimeout === "number" && Number.isInteger(c.stopTimeout) ? c.stopTimeout : undefined;
             if (c.stopTimeout === undefined || c.stopTimeout === null) {
                 report({ field: `${where} stopTimeout`, problem: "is not set, so ECS kills the container 30 s after SIGTERM whatever it is doing", fix: `set stopTimeout to the graceful shutdown time plus at least ${margin} s${fargate ? ` (at most ${max} on Fargate)` : ""}` });
                 return;
             }
             if (stop === undefined || stop <= 0) {
-                report({ field: `${where} stopTimeout`, problem: `is ${JSON.stringify(c.stopTimeout)}, not a positive number of seconds`, fix: "set stopTimeout to a whole number of seconds" });
+                report({
+                    field: `${where} stopTimeout`,
+                    problem: `is ${JSON.stringify(c.stopTimeout)}, not a positive whole number of seconds (the container definition takes a JSON integer; ECS does not register ${typeof c.stopTimeout === "string" ? "a string" : "anything else"})`,
+                    fix: `set stopTimeout to a whole number of seconds, e.g. ${typeof c.stopTimeout === "string" && asNumber(c.stopTimeout) !== undefined ? Math.ceil(asNumber(c.stopTimeout)!) : 35}, not a string`,
+                });
                 return;
             }
             if (fargate && stop > max) {

@@ -101,8 +101,9 @@ export function statementLabel(s: Statement): string {
     return s.sid ? `Statement[${s.index}] (Sid "${s.sid}")` : `Statement[${s.index}]`;
 }
 
+/** IAM documents spell it "Allow"; any other casing is read as an Allow too, so a malformed grant is checked rather than skipped. */
 export function isAllow(s: Statement): boolean {
-    return s.effect === "Allow";
+    return s.effect.toLowerCase() === "allow";
 }
 
 /** Condition keys are case-insensitive in IAM. Returns every value given for `key` under any operator. */
@@ -125,9 +126,21 @@ export function hasWildcard(text: string): boolean {
     return text.includes("*") || text.includes("?");
 }
 
-/** A resource entry that means "every resource" (of any or of one service). */
+/**
+ * A resource entry that names no resource: `*`; an ARN whose partition or service is a wildcard;
+ * an ARN for any account (`arn:aws:iam::*:role/*`); or an ARN whose resource part is only
+ * wildcards (`arn:aws:s3:::*`, `arn:aws:s3:::*\/*`, `arn:aws:sqs:*:*:*`). An ARN that names a type
+ * and leaves only the id open (`arn:aws:ec2:<region>:<account>:network-interface/*`, needed to
+ * create resources whose id is not known yet) or a bucket's objects (`arn:aws:s3:::bucket/*`) is
+ * scoped and does not count.
+ */
 export function isWildcardResource(resource: string): boolean {
-    return resource === "*" || /^arn:[^:]*:\*/.test(resource) || /^arn:\*/.test(resource);
+    if (resource === "*" || /^arn:\*/.test(resource) || /^arn:[^:]*:\*/.test(resource)) return true;
+    const m = /^arn:[^:]*:[^:]*:([^:]*):([^:]*):(.*)$/.exec(resource);
+    if (!m) return false;
+    const [, , account, rest] = m;
+    if (account === "*") return true;
+    return rest === "" || /^[*?/:]+$/.test(rest);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -173,11 +173,15 @@ export function decodeUserData(value: string): string {
     return printable.length === 0 && !decoded.includes("\ufffd") ? decoded : value;
 }
 
-/** `NAME=value` and `export NAME="value"` lines of a script, with their 1-based line numbers. */
+/**
+ * `NAME=value` and `export NAME="value"` lines of a script, systemd's `Environment=NAME=value`, and
+ * cloud-config's `key: value` lines, with their 1-based line numbers.
+ */
 export function scriptAssignments(script: string): { line: number; name: string; value: string }[] {
     const out: { line: number; name: string; value: string }[] = [];
     script.split(/\r?\n/).forEach((text, i) => {
-        const m = /^\s*(?:export\s+|declare\s+(?:-\w+\s+)?|local\s+|readonly\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(text);
+        const yaml = /^\s*(?:-\s+)?([A-Za-z_][\w.-]*):\s+(?![|>{[&*!#])(\S.*)$/.exec(text);
+        const m = /^\s*(?:export\s+|declare\s+(?:-\w+\s+)?|local\s+|readonly\s+|Environment=["']?)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(text) ?? yaml;
         if (!m) return;
         let value = m[2].trim();
         const quoted = /^(['"])(.*)\1$/.exec(value);
@@ -186,5 +190,30 @@ export function scriptAssignments(script: string): { line: number; name: string;
         if (/\$\(|`|\$\{?[A-Za-z_]/.test(value)) value = "${computed}";
         out.push({ line: i + 1, name: m[1], value });
     });
+    return out;
+}
+
+/**
+ * The string leaves of a value that is a JSON object or list (`{"db": {"password": "..."}}`), each
+ * with its key path and key, so a secret nested in a JSON-valued variable is found by its key name
+ * as well. Anything that is not a JSON object or list gives nothing.
+ */
+export function jsonAssignments(value: string): { path: string; name: string; value: string }[] {
+    const text = value.trim();
+    if (!/^[[{]/.test(text)) return [];
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(text);
+    } catch {
+        return [];
+    }
+    const out: { path: string; name: string; value: string }[] = [];
+    const visit = (v: unknown, path: string, name: string, depth: number): void => {
+        if (depth > 20) return;
+        if (Array.isArray(v)) v.forEach((item, i) => visit(item, `${path}[${i}]`, name, depth + 1));
+        else if (v && typeof v === "object") for (const [k, item] of Object.entries(v as Record<string, unknown>)) visit(item, path ? `${path}.${k}` : k, k, depth + 1);
+        else if (typeof v === "string" && name !== "") out.push({ path, name, value: v });
+    };
+    visit(parsed, "", "", 0);
     return out;
 }

@@ -114,6 +114,8 @@ describe("policy pack: immutable artifacts", function () {
 
         it("block a TLS statement that misses the objects, and one that allows instead of denies", async () => {
             expectViolation(await stack(bucket, pab(), policy({ ...tlsStatement, Resource: `arn:aws:s3:::${bucketName}` }), sse()), "s3-enforce-tls", "no statement denying");
+            // Only a prefix of the objects: plain HTTP still reaches everything outside logs/.
+            expectViolation(await stack(bucket, pab(), policy({ ...tlsStatement, Resource: [`arn:aws:s3:::${bucketName}`, `arn:aws:s3:::${bucketName}/logs/*`] }), sse()), "s3-enforce-tls", "no statement denying");
             expectViolation(await stack(bucket, pab(), policy({ ...tlsStatement, Effect: "Allow" }), sse()), "s3-enforce-tls", "no statement denying");
         });
 

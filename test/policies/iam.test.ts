@@ -47,6 +47,31 @@ describe("policy pack: least-privilege IAM", function () {
             expectViolation(await analyze(objectDoc), "iam-no-wildcard-resource", "s3:GetObject");
         });
 
+        for (const wildcard of ["arn:aws:s3:::*", "arn:aws:s3:::*/*", "arn:aws:sqs:*:*:*", `arn:aws:sqs:us-east-1:${ACCOUNT}:*`, "arn:aws:iam::*:role/*"]) {
+            it(`blocks a wildcard ARN that names no resource: ${wildcard}`, async () => {
+                const r = await analyze(res(aws.iam.RolePolicy, "wild-arn", { role: "r", policy: doc({ Effect: "Allow", Action: ["s3:PutObject", "sqs:SendMessage", "iam:GetRole"], Resource: wildcard }) }));
+                expectViolation(r, "iam-no-wildcard-resource", `Statement[0] Resource ${JSON.stringify(wildcard)}`, "s3:PutObject");
+            });
+        }
+
+        it('reads an Allow spelt "allow" as an Allow, and a single Statement object', async () => {
+            const r = await analyze(res(aws.iam.Policy, "lower", { policy: JSON.stringify({ Version: "2012-10-17", Statement: { Effect: "allow", Action: "S3:PutObject", Resource: "*" } }) }));
+            expectViolation(r, "iam-no-wildcard-resource", 'Statement[0] Resource "*"', "s3:PutObject");
+        });
+
+        it("passes ARNs that name a type and leave only the id open (creating ENIs, a bucket's objects)", async () => {
+            const r = await analyze(
+                res(aws.iam.RolePolicy, "typed", {
+                    role: "r",
+                    policy: doc(
+                        { Effect: "Allow", Action: ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface"], Resource: `arn:aws:ec2:us-east-1:${ACCOUNT}:network-interface/*` },
+                        { Effect: "Allow", Action: "s3:PutObject", Resource: "arn:aws:s3:::jobs-bucket/*" },
+                    ),
+                }),
+            );
+            expectPass(r, "iam-no-wildcard-resource");
+        });
+
         it("passes the same actions scoped to ARNs", async () => {
             const r = await analyze(res(aws.iam.RolePolicy, "scoped", { role: "r", policy: doc({ Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: `arn:aws:logs:us-east-1:${ACCOUNT}:log-group:/ecs/app:*` }) }));
             expectPass(r, "iam-no-wildcard-resource");
@@ -165,6 +190,41 @@ describe("policy pack: least-privilege IAM", function () {
                 }),
             );
             expectViolation(r, "iam-trust-policy-principals", "Principal.Federated", "subject");
+        });
+
+        const GITHUB = `arn:aws:iam::${ACCOUNT}:oidc-provider/token.actions.githubusercontent.com`;
+        const github = (condition: Record<string, Record<string, string | string[]>>) =>
+            res(aws.iam.Role, "gh", { assumeRolePolicy: doc({ Effect: "Allow", Principal: { Federated: GITHUB }, Action: "sts:AssumeRoleWithWebIdentity", Condition: condition }) });
+        const cases: [string, Record<string, Record<string, string | string[]>>, string][] = [
+            ["a subject of *", { StringLike: { "token.actions.githubusercontent.com:sub": "*" } }, 'StringLike token.actions.githubusercontent.com:sub "*"'],
+            ["every repository of the owner", { StringLike: { "token.actions.githubusercontent.com:sub": "repo:jobfleet-org/*" } }, 'does not name one repository in token.actions.githubusercontent.com:sub ("repo:jobfleet-org/*")'],
+            ["another provider's subject key", { StringLike: { "api.pulumi.com/oidc:sub": "pulumi:deploy:org:jobfleet-org:*" } }, "no condition on token.actions.githubusercontent.com:sub"],
+            ["a negated subject condition", { StringNotLike: { "token.actions.githubusercontent.com:sub": "repo:evil/*" } }, "StringNotLike lets every subject not excluded"],
+        ];
+        for (const [what, condition, fragment] of cases) {
+            it(`blocks a GitHub OIDC trust with ${what}`, async () => {
+                expectViolation(await analyze(github(condition)), "iam-trust-policy-principals", `Principal.Federated "${GITHUB}"`, fragment);
+            });
+        }
+
+        it("passes GitHub subjects that name the repository (any ref, a branch, ForAnyValue) and a Pulumi Deployments subject", async () => {
+            const conditions: Record<string, Record<string, string | string[]>>[] = [
+                { StringLike: { "token.actions.githubusercontent.com:sub": "repo:jobfleet-org/jobfleet:*" } },
+                { StringEquals: { "token.actions.githubusercontent.com:sub": ["repo:jobfleet-org/jobfleet:ref:refs/heads/main", "repo:jobfleet-org/jobfleet:pull_request"] } },
+                { "ForAnyValue:StringLike": { "token.actions.githubusercontent.com:sub": "repo:jobfleet-org/jobfleet:environment:*" } },
+            ];
+            for (const condition of conditions) {
+                expectPass(await analyze(github(condition)), "iam-trust-policy-principals");
+            }
+            const pulumi = res(aws.iam.Role, "pulumi-deploy", {
+                assumeRolePolicy: doc({
+                    Effect: "Allow",
+                    Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/api.pulumi.com/oidc` },
+                    Action: "sts:AssumeRoleWithWebIdentity",
+                    Condition: { StringEquals: { "api.pulumi.com/oidc:aud": "jobfleet-org" }, StringLike: { "api.pulumi.com/oidc:sub": "pulumi:deploy:org:jobfleet-org:project:jobfleet:stack:prod:operation:*:scope:write" } },
+                }),
+            });
+            expectPass(await analyze(pulumi), "iam-trust-policy-principals");
         });
 
         it("passes a service principal, an account, and a federated principal restricted to one repository", async () => {

@@ -75,6 +75,14 @@ describe("policy pack: no plaintext secrets", function () {
     });
 
     describe("Lambda environment variables", () => {
+        it("blocks a secret nested in a JSON-valued variable, naming the key path; passes references and settings in JSON", async () => {
+            const config = (value: object) => res(aws.lambda.Function, "json-config", { role: "r", packageType: "Image", imageUri: "x", timeout: 10, environment: { variables: { APP_CONFIG: JSON.stringify(value) } } });
+            const bad = await analyze(config({ db: { host: "db.internal", password: "Sup3rS3cretPw!" }, stage: "prod" }));
+            const [v] = expectViolation(bad, POLICY, 'environment.variables "APP_CONFIG" key "db.password"', "the name password");
+            assert.ok(!v.message.includes("Sup3rS3cretPw!"), "the message never repeats the secret");
+            expectPass(await analyze(config({ db: { host: "db.internal", passwordSecretArn: SECRET_ARN }, tokenTtlSeconds: "900", stage: "prod" })), POLICY);
+        });
+
         it("blocks an API key and passes the secret's ARN", async () => {
             const bad = await analyze(res(aws.lambda.Function, "api", { role: "r", packageType: "Image", imageUri: "x", timeout: 10, environment: { variables: { PAYMENTS_API_KEY: "pk_9f8e7d6c5b4a", STAGE: "prod" } } }));
             expectViolation(bad, POLICY, 'environment.variables "PAYMENTS_API_KEY"', "Secrets Manager");
@@ -96,6 +104,20 @@ describe("policy pack: no plaintext secrets", function () {
         it("blocks a credentials URL in an instance's plain user data", async () => {
             const r = await analyze(res(aws.ec2.Instance, "legacy", { ami: "ami-123", instanceType: "t3.small", userData: "#!/bin/sh\ncurl -fsS https://deploy:hunter22@artifacts.example.com/app.tgz | tar xz\n" }));
             expectViolation(r, POLICY, "userData:", "user-info");
+        });
+
+        it("blocks a password in cloud-config and in a systemd Environment= line, and base64 given to an instance's userData", async () => {
+            const cloudConfig = "#cloud-config\nwrite_files:\n  - path: /etc/app.yaml\n    content: |\n      password: Tr0ub4dor-and-3\n";
+            expectViolation(await analyze(res(aws.ec2.LaunchTemplate, "cloud-config", { userData: b64(cloudConfig) })), POLICY, 'line 5 "password"');
+            const unit = "#!/bin/bash\ncat > /etc/systemd/system/app.service <<UNIT\n[Service]\nEnvironment=API_TOKEN=tok-7d1e0c9b8a\nUNIT\n";
+            expectViolation(await analyze(res(aws.ec2.LaunchTemplate, "unit", { userData: b64(unit) })), POLICY, 'line 4 "API_TOKEN"');
+            const script = "#!/bin/bash\nexport DB_PASSWORD=hunter2hunter2\n";
+            expectViolation(await analyze(res(aws.ec2.Instance, "b64-in-user-data", { ami: "ami-123", instanceType: "t3.small", userData: b64(script) })), POLICY, 'userData (base64-decoded) line 2 "DB_PASSWORD"');
+        });
+
+        it("passes cloud-config settings named like secrets that hold no secret", async () => {
+            const cloudConfig = "#cloud-config\nssh_pwauth: false\nchpasswd:\n  expire: true\npassword_file: /run/secrets/db\n";
+            expectPass(await analyze(res(aws.ec2.LaunchTemplate, "cloud-config-ok", { userData: b64(cloudConfig) })), POLICY);
         });
 
         it("passes user data that fetches the secret at boot", async () => {

@@ -32,6 +32,14 @@ describe("policy pack: stop timeouts", function () {
             expectPass(ec2, POLICY);
         });
 
+        it("blocks a stop timeout given as a string or a fraction (ECS registers only a JSON integer); the integer passes", async () => {
+            for (const stop of ["35", 35.5] as const) {
+                const r = await analyze(taskDefinition("agent", [goodContainer({ name: "agent-runtime", stopTimeout: stop as unknown as number })]));
+                expectViolation(r, POLICY, 'container "agent-runtime" stopTimeout', `is ${JSON.stringify(stop)}, not a positive whole number of seconds`);
+            }
+            expectPass(await analyze(taskDefinition("agent", [goodContainer({ name: "agent-runtime", stopTimeout: 35 })])), POLICY);
+        });
+
         it("blocks a graceful shutdown that is not a number", async () => {
             const r = await analyze(taskDefinition("agent", [goodContainer({ environment: [{ name: "GRACEFUL_SHUTDOWN_TIMEOUT_SEC", value: "thirty" }] })]));
             expectViolation(r, POLICY, 'environment "GRACEFUL_SHUTDOWN_TIMEOUT_SEC"', "not a number");

@@ -132,7 +132,7 @@ export const CONFIG_KEYS = {
     agentRuntimeDesiredCount: spec("integer", "Agent runtime tasks.", z.number().int().min(1), 1),
     agentRuntimeGracefulShutdownSeconds: spec("integer", "GRACEFUL_SHUTDOWN_TIMEOUT_SEC of the agent runtime (seed 002: 30).", gracefulSeconds, 30),
     agentRuntimeAppId: spec("string", "AGENT_APP_ID the runtime serves.", nonEmpty),
-    agentRuntimePackagePrefix: spec("string", "Key prefix in the package bucket the runtime may read.", z.string().regex(/^[A-Za-z0-9!_.*'()\-/]+\/$/, "an S3 key prefix ending in /"), "packages/"),
+    agentRuntimePackagePrefix: spec("string", "Key prefix in the package bucket the runtime may read.", z.string().regex(/^(?!\/)[A-Za-z0-9!_.'()\-/]+\/$/, "an S3 key prefix ending in / (letters, digits, ! _ . ' ( ) - /; no * or leading /, which would widen the task's s3:GetObject grant)"), "packages/"),
     agentRuntimeCertificateArn: spec("string", "ACM certificate for the agent runtime's HTTPS listener.", arnOf("acm", "arn:aws:acm:us-east-2:123456789012:certificate/...")),
 
     previewApp: spec("string", "Application name, the first part of every artifact key (seed 003: express-api).", z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "lower-case letters, digits and dashes"), "express-api"),

@@ -120,6 +120,14 @@ describe("stack config", () => {
         assert.deepEqual(problemsWith("staging", { "jobfleet:logRetentionDays": "3653" }), []);
     });
 
+    it("refuses a package prefix that would widen the agent runtime's read grant", () => {
+        assertRejects("staging", { "jobfleet:agentRuntimePackagePrefix": "*/" }, "jobfleet:agentRuntimePackagePrefix", /no \* or leading \//);
+        assertRejects("staging", { "jobfleet:agentRuntimePackagePrefix": "packages/*/" }, "jobfleet:agentRuntimePackagePrefix", /no \* or leading \//);
+        assertRejects("staging", { "jobfleet:agentRuntimePackagePrefix": "/packages/" }, "jobfleet:agentRuntimePackagePrefix", /no \* or leading \//);
+        assertRejects("staging", { "jobfleet:agentRuntimePackagePrefix": "packages" }, "jobfleet:agentRuntimePackagePrefix", /ending in \//);
+        assert.deepEqual(problemsWith("staging", { "jobfleet:agentRuntimePackagePrefix": "agents/v2/" }), []);
+    });
+
     it("holds prod to its safety settings", () => {
         assertRejects("prod", { "jobfleet:natStrategy": "Single" }, "jobfleet:natStrategy", /OnePerAz in prod/);
         assertRejects("prod", { "jobfleet:dbDeletionProtection": "false" }, "jobfleet:dbDeletionProtection", /true in prod/);

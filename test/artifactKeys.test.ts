@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
 import { execFileSync } from "child_process";
+import { DeleteObjectsCommand, S3Client } from "@aws-sdk/client-s3";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -8,6 +9,8 @@ import { assertSameContent } from "../components/versionedArtifact";
 import {
     artifactKey,
     artifactMetadata,
+    CleanupError,
+    CleanupPlan,
     CONFIG_LABELS,
     decideCleanup,
     deployedKeysFromStackOutputs,
@@ -17,6 +20,7 @@ import {
     legacyArtifactKey,
     parseArtifactKey,
     resolveBuildInfo,
+    runCleanup,
     sha256HexToBase64,
     StoredArtifact,
 } from "../runtime/artifacts";
@@ -223,6 +227,101 @@ describe("cleanup decisions", () => {
         );
         assert.match(decisions[2].reasons.join(), /deployed/);
         assert.deepEqual(unmatchedDeployedKeys, ["express-api/pr-51/nope"]);
+    });
+
+    it("keeps the whole build for any way of naming it: its version prefix with or without the final /, a leading /, a file under it that was not listed", () => {
+        const artifacts = [10, 20, 30, 40, 50].map((d) => artifact("pr-51", d));
+        const ids = artifacts.map((a) => a.id);
+        const deployedKeys = [ids[1].slice(0, -1), `/${artifacts[2].objects[0].key}`, `${ids[3]}config/app.env`, `s3://b/${ids[4]}`];
+        const { decisions, unmatchedDeployedKeys } = decideCleanup(artifacts, { keep: 1, days: 0, deployedKeys, now }, "b");
+        assert.deepEqual(
+            decisions.map((d) => [d.artifact.id, d.delete]),
+            ids.map((id) => [id, false]),
+        );
+        assert.deepEqual(
+            decisions.slice(1).map((d) => d.reasons[0]),
+            deployedKeys.map((k) => `deployed (${k})`),
+        );
+        assert.deepEqual(unmatchedDeployedKeys, []);
+    });
+
+    it("runCleanup refuses a plan that deletes any object of a build named deployed in any of those ways, before any request", async () => {
+        const a = artifact("pr-51", 30);
+        const extra = `${a.id}extra.txt`;
+        const plan: CleanupPlan = {
+            bucket: "b",
+            app: "express-api",
+            environment: "pr-51",
+            rules: { keep: 1, days: 0, deployedKeys: [], now },
+            decisions: [],
+            deletions: [a],
+            keysToDelete: [a.objects[0].key, extra],
+            bytesToReclaim: 10,
+            strayObjects: 0,
+            unmatchedDeployedKeys: [],
+            listRequests: 1,
+            listedObjects: 2,
+        };
+        const untouchable = { send: async () => assert.fail("no request may be sent") } as unknown as S3Client;
+        for (const deployed of [a.id.slice(0, -1), `/${a.objects[0].key}`, `${a.id}other-file`, `s3://b/${a.id}`]) {
+            await assert.rejects(runCleanup({ client: untouchable, plan: { ...plan, rules: { ...plan.rules, deployedKeys: [deployed] } } }), /refusing to run a cleanup plan that deletes the deployed/, deployed);
+        }
+    });
+
+    describe("runCleanup when S3 refuses deletions", () => {
+        const artifacts = [10, 20, 30].map((d, i) => artifact("pr-51", d, `0000000${i}`));
+        const plan: CleanupPlan = {
+            bucket: "b",
+            app: "express-api",
+            environment: "pr-51",
+            rules: { keep: 0, days: 1, deployedKeys: [], now },
+            decisions: [],
+            deletions: artifacts,
+            keysToDelete: artifacts.map((a) => a.objects[0].key),
+            bytesToReclaim: 30,
+            strayObjects: 0,
+            unmatchedDeployedKeys: [],
+            listRequests: 1,
+            listedObjects: 3,
+        };
+
+        it("collects the per-key Errors of every batch, keeps going, and counts only the artifacts that went whole", async () => {
+            const sent: string[][] = [];
+            const client = {
+                send: async (command: DeleteObjectsCommand) => {
+                    const keys = command.input.Delete!.Objects!.map((o) => o.Key!);
+                    sent.push(keys);
+                    assert.equal(command.input.Delete!.Quiet, true);
+                    return { Errors: keys.filter((k) => k === plan.keysToDelete[1]).map((Key) => ({ Key, Code: "AccessDenied", Message: "Access Denied" })) };
+                },
+            } as unknown as S3Client;
+            await assert.rejects(runCleanup({ client, plan, batchSize: 2 }), (err: CleanupError) => {
+                assert.ok(err instanceof CleanupError);
+                assert.deepEqual(sent, [plan.keysToDelete.slice(0, 2), plan.keysToDelete.slice(2)], "the second batch is still sent");
+                assert.match(err.message, new RegExp(`^1 of 3 deletions failed:\n  ${plan.keysToDelete[1]}: AccessDenied Access Denied$`));
+                assert.deepEqual(err.failures, [{ key: plan.keysToDelete[1], code: "AccessDenied", message: "Access Denied" }]);
+                assert.deepEqual(err.partial, { dryRun: false, deletedObjects: 2, deletedArtifacts: 2, bytesReclaimed: 20, deleteRequests: 2 });
+                return true;
+            });
+        });
+
+        it("says how far it got when a whole DeleteObjects request fails", async () => {
+            let calls = 0;
+            const client = {
+                send: async () => {
+                    calls += 1;
+                    if (calls === 2) throw Object.assign(new Error("Access Denied"), { name: "AccessDenied", $metadata: { httpStatusCode: 403 } });
+                    return {};
+                },
+            } as unknown as S3Client;
+            await assert.rejects(runCleanup({ client, plan, batchSize: 1 }), (err: CleanupError) => {
+                assert.ok(err instanceof CleanupError, `a CleanupError, not ${String(err)}`);
+                assert.equal(calls, 2, "nothing is sent after the failed request");
+                assert.match(err.message, /^DeleteObjects failed after 1 of 3 objects were deleted \(1 whole artifacts\); the remaining 2 were not attempted: AccessDenied \(HTTP 403\): Access Denied\./);
+                assert.deepEqual(err.partial, { dryRun: false, deletedObjects: 1, deletedArtifacts: 1, bytesReclaimed: 10, deleteRequests: 1 });
+                return true;
+            });
+        });
     });
 
     it("reads every key-like string out of pulumi stack output --json", () => {

@@ -24,7 +24,7 @@ import {
 import { CALLER_ENV, CONTRACT_VERSION, JOB_REQUEST_PREFIX, JOB_RESULT_PREFIX, jobResultKey, MAX_JOB_REQUEST_BYTES, OVERRIDE_ENV, RUNNER_ENV, ShellJobResult } from "../runtime/shellJob/contract";
 import { ShellJobError } from "../runtime/shellJob/errors";
 import { LocalRunTask, LocalRunTaskOptions } from "../runtime/shellJob/localRunTask";
-import { runShellJob } from "../runtime/shellJob/runner";
+import { runCommand, runShellJob } from "../runtime/shellJob/runner";
 
 // s3rver ships no typings; this is the part of its API the tests use.
 interface S3rverServer {
@@ -382,6 +382,89 @@ describe("shell job contract (caller, runner) against s3rver on loopback", funct
             }
         });
 
+        it("reports a request URL whose signing session expired (S3's 400 ExpiredToken) as expired, not as unreadable", async () => {
+            const expiredSession = http.createServer((_req, res) => {
+                res.writeHead(400, { "content-type": "application/xml" });
+                res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message></Error>');
+            });
+            await new Promise<void>((resolve) => expiredSession.listen(0, "127.0.0.1", resolve));
+            try {
+                const port = (expiredSession.address() as AddressInfo).port;
+                const jobId = "runner-expired-token";
+                const outcome = await runShellJob({
+                    env: {
+                        PATH: process.env.PATH,
+                        [OVERRIDE_ENV.contractVersion]: CONTRACT_VERSION,
+                        [OVERRIDE_ENV.jobGetUrl]: `http://127.0.0.1:${port}/${BUCKET}/shell-jobs/${jobId}.json?X-Amz-Security-Token=abc&X-Amz-Signature=def`,
+                        [OVERRIDE_ENV.resultPutUrl]: await resultUrl(jobId),
+                    },
+                });
+                assert.equal(outcome.exitCode, 1);
+                const result = await takeResult(jobId);
+                assert.equal(result.error?.code, "REQUEST_URL_EXPIRED");
+                assert.match(result.error!.message, /has expired \(S3 said ExpiredToken: The provided token has expired\.\)/);
+                assert.doesNotMatch(result.error!.message, /X-Amz-(Signature|Security-Token)/);
+            } finally {
+                await new Promise((resolve) => expiredSession.close(resolve));
+            }
+        });
+
+        describe("a command's processes", () => {
+            let dir: string;
+            const stray: number[] = [];
+            beforeEach(() => {
+                dir = fs.mkdtempSync(path.join(os.tmpdir(), "shell-job-command-"));
+            });
+            afterEach(() => {
+                for (const pid of stray.splice(0)) {
+                    try {
+                        process.kill(pid, "SIGKILL");
+                    } catch {
+                        // already gone
+                    }
+                }
+                fs.rmSync(dir, { recursive: true, force: true });
+            });
+            /** Running, not a zombie waiting for a reaper (a container without init may not reap). */
+            const alive = (pid: number) => {
+                try {
+                    process.kill(pid, 0);
+                } catch {
+                    return false;
+                }
+                try {
+                    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"));
+                } catch {
+                    return true;
+                }
+            };
+            const pidIn = (file: string) => Number(fs.readFileSync(path.join(dir, file), "utf8").trim());
+
+            it("ends when its shell exits: a process it left in the background is killed, not waited for until the timeout", async () => {
+                const outcome = await runCommand("sleep 30 & echo $! > bg.pid; echo started", { cwd: dir, env: { PATH: process.env.PATH }, timeoutMs: 20_000, maxOutputBytes: 1000 });
+                const pid = pidIn("bg.pid");
+                stray.push(pid);
+                assert.deepEqual([outcome.exitCode, outcome.timedOut, outcome.stdout, outcome.error], [0, false, "started\n", undefined]);
+                assert.ok(outcome.durationMs < 5000, `the command took ${outcome.durationMs} ms`);
+                await new Promise((resolve) => setTimeout(resolve, 100));
+                assert.equal(alive(pid), false, "the background sleep was killed with the command's process group");
+            });
+
+            it("is not held open past its end or its timeout by a process that left its process group", async function () {
+                if (!fs.existsSync("/usr/bin/setsid") && !fs.existsSync("/bin/setsid")) this.skip();
+                const escape = "setsid sh -c 'echo $$ > escaped.pid; exec sleep 30' &";
+                const finished = await runCommand(`${escape} sleep 0.2; echo done`, { cwd: dir, env: { PATH: process.env.PATH }, timeoutMs: 20_000, maxOutputBytes: 1000 });
+                stray.push(pidIn("escaped.pid"));
+                assert.deepEqual([finished.exitCode, finished.timedOut, finished.stdout], [0, false, "done\n"]);
+                assert.ok(finished.durationMs < 5000, `a finished command returned after ${finished.durationMs} ms`);
+
+                const timedOut = await runCommand(`${escape} sleep 30`, { cwd: dir, env: { PATH: process.env.PATH }, timeoutMs: 500, maxOutputBytes: 1000 });
+                stray.push(pidIn("escaped.pid"));
+                assert.equal(timedOut.timedOut, true);
+                assert.ok(timedOut.durationMs < 5000, `a timed-out command returned after ${timedOut.durationMs} ms, not when the escaped process ended`);
+            });
+        });
+
         it("refuses a legacy request with an unknown contract version", async () => {
             const jobId = "runner-legacy-version";
             const outcome = await runShellJob({ env: legacyEnv({ contractVersion: "2019-01-01", jobId, commands: [{ run: "true" }] }, await resultUrl(jobId)) });
@@ -417,6 +500,17 @@ describe("shell job contract (caller, runner) against s3rver on loopback", funct
             assert.equal(result.commands[0].signal, "SIGTERM");
             assert.equal(result.commands[1].skipped, true);
         });
+    });
+
+    it("refuses polling settings that would hammer S3 before sending a single request", async () => {
+        let requests = 0;
+        const counting = { send: async () => void requests++ } as unknown as S3Client;
+        const caller: ShellJobCaller = { s3: counting, ecs: { send: async () => assert.fail("no RunTask") }, target: target() };
+        const handle = shellJobHandle(caller, "poll-settings", new Date());
+        for (const options of [{ initialPollMs: 0 }, { initialPollMs: -5 }, { initialPollMs: 500, maxPollMs: 100 }, { deadline: new Date(Number.NaN) }]) {
+            await assert.rejects(waitForShellJobResult(caller, handle, options), (err: ShellJobError) => err.code === "CALLER_MISCONFIGURED", JSON.stringify(options));
+        }
+        assert.equal(requests, 0);
     });
 
     it("reads the executor's coordinates from the caller's environment and names every bad variable", () => {

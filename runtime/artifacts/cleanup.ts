@@ -1,5 +1,5 @@
-import { DeleteObjectsCommand, S3Client } from "@aws-sdk/client-s3";
-import { ArtifactArgumentError, checkApp, checkEnvironment } from "./keys";
+import { DeleteObjectsCommand, DeleteObjectsCommandOutput, S3Client } from "@aws-sdk/client-s3";
+import { ArtifactArgumentError, checkApp, checkEnvironment, parseArtifactKey } from "./keys";
 import { listArtifacts, ListingProgress, newestFirst, StoredArtifact } from "./listing";
 import { checkBucketName } from "./publish";
 
@@ -62,12 +62,29 @@ function normaliseDeployedKey(bucket: string, key: string): string {
 }
 
 /**
+ * The artifact id a deployed key protects: for anything inside a version prefix (an object key,
+ * a file that was not listed, or the prefix itself with or without its final `/`) that prefix,
+ * so the whole build stays; otherwise (the legacy key) the key itself. A leading `/` is ignored:
+ * artifact keys never start with one.
+ */
+export function deployedArtifactId(bucket: string, key: string): string {
+    const normalised = normaliseDeployedKey(bucket, key).replace(/^\/+/, "");
+    const inside = parseArtifactKey(normalised) ?? parseArtifactKey(`${normalised.replace(/\/+$/, "")}/-`);
+    return inside ? inside.versionPrefix : normalised;
+}
+
+/**
  * Decides per artifact. An artifact stays when ANY rule keeps it: it is deployed, it is among the
  * newest `keep` of its environment, or it is younger than `days`. Everything else goes, whole
  * (all objects under its version prefix).
  */
 export function decideCleanup(artifacts: StoredArtifact[], rules: CleanupRules, bucket: string): { decisions: CleanupDecision[]; unmatchedDeployedKeys: string[] } {
-    const deployed = new Set(rules.deployedKeys.map((k) => normaliseDeployedKey(bucket, k)).filter((k) => k !== ""));
+    // artifact id -> the deployed keys (as given) that protect it
+    const deployed = new Map<string, string[]>();
+    for (const given of rules.deployedKeys.map((k) => k.trim()).filter((k) => k !== "")) {
+        const id = deployedArtifactId(bucket, given);
+        deployed.set(id, [...(deployed.get(id) ?? []), given]);
+    }
     const matched = new Set<string>();
     const byEnvironment = new Map<string, StoredArtifact[]>();
     for (const artifact of artifacts) {
@@ -80,9 +97,8 @@ export function decideCleanup(artifacts: StoredArtifact[], rules: CleanupRules, 
         list.sort(newestFirst);
         list.forEach((artifact, rank) => {
             const reasons: string[] = [];
-            const deployedKeys = artifact.objects.map((o) => o.key).filter((k) => deployed.has(k));
-            if (deployed.has(artifact.id)) deployedKeys.push(artifact.id);
-            for (const k of deployedKeys) matched.add(k);
+            const deployedKeys = deployed.get(artifact.id) ?? [];
+            if (deployedKeys.length > 0) matched.add(artifact.id);
             if (deployedKeys.length > 0) reasons.push(`deployed (${deployedKeys.join(", ")})`);
             if (rank < rules.keep) reasons.push(`among the newest ${rules.keep} of ${environment} (#${rank + 1})`);
             const ageDays = (rules.now.getTime() - artifact.time.getTime()) / DAY_MS;
@@ -96,7 +112,7 @@ export function decideCleanup(artifacts: StoredArtifact[], rules: CleanupRules, 
         });
     }
     decisions.sort((a, b) => (a.artifact.environment < b.artifact.environment ? -1 : a.artifact.environment > b.artifact.environment ? 1 : newestFirst(a.artifact, b.artifact)));
-    return { decisions, unmatchedDeployedKeys: [...deployed].filter((k) => !matched.has(k)).sort() };
+    return { decisions, unmatchedDeployedKeys: [...deployed].filter(([id]) => !matched.has(id)).flatMap(([, given]) => given).sort() };
 }
 
 export interface PlanCleanupInput {
@@ -183,8 +199,8 @@ export async function runCleanup(input: RunCleanupInput): Promise<CleanupResult>
     if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > DELETE_BATCH_SIZE) {
         throw new ArtifactArgumentError(`batchSize must be a whole number from 1 to 1000 (DeleteObjects' limit; got ${JSON.stringify(input.batchSize)}).`);
     }
-    const deployed = new Set(plan.rules.deployedKeys.map((k) => normaliseDeployedKey(plan.bucket, k)));
-    const protectedKey = plan.keysToDelete.find((k) => deployed.has(k) || plan.deletions.some((a) => deployed.has(a.id) && k.startsWith(a.id)));
+    const deployed = plan.rules.deployedKeys.map((k) => deployedArtifactId(plan.bucket, k));
+    const protectedKey = plan.keysToDelete.find((k) => deployed.some((id) => k === id || (id.endsWith("/") && k.startsWith(id))));
     if (protectedKey !== undefined) {
         throw new ArtifactArgumentError(`refusing to run a cleanup plan that deletes the deployed ${protectedKey}; plan again.`);
     }
@@ -194,9 +210,22 @@ export async function runCleanup(input: RunCleanupInput): Promise<CleanupResult>
     const failures: Array<{ key: string; code?: string; message?: string }> = [];
     for (let i = 0; i < plan.keysToDelete.length; i += batchSize) {
         const batch = plan.keysToDelete.slice(i, i + batchSize);
-        const response = await input.client.send(
-            new DeleteObjectsCommand({ Bucket: plan.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
-        );
+        let response: DeleteObjectsCommandOutput;
+        try {
+            response = await input.client.send(new DeleteObjectsCommand({ Bucket: plan.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
+        } catch (err) {
+            // The whole request failed (denied, throttled past the SDK's retries, network): say how far the cleanup got.
+            const e = err as Error & { $metadata?: { httpStatusCode?: number } };
+            const failedSoFar = new Set(failures.map((f) => f.key));
+            const deletedKeys = new Set(plan.keysToDelete.slice(0, i).filter((k) => !failedSoFar.has(k)));
+            countWholeArtifacts(plan, deletedKeys, result);
+            throw new CleanupError(
+                `DeleteObjects failed after ${result.deletedObjects} of ${plan.keysToDelete.length} objects were deleted (${result.deletedArtifacts} whole artifacts); ` +
+                    `the remaining ${plan.keysToDelete.length - i} were not attempted: ${e.name}${e.$metadata?.httpStatusCode ? ` (HTTP ${e.$metadata.httpStatusCode})` : ""}: ${e.message}. Plan again and rerun.`,
+                [...failures, ...batch.map((key) => ({ key, code: e.name, message: e.message }))],
+                result,
+            );
+        }
         result.deleteRequests += 1;
         const errors = response.Errors ?? [];
         for (const e of errors) failures.push({ key: e.Key ?? "?", code: e.Code, message: e.Message });
@@ -204,17 +233,22 @@ export async function runCleanup(input: RunCleanupInput): Promise<CleanupResult>
         input.onProgress?.(result.deletedObjects, plan.keysToDelete.length);
     }
     const failed = new Set(failures.map((f) => f.key));
-    for (const artifact of plan.deletions) {
-        if (artifact.objects.every((o) => !failed.has(o.key))) {
-            result.deletedArtifacts += 1;
-            result.bytesReclaimed += artifact.bytes;
-        }
-    }
+    countWholeArtifacts(plan, new Set(plan.keysToDelete.filter((k) => !failed.has(k))), result);
     if (failures.length > 0) {
         const shown = failures.slice(0, 10).map((f) => `${f.key}: ${f.code ?? "error"} ${f.message ?? ""}`.trim());
         throw new CleanupError(`${failures.length} of ${plan.keysToDelete.length} deletions failed:\n  ${shown.join("\n  ")}${failures.length > 10 ? "\n  ..." : ""}`, failures, result);
     }
     return result;
+}
+
+/** Adds the artifacts whose every object is in `deletedKeys` to the result's artifact and byte counts. */
+function countWholeArtifacts(plan: CleanupPlan, deletedKeys: Set<string>, result: CleanupResult): void {
+    for (const artifact of plan.deletions) {
+        if (artifact.objects.every((o) => deletedKeys.has(o.key))) {
+            result.deletedArtifacts += 1;
+            result.bytesReclaimed += artifact.bytes;
+        }
+    }
 }
 
 /**

@@ -378,6 +378,13 @@ export async function waitForShellJobResult(caller: ShellJobCaller, job: Started
     const deadline = options.deadline ?? new Date(job.resultUrlExpiresAt.getTime() + LATE_UPLOAD_GRACE_MS);
     const maxPoll = options.maxPollMs ?? 5000;
     let pause = options.initialPollMs ?? 500;
+    // A pause of 0 would never grow (0 * 1.5) and poll S3 in a tight loop until the deadline.
+    if (!(pause >= 1) || !(maxPoll >= pause) || !Number.isFinite(maxPoll)) {
+        throw new ShellJobError("CALLER_MISCONFIGURED", `initialPollMs is ${pause} and maxPollMs ${maxPoll}; expected initialPollMs of at least 1 and a finite maxPollMs not below it.`, job.jobId);
+    }
+    if (Number.isNaN(deadline.getTime())) {
+        throw new ShellJobError("CALLER_MISCONFIGURED", `The deadline for shell job ${job.jobId} is not a valid date.`, job.jobId);
+    }
     const waitStart = performance.now();
     let lastAnswer = "no answer yet";
 

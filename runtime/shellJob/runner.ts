@@ -34,6 +34,12 @@ export const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
 export const RESULT_UPLOAD_RESERVE_MS = 15_000;
 /** A command gets SIGTERM at its timeout (or on stop) and SIGKILL this much later. */
 export const KILL_GRACE_MS = 3_000;
+/**
+ * Once the command's shell has exited and its process group is killed, its output pipes should
+ * close at once; a process that left the group (setsid, a double fork into a new session) may
+ * still hold them. After this long they are closed from our side so the command is over.
+ */
+export const PIPE_DRAIN_MS = 1_000;
 
 export interface RunnerOptions {
     env: NodeJS.ProcessEnv;
@@ -235,7 +241,9 @@ function httpRefusal(what: "request" | "result", shown: string, status: number, 
     const { code, message } = s3ErrorOf(body);
     const said = code ? ` (S3 said ${code}${message ? `: ${message}` : ""})` : "";
     const subject = what === "request" ? "job request URL" : "result URL";
-    if (status === 403 && (/expired/i.test(message ?? "") || code === "ExpiredToken" || (expiry !== undefined && expiry.getTime() < Date.now()))) {
+    // An expired URL is 403 AccessDenied "Request has expired"; a URL signed with temporary
+    // credentials (a Lambda's role) also dies with its session, which S3 answers 400 ExpiredToken.
+    if (code === "ExpiredToken" || (status === 403 && (/expired/i.test(message ?? "") || (expiry !== undefined && expiry.getTime() < Date.now())))) {
         return new Refusal("REQUEST_URL_EXPIRED", `The ${subject} (${shown}) has expired${said}; the job must be submitted again with fresh URLs.`);
     }
     if (status === 403) {
@@ -379,11 +387,25 @@ export function runCommand(run: string, options: CommandOptions): Promise<Comman
         child.on("error", (err) => {
             spawnError = `could not start /bin/sh: ${err.message}`;
         });
+        let drainTimer: NodeJS.Timeout | undefined;
+        child.on("exit", () => {
+            clearTimeout(timer);
+            if (killTimer) clearTimeout(killTimer);
+            // The shell is gone, so the command is over: anything it left running in its group (a
+            // server started with &) goes too, instead of holding the output pipes open until the
+            // timeout and turning a finished command into a timed-out one.
+            signalGroup(child.pid, "SIGKILL");
+            // A process that escaped the group may still hold the pipes; stop waiting for it.
+            drainTimer = setTimeout(() => {
+                child.stdout.destroy();
+                child.stderr.destroy();
+            }, PIPE_DRAIN_MS);
+        });
         child.on("close", (code, signal) => {
             clearTimeout(timer);
             if (killTimer) clearTimeout(killTimer);
+            if (drainTimer) clearTimeout(drainTimer);
             options.signal?.removeEventListener("abort", onAbort);
-            // The shell is gone; anything it left running in its group goes too.
             signalGroup(child.pid, "SIGKILL");
             resolve({
                 exitCode: code,

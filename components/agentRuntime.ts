@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { checkFargateServiceArgs, FargateService, FargateServiceAlarms, FargateServiceArgs, PREFLIGHT_PLACEHOLDERS } from "./fargateService";
 import { checkHttpsLoadBalancerArgs, HttpsLoadBalancer, HttpsLoadBalancerArgs } from "./httpsLoadBalancer";
 import { grant, objectArn } from "./iam";
+import { ABORT_INCOMPLETE_UPLOADS_RULE, PrivateBucket } from "./privateBucket";
 
 /** The numbers of seed 002 ("ALB_HEALTH_CHECK.md", "ecs-task-definition-template.json", "Recommended Alarms"). */
 export const AGENT_RUNTIME = {
@@ -162,7 +163,12 @@ export class AgentRuntime extends pulumi.ComponentResource {
 
         this.cluster = new aws.ecs.Cluster(name, { settings: [{ name: "containerInsights", value: "enabled" }], tags }, { parent: this });
 
-        this.packageBucket = this.privateBucket(`${name}-packages`, args.isProd, tags);
+        // Package bucket: versioned; `pulumi destroy` may empty it outside prod only.
+        this.packageBucket = new PrivateBucket(
+            `${name}-packages`,
+            { versioned: true, lifecycleRules: [ABORT_INCOMPLETE_UPLOADS_RULE], forceDestroy: !args.isProd, tags, childNames: "bucket-name", movedFrom: this },
+            { parent: this },
+        ).bucket;
 
         // Wheelhouse cache: encrypted at rest, reached only through the access point, only over TLS.
         this.fileSystem = new aws.efs.FileSystem(
@@ -342,35 +348,6 @@ export class AgentRuntime extends pulumi.ComponentResource {
     /** Lets a publisher (CI) put agent packages under the runtime's prefix; nothing else in the bucket. */
     grantPublishPackages(policyName: string, role: aws.iam.Role, packagePrefix: string): aws.iam.RolePolicy {
         return grant(policyName, role, [{ Sid: "PublishAgentPackages", Effect: "Allow", Action: "s3:PutObject", Resource: objectArn(this.packageBucket.arn, `${packagePrefix}*`) }], { parent: this });
-    }
-
-    private privateBucket(name: string, isProd: boolean, tags: Record<string, string>): aws.s3.Bucket {
-        const bucket = new aws.s3.Bucket(name, { forceDestroy: !isProd, tags }, { parent: this });
-        new aws.s3.BucketPublicAccessBlock(name, { bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true }, { parent: this });
-        new aws.s3.BucketOwnershipControls(name, { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } }, { parent: this });
-        new aws.s3.BucketServerSideEncryptionConfiguration(name, { bucket: bucket.id, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }] }, { parent: this });
-        new aws.s3.BucketVersioning(name, { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } }, { parent: this });
-        new aws.s3.BucketPolicy(
-            name,
-            {
-                bucket: bucket.id,
-                policy: pulumi.jsonStringify({
-                    Version: "2012-10-17",
-                    Statement: [
-                        {
-                            Sid: "DenyInsecureTransport",
-                            Effect: "Deny",
-                            Principal: "*",
-                            Action: "s3:*",
-                            Resource: [bucket.arn, pulumi.interpolate`${bucket.arn}/*`],
-                            Condition: { Bool: { "aws:SecureTransport": "false" } },
-                        },
-                    ],
-                }),
-            },
-            { parent: this },
-        );
-        return bucket;
     }
 
     private noHealthyTargetsAlarm(

@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { grant, objectArn, PolicyStatement } from "./iam";
+import { PrivateBucket } from "./privateBucket";
 import { checkApp, checkEnvironment, environmentPrefix } from "../runtime/artifacts/keys";
 
 export interface ArtifactStoreArgs {
@@ -36,24 +37,12 @@ export class ArtifactStore extends pulumi.ComponentResource {
         this.name = name;
         const tags = args.tags ?? {};
 
-        const bucket = new aws.s3.Bucket(name, { forceDestroy: false, tags: { ...tags, Purpose: "deployment-artifacts" } }, { parent: this });
-        const publicAccess = new aws.s3.BucketPublicAccessBlock(
-            `${name}-public-access`,
-            { bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
-            { parent: this },
-        );
-        new aws.s3.BucketOwnershipControls(`${name}-ownership`, { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } }, { parent: this });
-        const encryption = new aws.s3.BucketServerSideEncryptionConfiguration(
-            `${name}-encryption`,
-            { bucket: bucket.id, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }] },
-            { parent: this },
-        );
-        const versioning = new aws.s3.BucketVersioning(`${name}-versioning`, { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } }, { parent: this });
-        new aws.s3.BucketLifecycleConfiguration(
-            `${name}-lifecycle`,
+        const store = new PrivateBucket(
+            name,
             {
-                bucket: bucket.id,
-                rules: [
+                // A delete (by cleanup or by mistake) leaves a noncurrent version until the rule below expires it.
+                versioned: true,
+                lifecycleRules: [
                     {
                         id: "expire-noncurrent-artifact-versions",
                         status: "Enabled",
@@ -64,36 +53,18 @@ export class ArtifactStore extends pulumi.ComponentResource {
                         abortIncompleteMultipartUpload: { daysAfterInitiation: 1 },
                     },
                 ],
+                forceDestroy: false,
+                tags: { ...tags, Purpose: "deployment-artifacts" },
+                childNames: { policy: `${name}-policy` },
+                movedFrom: this,
             },
-            // Lifecycle rules on noncurrent versions need versioning to exist first.
-            { parent: this, dependsOn: [versioning] },
-        );
-        new aws.s3.BucketPolicy(
-            `${name}-policy`,
-            {
-                bucket: bucket.id,
-                policy: pulumi.jsonStringify({
-                    Version: "2012-10-17",
-                    Statement: [
-                        {
-                            Sid: "DenyInsecureTransport",
-                            Effect: "Deny",
-                            Principal: "*",
-                            Action: "s3:*",
-                            Resource: [bucket.arn, objectArn(bucket.arn, "*")],
-                            Condition: { Bool: { "aws:SecureTransport": "false" } },
-                        },
-                    ],
-                }),
-            },
-            // S3 rejects a bucket policy while the public access block is still being applied.
-            { parent: this, dependsOn: [publicAccess] },
+            { parent: this },
         );
 
-        this.bucket = bucket;
-        this.uploadPrerequisites = [versioning, encryption, publicAccess];
-        this.bucketName = bucket.bucket;
-        this.bucketArn = bucket.arn;
+        this.bucket = store.bucket;
+        this.uploadPrerequisites = [store.versioning!, store.encryption, store.publicAccessBlock];
+        this.bucketName = store.bucketName;
+        this.bucketArn = store.arn;
         this.registerOutputs({ bucketName: this.bucketName, bucketArn: this.bucketArn });
     }
 

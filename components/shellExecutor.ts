@@ -4,6 +4,7 @@ import { CLOUDWATCH_RETENTION_DAYS, fargateSizeProblem, isDigestPinned } from ".
 import { CALLER_ENV, JOB_REQUEST_PREFIX, JOB_RESULT_PREFIX, RUNNER_ENV } from "../runtime/shellJob/contract";
 import { DEFAULT_CONTAINER_USER, ecrRepositoryArnOf, FARGATE_MAX_STOP_TIMEOUT_SECONDS } from "./fargateService";
 import { grant, objectArn, PolicyStatement, policyDocument, serviceRole } from "./iam";
+import { PrivateBucket } from "./privateBucket";
 
 export const SHELL_EXECUTOR_CONTAINER_NAME = "runner";
 
@@ -134,59 +135,23 @@ export class ShellExecutor extends pulumi.ComponentResource {
 
         // The job bucket. No versioning: a deleted request (it may hold inputs the job's owner
         // considers sensitive) must really be gone, and every object is transient anyway.
-        const bucket = new aws.s3.Bucket(
+        const jobs = new PrivateBucket(
             `${base}-jobs`,
-            // Holds nothing that outlives a day; destroying the stack must not stall on leftovers.
-            { forceDestroy: true, tags: { ...tags, Purpose: "shell-executor-jobs" } },
-            { parent: this },
-        );
-        const publicAccess = new aws.s3.BucketPublicAccessBlock(
-            `${base}-jobs-public-access`,
-            { bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
-            { parent: this },
-        );
-        const ownership = new aws.s3.BucketOwnershipControls(`${base}-jobs-ownership`, { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } }, { parent: this });
-        // SSE-S3 rather than a KMS key: a presigned URL then works with S3 permissions alone.
-        const encryption = new aws.s3.BucketServerSideEncryptionConfiguration(
-            `${base}-jobs-encryption`,
-            { bucket: bucket.id, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }] },
-            { parent: this },
-        );
-        const lifecycle = new aws.s3.BucketLifecycleConfiguration(
-            `${base}-jobs-lifecycle`,
             {
-                bucket: bucket.id,
-                rules: [
+                lifecycleRules: [
                     { id: "expire-shell-jobs", status: "Enabled", filter: { prefix: JOB_REQUEST_PREFIX }, expiration: { days: args.jobExpirationDays }, abortIncompleteMultipartUpload: { daysAfterInitiation: 1 } },
                     { id: "expire-shell-results", status: "Enabled", filter: { prefix: JOB_RESULT_PREFIX }, expiration: { days: args.jobExpirationDays }, abortIncompleteMultipartUpload: { daysAfterInitiation: 1 } },
                 ],
+                // Holds nothing that outlives a day; destroying the stack must not stall on leftovers.
+                forceDestroy: true,
+                tags: { ...tags, Purpose: "shell-executor-jobs" },
+                movedFrom: this,
             },
             { parent: this },
         );
-        const tlsOnly = new aws.s3.BucketPolicy(
-            `${base}-jobs-tls-only`,
-            {
-                bucket: bucket.id,
-                policy: pulumi.jsonStringify({
-                    Version: "2012-10-17",
-                    Statement: [
-                        {
-                            Sid: "DenyInsecureTransport",
-                            Effect: "Deny",
-                            Principal: "*",
-                            Action: "s3:*",
-                            Resource: [bucket.arn, pulumi.interpolate`${bucket.arn}/*`],
-                            Condition: { Bool: { "aws:SecureTransport": "false" } },
-                        },
-                    ],
-                }),
-            },
-            // A bucket policy put while the public access block is being created can be refused as public.
-            { parent: this, dependsOn: [publicAccess] },
-        );
-        this.bucketName = bucket.bucket;
-        this.bucketArn = bucket.arn;
-        this.bucketReady = [publicAccess, ownership, encryption, lifecycle, tlsOnly];
+        this.bucketName = jobs.bucketName;
+        this.bucketArn = jobs.arn;
+        this.bucketReady = [jobs.publicAccessBlock, jobs.ownershipControls, jobs.encryption, jobs.lifecycle!, jobs.policy];
 
         const cluster = new aws.ecs.Cluster(`${base}`, { name: base, settings: [{ name: "containerInsights", value: "enabled" }], tags }, { parent: this });
         const logGroup = new aws.cloudwatch.LogGroup(`${base}-logs`, { name: `/aws/ecs/${base}`, retentionInDays: args.logRetentionDays, tags }, { parent: this });

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CLOUDWATCH_RETENTION_DAYS, isDigestPinned } from "../config";
 import { FargateService, FargateServiceAlarms, FargateServiceArgs, fargateServiceArgsProblems, FARGATE_MAX_STOP_TIMEOUT_SECONDS, stopTimeoutFor } from "./fargateService";
 import { grant, objectArn, PolicyStatement } from "./iam";
+import { ABORT_INCOMPLETE_UPLOADS_RULE, PrivateBucket } from "./privateBucket";
 
 /** SQS refuses a visibility timeout above 12 hours. */
 export const SQS_MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200;
@@ -241,50 +242,17 @@ export class SubmissionRunner extends pulumi.ComponentResource {
         this.repositoryUrl = this.repository.repositoryUrl;
 
         // Submissions and run logs: private, encrypted, TLS only, old logs expire.
-        this.bucket = new aws.s3.Bucket(name, { forceDestroy: false, tags }, { parent: this });
-        const publicAccessBlock = new aws.s3.BucketPublicAccessBlock(
-            name,
-            { bucket: this.bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
-            { parent: this },
-        );
-        new aws.s3.BucketOwnershipControls(name, { bucket: this.bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } }, { parent: this });
-        new aws.s3.BucketServerSideEncryptionConfiguration(
-            name,
-            { bucket: this.bucket.id, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }] },
-            { parent: this },
-        );
-        new aws.s3.BucketLifecycleConfiguration(
+        this.bucket = new PrivateBucket(
             name,
             {
-                bucket: this.bucket.id,
-                rules: [
-                    { id: "expire-run-logs", status: "Enabled", filter: { prefix: RUN_LOGS_PREFIX }, expiration: { days: args.runLogRetentionDays } },
-                    { id: "abort-incomplete-uploads", status: "Enabled", filter: { prefix: "" }, abortIncompleteMultipartUpload: { daysAfterInitiation: 1 } },
-                ],
+                lifecycleRules: [{ id: "expire-run-logs", status: "Enabled", filter: { prefix: RUN_LOGS_PREFIX }, expiration: { days: args.runLogRetentionDays } }, ABORT_INCOMPLETE_UPLOADS_RULE],
+                forceDestroy: false,
+                tags,
+                childNames: "bucket-name",
+                movedFrom: this,
             },
             { parent: this },
-        );
-        new aws.s3.BucketPolicy(
-            name,
-            {
-                bucket: this.bucket.id,
-                policy: pulumi.jsonStringify({
-                    Version: "2012-10-17",
-                    Statement: [
-                        {
-                            Sid: "DenyInsecureTransport",
-                            Effect: "Deny",
-                            Principal: "*",
-                            Action: "s3:*",
-                            Resource: [this.bucket.arn, pulumi.interpolate`${this.bucket.arn}/*`],
-                            Condition: { Bool: { "aws:SecureTransport": "false" } },
-                        },
-                    ],
-                }),
-            },
-            // S3 refuses a bucket policy while the public access block is still being applied.
-            { parent: this, dependsOn: [publicAccessBlock] },
-        );
+        ).bucket;
 
         // Submission queue and its dead-letter queue, both encrypted with SQS-managed keys.
         this.deadLetterQueue = new aws.sqs.Queue(

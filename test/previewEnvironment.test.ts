@@ -36,6 +36,18 @@ function childOfType(plan: CapturedPlan, componentType: string, type: string, na
     return one(plan, (r) => r.type === type && r.name.endsWith(nameSuffix) && childrenOf(plan, componentType).includes(r), `${type} ${nameSuffix} under ${componentType}`);
 }
 
+/** The resources a component of the given type created, directly or through components of its own. */
+function descendantsOf(plan: CapturedPlan, componentType: string): CapturedResource[] {
+    const inside = new Set([one(plan, (r) => r.type === componentType, componentType).urn]);
+    for (const r of plan.resources) if (r.parent && inside.has(r.parent)) inside.add(r.urn);
+    return plan.resources.filter((r) => r.type !== componentType && inside.has(r.urn));
+}
+
+/** The store's bucket resources sit in its PrivateBucket component. */
+function storeResourceOfType(plan: CapturedPlan, type: string): CapturedResource {
+    return one(plan, (r) => r.type === type && descendantsOf(plan, STORE).includes(r), `${type} under ${STORE}`);
+}
+
 function userDataOf(launchTemplate: CapturedResource): string {
     return Buffer.from(String(inputsOf(launchTemplate).userData), "base64").toString("utf8");
 }
@@ -72,8 +84,8 @@ describe("preview environments and versioned artifacts (seed 003) under mocks", 
 
     describe("ArtifactStore: private, encrypted, TLS-only, versioned bucket", () => {
         it("blocks public access, disables ACLs, encrypts and versions", () => {
-            const bucket = childOfType(staging, STORE, "aws:s3/bucket:Bucket");
-            const byType = (type: string) => inputsOf(childOfType(staging, STORE, type));
+            const bucket = storeResourceOfType(staging, "aws:s3/bucket:Bucket");
+            const byType = (type: string) => inputsOf(storeResourceOfType(staging, type));
             assert.deepEqual(
                 { ...byType("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"), bucket: undefined },
                 { bucket: undefined, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
@@ -85,7 +97,7 @@ describe("preview environments and versioned artifacts (seed 003) under mocks", 
         });
 
         it("expires noncurrent versions after jobfleet:artifactNoncurrentVersionDays (s3rver has no lifecycle: checked here, on the rule)", () => {
-            const lifecycle = inputsOf(childOfType(staging, STORE, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"));
+            const lifecycle = inputsOf(storeResourceOfType(staging, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"));
             assert.equal(lifecycle.rules.length, 1);
             const [rule] = lifecycle.rules;
             assert.equal(rule.status, "Enabled");
@@ -96,8 +108,8 @@ describe("preview environments and versioned artifacts (seed 003) under mocks", 
         });
 
         it("denies every request that is not over TLS, on the bucket and its objects", () => {
-            const bucket = childOfType(staging, STORE, "aws:s3/bucket:Bucket");
-            const policy = JSON.parse(inputsOf(childOfType(staging, STORE, "aws:s3/bucketPolicy:BucketPolicy")).policy) as { Statement: PolicyStatement[] };
+            const bucket = storeResourceOfType(staging, "aws:s3/bucket:Bucket");
+            const policy = JSON.parse(inputsOf(storeResourceOfType(staging, "aws:s3/bucketPolicy:BucketPolicy")).policy) as { Statement: PolicyStatement[] };
             assert.deepEqual(policy.Statement, [
                 {
                     Sid: "DenyInsecureTransport",
@@ -122,7 +134,7 @@ describe("preview environments and versioned artifacts (seed 003) under mocks", 
             assert.equal(inputs.metadata["build-time"], parsed.buildTime);
             assert.equal(inputs.metadata.sha256, digest.sha256Hex);
             assert.equal(inputs.checksumAlgorithm, "SHA256", "S3 stores its own SHA-256, which verify compares");
-            assert.equal(inputs.bucket, childOfType(staging, STORE, "aws:s3/bucket:Bucket").id);
+            assert.equal(inputs.bucket, storeResourceOfType(staging, "aws:s3/bucket:Bucket").id);
             assert.equal(staging.outputs.artifactKey, inputs.key);
             assert.equal(staging.outputs.artifactChecksum, digest.sha256Hex);
             assert.deepEqual(staging.outputs.artifactCleanupPolicy, { keep: staging.config.artifactKeepCount, days: staging.config.artifactMaxAgeDays });
@@ -147,7 +159,7 @@ describe("preview environments and versioned artifacts (seed 003) under mocks", 
             assert.equal(object.name, `preview-artifact-${version}`);
             assert.equal(object.options.retainOnDelete, true);
             assert.deepEqual([...object.options.ignoreChanges].sort(), ["checksumAlgorithm", "contentType", "metadata", "source"]);
-            const versioning = childOfType(staging, STORE, "aws:s3/bucketVersioning:BucketVersioning");
+            const versioning = storeResourceOfType(staging, "aws:s3/bucketVersioning:BucketVersioning");
             assert.ok(object.dependencies.includes(versioning.urn));
         });
     });
@@ -205,7 +217,7 @@ describe("preview environments and versioned artifacts (seed 003) under mocks", 
             assert.deepEqual(trust.Statement.map((s: { Principal: unknown }) => s.Principal), [{ Service: "ec2.amazonaws.com" }]);
             assert.equal(inputsOf(role).tags["jobfleet:role-kind"], "instance");
 
-            const bucketArn = String(childOfType(staging, STORE, "aws:s3/bucket:Bucket").outputs.arn);
+            const bucketArn = String(storeResourceOfType(staging, "aws:s3/bucket:Bucket").outputs.arn);
             const policies = staging.resources.filter((r) => r.type === "aws:iam/rolePolicy:RolePolicy" && inputsOf(r).role === role.id);
             const statements = policies.flatMap((p) => (JSON.parse(inputsOf(p).policy) as { Statement: PolicyStatement[] }).Statement);
             const s3Statements = statements.filter((s) => list(s.Action).some((a) => a.startsWith("s3:")));

@@ -78,8 +78,8 @@ export class AgentRuntime extends pulumi.ComponentResource {
         const fail = (field: string, value: unknown, expected: string) => {
             throw new Error(`AgentRuntime ${name}: ${field} is ${JSON.stringify(value)}; expected ${expected}.`);
         };
-        if (!/^[A-Za-z0-9!_.*'()\-/]+\/$/.test(args.packagePrefix ?? "") || args.packagePrefix.startsWith("/")) {
-            fail("packagePrefix", args.packagePrefix, "an S3 key prefix ending in / and not starting with /, like packages/");
+        if (!/^[A-Za-z0-9!_.'()\-/]+\/$/.test(args.packagePrefix ?? "") || args.packagePrefix.startsWith("/")) {
+            fail("packagePrefix", args.packagePrefix, "an S3 key prefix ending in / and not starting with /, without * (which would widen the task's read grant), like packages/");
         }
         if (typeof args.appId !== "string" || args.appId.trim() === "") fail("appId", args.appId, "the AGENT_APP_ID the runtime serves");
         if (!Array.isArray(args.privateSubnetIds) || args.privateSubnetIds.length === 0) fail("privateSubnetIds", args.privateSubnetIds, "one private subnet per availability zone");

@@ -219,8 +219,9 @@ describe("AgentRuntime: argument checks", () => {
         assert.deepEqual(plan.resources.filter((r) => r.urn.includes("fixture-agent")).map((r) => r.type), ["jobfleet:services:AgentRuntime"], "nothing but the component itself was registered");
     });
 
-    it("refuses a package prefix that does not end in /", async () => {
+    it("refuses a package prefix that does not end in /, or whose * would widen the read grant", async () => {
         await assert.rejects(captureAgent("staging", { packagePrefix: "packages" }), /AgentRuntime fixture-agent: packagePrefix is "packages"; expected an S3 key prefix ending in \//);
+        await assert.rejects(captureAgent("staging", { packagePrefix: "*/" }), /AgentRuntime fixture-agent: packagePrefix is "\*\/"; expected .*without \*/);
     });
 
     it("refuses a graceful shutdown whose stop timeout would pass Fargate's 120 s", async () => {

@@ -452,14 +452,14 @@ describe("shell job contract (caller, runner) against s3rver on loopback", funct
 
             it("is not held open past its end or its timeout by a process that left its process group", async function () {
                 if (!fs.existsSync("/usr/bin/setsid") && !fs.existsSync("/bin/setsid")) this.skip();
-                const escape = "setsid sh -c 'echo $$ > escaped.pid; exec sleep 30' &";
-                const finished = await runCommand(`${escape} sleep 0.2; echo done`, { cwd: dir, env: { PATH: process.env.PATH }, timeoutMs: 20_000, maxOutputBytes: 1000 });
-                stray.push(pidIn("escaped.pid"));
+                const escape = (file: string) => `setsid sh -c 'echo $$ > ${file}; exec sleep 30' &`;
+                const [finished, timedOut] = await Promise.all([
+                    runCommand(`${escape("finished.pid")} sleep 0.2; echo done`, { cwd: dir, env: { PATH: process.env.PATH }, timeoutMs: 20_000, maxOutputBytes: 1000 }),
+                    runCommand(`${escape("timed-out.pid")} sleep 30`, { cwd: dir, env: { PATH: process.env.PATH }, timeoutMs: 500, maxOutputBytes: 1000 }),
+                ]);
+                stray.push(pidIn("finished.pid"), pidIn("timed-out.pid"));
                 assert.deepEqual([finished.exitCode, finished.timedOut, finished.stdout], [0, false, "done\n"]);
                 assert.ok(finished.durationMs < 5000, `a finished command returned after ${finished.durationMs} ms`);
-
-                const timedOut = await runCommand(`${escape} sleep 30`, { cwd: dir, env: { PATH: process.env.PATH }, timeoutMs: 500, maxOutputBytes: 1000 });
-                stray.push(pidIn("escaped.pid"));
                 assert.equal(timedOut.timedOut, true);
                 assert.ok(timedOut.durationMs < 5000, `a timed-out command returned after ${timedOut.durationMs} ms, not when the escaped process ended`);
             });

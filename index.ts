@@ -24,6 +24,8 @@ const network = new Network("network", {
 });
 
 const alarms = new AlarmTopic("alarms", { email: config.alarmEmail, tags: config.tags });
+// What every long-running service alarms on, and where it notifies.
+const serviceAlarms = { topicArn: alarms.topicArn, cpuHighPercent: config.alarmCpuHighPercent, memoryHighPercent: config.alarmMemoryHighPercent, evaluationMinutes: config.alarmEvaluationMinutes };
 
 export const environment = config.environment;
 export const vpcId = network.vpcId;
@@ -99,7 +101,7 @@ const submissionRunner = new SubmissionRunner("submission-runner", {
         deletionProtection: config.dbDeletionProtection,
         finalSnapshot: config.isProd || config.dbDeletionProtection,
     },
-    alarms: { topicArn: alarms.topicArn, cpuHighPercent: config.alarmCpuHighPercent, memoryHighPercent: config.alarmMemoryHighPercent, evaluationMinutes: config.alarmEvaluationMinutes },
+    alarms: serviceAlarms,
     tags: config.tags,
 });
 export const submissionQueueUrl = submissionRunner.queue.url;
@@ -178,7 +180,6 @@ export const ciImagePushRoleArn = ciAccess.imagePushRoleArn;
 export const deployRoleArn = ciAccess.deployRoleArn;
 
 // Sandbox broker (seed 001) and agent runtime (seed 002), issue 5: long-running Fargate services behind HTTPS load balancers.
-const serviceAlarms = { topicArn: alarms.topicArn, cpuHighPercent: config.alarmCpuHighPercent, memoryHighPercent: config.alarmMemoryHighPercent, evaluationMinutes: config.alarmEvaluationMinutes };
 const sandboxBroker = new SandboxBroker("sandbox-broker", {
     vpcId: network.vpcId,
     publicSubnetIds: network.publicSubnetIds,

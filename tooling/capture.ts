@@ -129,7 +129,11 @@ let captureQueue: Promise<unknown> = Promise.resolve();
  * `ConfigValidationError` and nothing, not even the stack resource, is registered.
  */
 export function captureProgram(options: CaptureOptions): Promise<CapturedPlan> {
-    const run = captureQueue.then(() => captureOnce(options));
+    return serialized(() => captureOnce(options));
+}
+
+function serialized<T>(work: () => Promise<T>): Promise<T> {
+    const run = captureQueue.then(work);
     captureQueue = run.catch(() => undefined);
     return run;
 }
@@ -165,9 +169,7 @@ export interface CapturedProjectPlan extends Omit<CapturedPlan, "config"> {
 
 /** Like `captureProgram`, for another Pulumi project of this repository; its program validates its own config. */
 export function captureProject(options: ProjectCaptureOptions): Promise<CapturedProjectPlan> {
-    const run = captureQueue.then(() => captureProjectOnce(options));
-    captureQueue = run.catch(() => undefined);
-    return run;
+    return serialized(() => captureProjectOnce(options));
 }
 
 async function captureProjectOnce(options: ProjectCaptureOptions): Promise<CapturedProjectPlan> {

@@ -1,6 +1,7 @@
 import * as assert from "assert";
-import { captureProgram, toStackExport } from "../../tooling/capture";
+import { toStackExport } from "../../tooling/capture";
 import { formatEvaluation, PolicyEvaluation, resourcesFromStackExport, StackResource } from "../../tooling/policyAnalyzer";
+import { standardPlan } from "../support/plans";
 import { useAnalyzer } from "./helpers";
 
 /**
@@ -14,8 +15,8 @@ describe("policy pack: the jobfleet program passes its own guardrails", function
 
     before(async function () {
         this.timeout(120_000);
-        for (const stack of ["staging", "prod"]) {
-            plans[stack] = resourcesFromStackExport(toStackExport(await captureProgram({ stack })), `${stack} plan`);
+        for (const stack of ["staging", "prod"] as const) {
+            plans[stack] = resourcesFromStackExport(toStackExport(await standardPlan(stack)), `${stack} plan`);
         }
     });
     const evaluate = (stack: string, resources: StackResource[]): Promise<PolicyEvaluation> =>

@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { ecrRepositoryArnOf } from "./ecrImage";
 import { grant, ROLE_KIND_TAG } from "./iam";
 
 /**
@@ -135,16 +136,6 @@ const BRANCH = /^[A-Za-z0-9._\/-]+$/;
 const ORGANIZATION = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const ECR_REPOSITORY_ARN = /^arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository\/[a-z0-9][a-z0-9._\/-]*$/;
-const ECR_IMAGE = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\/([a-z0-9][a-z0-9._\/-]*?)(?::[A-Za-z0-9_.-]+)?(?:@sha256:[0-9a-f]{64})?$/;
-
-/** `arn:aws:ecr:<region>:<account>:repository/<name>` of an image in a private ECR registry; undefined for any other registry. */
-export function ecrRepositoryArnOf(image: string): string | undefined {
-    const m = ECR_IMAGE.exec(image.trim());
-    if (!m) return undefined;
-    const [, account, region, repository] = m;
-    const partition = region.startsWith("cn-") ? "aws-cn" : region.startsWith("us-gov-") ? "aws-us-gov" : "aws";
-    return `arn:${partition}:ecr:${region}:${account}:repository/${repository}`;
-}
 
 /** The distinct ECR repositories of a list of image references (images from other registries are skipped). */
 export function ecrRepositoryArnsOf(images: readonly string[]): string[] {

@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { CLOUDWATCH_RETENTION_DAYS, fargateSizeProblem, isDigestPinned } from "../config";
+import { ecrRepositoryArnOf } from "./ecrImage";
 import { grant, PolicyStatement, serviceRole } from "./iam";
 
 /** Fargate sends SIGKILL at most 120 s after SIGTERM, whatever the task definition asks for. */
@@ -106,20 +107,10 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SECRET_LOOKING_NAME = /(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|PRIVATE_KEY|CREDENTIAL)/i;
 const LOG_GROUP_NAME = /^[A-Za-z0-9_\-/.#]{1,512}$/;
 const CONTAINER_NAME = /^[A-Za-z0-9_-]{1,255}$/;
-const ECR_IMAGE = /^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?\/([a-z0-9._/-]+?)(?::[\w.-]+)?(?:@sha256:[0-9a-f]{64})?$/;
 
 /** The secret's own ARN, without the jsonKey/versionStage/versionId suffix a `valueFrom` may carry. */
 export function secretArnOf(valueFrom: string): string {
     return valueFrom.split(":").slice(0, 7).join(":");
-}
-
-/** The ECR repository an image lives in, or undefined for a registry outside ECR. */
-export function ecrRepositoryArnOf(image: string): string | undefined {
-    const m = ECR_IMAGE.exec(image);
-    if (!m) return undefined;
-    const [, account, region, china, repository] = m;
-    const partition = china || region.startsWith("cn-") ? "aws-cn" : region.startsWith("us-gov-") ? "aws-us-gov" : "aws";
-    return `arn:${partition}:ecr:${region}:${account}:repository/${repository}`;
 }
 
 /** The stop timeout a container gets for a graceful shutdown budget. */

@@ -1,11 +1,11 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { CLOUDWATCH_RETENTION_DAYS, isDigestPinned } from "../config";
+import { parseEcrImage } from "./ecrImage";
 import { grant, PolicyStatement, serviceRole } from "./iam";
 import { jobSubmitterTags, ShellExecutor } from "./shellExecutor";
 
 /** Lambda runs container images only from private ECR: account.dkr.ecr.region.amazonaws.com/repository[:tag][@digest]. */
-const LAMBDA_ECR_IMAGE = /^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/[a-z0-9._/-]+(:[\w.-]+)?(@sha256:[0-9a-f]{64})?$/;
 const SQS_MAX_VISIBILITY_SECONDS = 43200;
 const DLQ_RETENTION_SECONDS = 14 * 24 * 3600;
 
@@ -26,7 +26,7 @@ export function lambdaArgsProblems(
     if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,40}$/.test(name)) {
         problems.push(`${component} ${JSON.stringify(name)}: the name must be 1 to 41 letters, digits or hyphens (it prefixes the function name, which Lambda caps at 64 characters).`);
     }
-    if (typeof args.image !== "string" || !LAMBDA_ECR_IMAGE.test(args.image)) {
+    if (typeof args.image !== "string" || parseEcrImage(args.image) === undefined) {
         add("image", args.image, "a private ECR image (123456789012.dkr.ecr.us-east-1.amazonaws.com/repository@sha256:<64 hex>): Lambda runs container images only from ECR");
     } else if (/:latest(@|$)/.test(args.image)) {
         add("image", args.image, "an image without the moving tag :latest (pin it by digest: repository@sha256:<64 hex>)");

@@ -2,7 +2,8 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { CLOUDWATCH_RETENTION_DAYS, fargateSizeProblem, isDigestPinned } from "../config";
 import { CALLER_ENV, JOB_REQUEST_PREFIX, JOB_RESULT_PREFIX, RUNNER_ENV } from "../runtime/shellJob/contract";
-import { DEFAULT_CONTAINER_USER, ecrRepositoryArnOf, FARGATE_MAX_STOP_TIMEOUT_SECONDS } from "./fargateService";
+import { ecrRepositoryArnOf } from "./ecrImage";
+import { DEFAULT_CONTAINER_USER, FARGATE_MAX_STOP_TIMEOUT_SECONDS } from "./fargateService";
 import { grant, objectArn, PolicyStatement, policyDocument, serviceRole } from "./iam";
 import { PrivateBucket } from "./privateBucket";
 

@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { CLOUDWATCH_RETENTION_DAYS, isDigestPinned } from "../config";
 import { FargateService, FargateServiceAlarms, FargateServiceArgs, fargateServiceArgsProblems, FARGATE_MAX_STOP_TIMEOUT_SECONDS, stopTimeoutFor } from "./fargateService";
+import { parseEcrImage } from "./ecrImage";
 import { grant, objectArn, PolicyStatement } from "./iam";
 import { ABORT_INCOMPLETE_UPLOADS_RULE, PrivateBucket } from "./privateBucket";
 
@@ -123,10 +124,6 @@ const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInt
 const REPOSITORY_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/;
 
 /** The repository path of an ECR image reference (`<registry>/<path>[:tag][@digest]`), or undefined. */
-function imageRepositoryPath(image: string): string | undefined {
-    return /^[^/]+\.amazonaws\.com(?:\.cn)?\/([^:@]+)/.exec(image)?.[1];
-}
-
 /**
  * Seed 004's submission runner, rebuilt without its plaintext secrets, wide roles or moving tags:
  * an SQS queue (with a dead-letter queue) of submissions, an S3 bucket for the submitted ZIPs and
@@ -570,7 +567,7 @@ export function submissionRunnerArgsProblems(name: string, args: SubmissionRunne
 
     if (!REPOSITORY_NAME.test(args.repositoryName ?? "") || args.repositoryName.length < 2 || args.repositoryName.length > 256) {
         add("repositoryName", args.repositoryName, "an ECR repository name like jobfleet/runner (lower-case letters, digits, . _ - separated by /)");
-    } else if (args.requireDigest && typeof args.image === "string" && isDigestPinned(args.image) && imageRepositoryPath(args.image) !== args.repositoryName) {
+    } else if (args.requireDigest && typeof args.image === "string" && isDigestPinned(args.image) && parseEcrImage(args.image)?.repository !== args.repositoryName) {
         add("image", args.image, `an image from this stack's runner repository ${args.repositoryName} (<account>.dkr.ecr.<region>.amazonaws.com/${args.repositoryName}@sha256:<64 hex>), the one with immutable tags and scan on push`);
     }
 

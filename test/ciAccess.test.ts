@@ -6,10 +6,10 @@ import {
     checkCiAccessArgs,
     CiAccessArgs,
     DATA_PLANE_READS,
-    ecrRepositoryArnOf,
     ecrRepositoryArnsOf,
     IMAGE_PUSH_ACTIONS,
 } from "../components/ciAccess";
+import { ecrRepositoryArnOf } from "../components/ecrImage";
 import { CapturedPlan, CapturedResource, captureProgram, inputsOf } from "../tooling/capture";
 import { PROJECT_ROOT } from "../tooling/stackConfig";
 import { standardPlan } from "./support/plans";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import * as path from "path";
-import { FargateServiceArgs, fargateServiceArgsProblems, secretArnOf, ecrRepositoryArnOf } from "../components/fargateService";
+import { ecrRepositoryArnOf } from "../components/ecrImage";
+import { FargateServiceArgs, fargateServiceArgsProblems, secretArnOf } from "../components/fargateService";
 import { CapturedPlan, CapturedResource, captureProgram, inputsOf } from "../tooling/capture";
 
 const PROGRAM = path.join(__dirname, "fixtures", "fargateServiceProgram.ts");

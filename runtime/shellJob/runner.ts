@@ -479,17 +479,36 @@ function jsonBytes(value: string): number {
     return Buffer.byteLength(JSON.stringify(value), "utf8");
 }
 
-/** The longest prefix of `text` whose serialised form fits `maxBytes`. */
-function fitPrefix(text: string, maxBytes: number): string {
-    if (jsonBytes(text) <= maxBytes) return text;
-    let low = 0;
-    let high = text.length;
-    while (low < high) {
-        const mid = Math.ceil((low + high) / 2);
-        if (jsonBytes(text.slice(0, mid)) <= maxBytes) low = mid;
-        else high = mid - 1;
+/** Bytes JSON.stringify spends on the UTF-16 unit at `i` (a surrogate pair counts 4 on its first unit, 0 on its second). */
+function jsonUnitCost(text: string, i: number): number {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 || c === 0x5c || c === 0x08 || c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d) return 2;
+    if (c < 0x20) return 6;
+    if (c < 0x80) return 1;
+    if (c < 0x800) return 2;
+    if (c >= 0xd800 && c <= 0xdbff) {
+        const next = text.charCodeAt(i + 1);
+        return next >= 0xdc00 && next <= 0xdfff ? 4 : 6;
     }
-    return text.slice(0, low);
+    if (c >= 0xdc00 && c <= 0xdfff) {
+        const previous = text.charCodeAt(i - 1);
+        return i > 0 && previous >= 0xd800 && previous <= 0xdbff ? 0 : 6;
+    }
+    return 3;
+}
+
+/** The longest prefix of `text` whose serialised form (quotes included) fits `maxBytes`; one pass, never splits a surrogate pair. */
+function fitPrefix(text: string, maxBytes: number): string {
+    let used = 2;
+    let end = 0;
+    while (end < text.length) {
+        const cost = jsonUnitCost(text, end);
+        const width = cost === 4 ? 2 : 1;
+        if (used + cost > maxBytes) break;
+        used += cost;
+        end += width;
+    }
+    return text.slice(0, end);
 }
 
 /** Cuts a command's outputs so its entry serialises within `budget` bytes, marking what was cut. */

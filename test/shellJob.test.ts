@@ -759,6 +759,47 @@ describe("shell job contract (caller, runner) through the S3 fault proxy on loop
             await assertBucketEmpty();
         });
 
+        it("as the image runs it: a non-root runner with only file capabilities on its node binary isolates the commands the same way", async function () {
+            if (!fs.existsSync("/usr/bin/curl") || !fs.existsSync("/usr/sbin/setcap")) this.skip();
+            // The image's layout (docs/shell-executor.md): the runner's own uid, its node binary with cap_chown,cap_kill,cap_setgid,cap_setuid+ep.
+            const runnerUid = JOB_UID + 1;
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "shell-runner-image-"));
+            try {
+                fs.chmodSync(dir, 0o755);
+                const node = path.join(dir, "shell-runner-node");
+                fs.copyFileSync(process.execPath, node);
+                fs.chmodSync(node, 0o755);
+                const setcap = spawn("/usr/sbin/setcap", ["cap_chown,cap_kill,cap_setgid,cap_setuid+ep", node], { stdio: "ignore" });
+                if ((await new Promise<number | null>((resolve) => setcap.on("close", resolve))) !== 0) this.skip();
+                const main = path.join(dir, "runnerMain.js");
+                fs.copyFileSync(runnerEntrypoint(), main);
+                fs.chmodSync(main, 0o644);
+
+                const jobId = "runner-as-the-image";
+                const job = { ...searchJob(), jobId, files: [{ path: "in/deep/input.txt", content: "given\n" }] };
+                job.commands = [...job.commands, { run: "cat in/deep/input.txt && echo appended >> in/deep/input.txt && cat in/deep/input.txt && touch new-file && mkdir -p made/here" }];
+                const env = { PATH: process.env.PATH!, ...JOB_USER_ENV, [OVERRIDE_ENV.legacyJobB64]: Buffer.from(JSON.stringify(job)).toString("base64"), [OVERRIDE_ENV.resultPutUrl]: await getSignedUrl(s3, new PutObjectCommand({ Bucket: BUCKET, Key: jobResultKey(jobId) }), { expiresIn: 900 }) };
+                const child = spawn(node, [main], { env, uid: runnerUid, gid: runnerUid, cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+                let log = "";
+                child.stderr.on("data", (d: Buffer) => (log += d.toString()));
+                assert.equal(await new Promise<number | null>((resolve) => child.on("close", resolve)), 0, log);
+
+                const response = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: jobResultKey(jobId) }));
+                const result = JSON.parse(await response.Body!.transformToString()) as ShellJobResult;
+                await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: jobResultKey(jobId) }));
+                const out = result.commands[0].stdout;
+                assert.equal(result.status, "succeeded", JSON.stringify(result.error ?? result.commands.map((c) => c.stderr)));
+                assert.match(out, /^found: none$/m, out);
+                for (const entry of ["environ", "maps", "mem", "fd"]) assert.match(out, new RegExp(`^runner ${entry}: denied$`, "m"), out);
+                assert.match(out, /^made-up signature 403$/m);
+                assert.equal(out.trim().split("\n").slice(-3)[0], String(JOB_UID));
+                assert.equal(result.commands[2].stdout, "given\ngiven\nappended\n", "the job user owns its files");
+                assert.deepEqual(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith(`shell-job-${jobId}-`)), [], "the workspace was removed");
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
+        });
+
         it("refuses to run commands when it cannot switch users, naming what is missing", async function () {
             const { caller } = callerWith({ alterEnvironment: (env) => ({ ...env, [RUNNER_ENV.jobUid]: "0" }) });
             await assert.rejects(submitShellJob(caller, { commands: [{ run: "echo never" }] }, fastPolling), (err: ShellJobError) => {

@@ -417,20 +417,33 @@ interface Workspace {
     tmp: string;
 }
 
-/** <base>/work (the commands' cwd, with the job's files), <base>/home and <base>/tmp; all the job user's, mode 0700. */
+/** <base>/work (the commands' cwd, with the job's files), <base>/home and <base>/tmp: the job user's; base and work 0710 for the runner's group, the rest 0700. */
 async function prepareWorkspace(request: ShellJobRequest, isolation: Isolation): Promise<Workspace> {
     const base = await fs.mkdtemp(path.join(os.tmpdir(), `shell-job-${request.jobId}-`));
     const space: Workspace = { base, workdir: path.join(base, "work"), home: path.join(base, "home"), tmp: path.join(base, "tmp") };
     try {
         for (const dir of [space.workdir, space.home, space.tmp]) await fs.mkdir(dir, { mode: 0o700 });
+        if (isolation.mode === "separate-user") {
+            // The runner must still reach the working directory: a spawn changes into it before it
+            // switches to the job user. So base and work stay searchable (not listable) by the
+            // runner's group, which the job user is not in; modes are set while the runner owns them.
+            await fs.chmod(base, 0o710);
+            await fs.chmod(space.workdir, 0o710);
+        }
         for (const file of request.files) {
             const target = path.join(space.workdir, file.path);
             await fs.mkdir(path.dirname(target), { recursive: true });
             await fs.writeFile(target, Buffer.from(file.content, file.encoding));
         }
         if (isolation.mode === "separate-user") {
-            const entries = await fs.readdir(base, { recursive: true });
-            for (const entry of ["", ...entries]) await fs.lchown(path.join(base, entry), isolation.uid, isolation.gid);
+            // Deepest first and the base last: once a directory is the job user's (mode 0700), the
+            // runner (not root: CAP_CHOWN, no CAP_DAC_OVERRIDE) can no longer reach into it.
+            const entries = (await fs.readdir(base, { recursive: true })).sort((a, b) => b.split(path.sep).length - a.split(path.sep).length);
+            const runnerGid = process.getgid?.() ?? isolation.gid;
+            for (const entry of [...entries, ""]) {
+                const searchable = entry === "" || entry === path.relative(base, space.workdir);
+                await fs.lchown(path.join(base, entry), isolation.uid, searchable ? runnerGid : isolation.gid);
+            }
         }
     } catch (err) {
         await fs.rm(base, { recursive: true, force: true }).catch(() => undefined);

@@ -867,6 +867,18 @@ describe("shell job contract (caller, runner) through the S3 fault proxy on loop
             await assertBucketEmpty();
         });
 
+        it("times out a stalled result read (black hole, then a dripped answer) and reads the result on the next attempt", async () => {
+            const { caller } = callerWith({ waitForRunner: true });
+            const job = await startShellJob(caller, { commands: [{ run: "echo after the stall" }] });
+            proxy.inject({ method: "GET", path: `/shell-results/${job.jobId}.json`, fault: { kind: "black-hole" } });
+            proxy.inject({ method: "GET", path: `/shell-results/${job.jobId}.json`, fault: { kind: "drip", chunkBytes: 1, intervalMs: 1000 } });
+            const started = Date.now();
+            const result = await waitForShellJobResult({ ...caller, retry: { ...caller.retry, attemptTimeoutMs: 500 } }, job, fastPolling);
+            assert.equal(result.commands[0].stdout, "after the stall\n");
+            assert.ok(Date.now() - started < 10_000, `the stalled reads took ${Date.now() - started} ms`);
+            await assertBucketEmpty();
+        });
+
         it("keeps a result it could not read in full by the deadline (RESULT_UNREADABLE, nothing deleted), and collects it later", async () => {
             const { caller } = callerWith({ waitForRunner: true });
             const job = await startShellJob(caller, { commands: [{ run: "echo kept" }] });

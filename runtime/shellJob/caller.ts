@@ -570,7 +570,7 @@ async function deleteObjects(caller: ShellJobCaller, keys: string[], jobId: stri
     );
     outcomes.forEach((o, i) => {
         if (o.status === "rejected") {
-            warn(`shell job ${jobId}: s3://${caller.target.bucket}/${keys[i]} could not be deleted (${messageOf(o.reason)}); the bucket's lifecycle rule removes it within a day.`);
+            warn(`shell job ${jobId}: s3://${caller.target.bucket}/${keys[i]} could not be deleted (${redactUrls(messageOf(o.reason))}); the bucket's lifecycle rule removes it within a day.`);
         }
     });
 }

@@ -1,6 +1,7 @@
 import { DeleteObjectsCommand, DeleteObjectsCommandOutput, S3Client } from "@aws-sdk/client-s3";
 import { ArtifactArgumentError, checkApp, checkEnvironment, parseArtifactKey } from "./keys";
 import { listArtifacts, ListingProgress, newestFirst, StoredArtifact } from "./listing";
+import { parseObjectReference } from "./objectReference";
 import { checkBucketName } from "./publish";
 
 /** DeleteObjects takes at most 1,000 keys per request. */
@@ -30,6 +31,8 @@ export interface CleanupPlan {
     /** undefined: every environment of the app. */
     environment?: string;
     rules: CleanupRules;
+    /** The --endpoint the deployed keys were read against (its URLs are understood as keys). */
+    endpoint?: string;
     decisions: CleanupDecision[];
     deletions: StoredArtifact[];
     keysToDelete: string[];
@@ -55,22 +58,31 @@ export function checkCleanupRules(keep: unknown, days: unknown): { keep: number;
     return { keep, days };
 }
 
-function normaliseDeployedKey(bucket: string, key: string): string {
-    const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(key.trim());
-    if (!m) return key.trim();
-    return m[1] === bucket ? m[2] : key.trim();
-}
-
 /**
  * The artifact id a deployed key protects: for anything inside a version prefix (an object key,
  * a file that was not listed, or the prefix itself with or without its final `/`) that prefix,
- * so the whole build stays; otherwise (the legacy key) the key itself. A leading `/` is ignored:
- * artifact keys never start with one.
+ * so the whole build stays; otherwise (the legacy key) the key itself. Every form
+ * `parseObjectReference` reads is accepted (s3://, S3://, https URLs, a leading `/`,
+ * `?versionId=`); anything else, or another bucket, is refused with an ArtifactArgumentError.
  */
-export function deployedArtifactId(bucket: string, key: string): string {
-    const normalised = normaliseDeployedKey(bucket, key).replace(/^\/+/, "");
-    const inside = parseArtifactKey(normalised) ?? parseArtifactKey(`${normalised.replace(/\/+$/, "")}/-`);
-    return inside ? inside.versionPrefix : normalised;
+export function deployedArtifactId(bucket: string, key: string, endpoint?: string, field = "deployed key"): string {
+    const { key: objectKey } = parseObjectReference(key, { bucket, field, endpoint });
+    const inside = parseArtifactKey(objectKey) ?? parseArtifactKey(`${objectKey.replace(/\/+$/, "")}/-`);
+    return inside ? inside.versionPrefix : objectKey;
+}
+
+/** A deployed key that matches no build in the listing: a typo, another environment or bucket, or a build already gone. */
+export class UnmatchedDeployedKeyError extends ArtifactArgumentError {
+    constructor(
+        public readonly unmatched: string[],
+        scope: string,
+    ) {
+        super(
+            `${unmatched.length === 1 ? "this deployed key matches" : `these ${unmatched.length} deployed keys match`} no build in the listing of ${scope}: ${unmatched.map((k) => JSON.stringify(k.length > 200 ? `${k.slice(0, 197)}...` : k)).join(", ")}. ` +
+                "A cleanup cannot protect what it cannot find, so nothing was deleted: check the key, the bucket and --env, or drop the key if that build is gone.",
+        );
+        this.name = "UnmatchedDeployedKeyError";
+    }
 }
 
 /**
@@ -78,11 +90,11 @@ export function deployedArtifactId(bucket: string, key: string): string {
  * newest `keep` of its environment, or it is younger than `days`. Everything else goes, whole
  * (all objects under its version prefix).
  */
-export function decideCleanup(artifacts: StoredArtifact[], rules: CleanupRules, bucket: string): { decisions: CleanupDecision[]; unmatchedDeployedKeys: string[] } {
+export function decideCleanup(artifacts: StoredArtifact[], rules: CleanupRules, bucket: string, endpoint?: string): { decisions: CleanupDecision[]; unmatchedDeployedKeys: string[] } {
     // artifact id -> the deployed keys (as given) that protect it
     const deployed = new Map<string, string[]>();
     for (const given of rules.deployedKeys.map((k) => k.trim()).filter((k) => k !== "")) {
-        const id = deployedArtifactId(bucket, given);
+        const id = deployedArtifactId(bucket, given, endpoint);
         deployed.set(id, [...(deployed.get(id) ?? []), given]);
     }
     const matched = new Set<string>();
@@ -95,18 +107,26 @@ export function decideCleanup(artifacts: StoredArtifact[], rules: CleanupRules, 
     const decisions: CleanupDecision[] = [];
     for (const [environment, list] of byEnvironment) {
         list.sort(newestFirst);
-        list.forEach((artifact, rank) => {
+        // Only versioned builds take --keep slots: the legacy key is a mutable leftover of seed
+        // 003, and counting it would push a real build out of the newest N.
+        let versionedRank = 0;
+        list.forEach((artifact) => {
+            const rank = artifact.legacy ? undefined : versionedRank++;
             const reasons: string[] = [];
             const deployedKeys = deployed.get(artifact.id) ?? [];
             if (deployedKeys.length > 0) matched.add(artifact.id);
             if (deployedKeys.length > 0) reasons.push(`deployed (${deployedKeys.join(", ")})`);
-            if (rank < rules.keep) reasons.push(`among the newest ${rules.keep} of ${environment} (#${rank + 1})`);
+            if (rank !== undefined && rank < rules.keep) reasons.push(`among the newest ${rules.keep} of ${environment} (#${rank + 1})`);
             const ageDays = (rules.now.getTime() - artifact.time.getTime()) / DAY_MS;
             if (rules.days > 0 && ageDays < rules.days) reasons.push(`younger than ${rules.days} days (${Math.max(0, ageDays).toFixed(1)} days)`);
             if (reasons.length > 0) {
                 decisions.push({ artifact, delete: false, reasons });
             } else {
-                const why = [rules.keep > 0 ? `not among the newest ${rules.keep} of ${environment} (#${rank + 1})` : undefined, `${ageDays.toFixed(1)} days old`, "not deployed"].filter(Boolean);
+                const why = [
+                    rank === undefined ? "the legacy key, which never takes a --keep slot" : rules.keep > 0 ? `not among the newest ${rules.keep} of ${environment} (#${rank + 1})` : undefined,
+                    `${ageDays.toFixed(1)} days old`,
+                    "not deployed",
+                ].filter(Boolean);
                 decisions.push({ artifact, delete: true, reasons: why as string[] });
             }
         });
@@ -128,9 +148,15 @@ export interface PlanCleanupInput {
     onProgress?: (progress: ListingProgress) => void;
     /** Keys per ListObjectsV2 request; default and maximum 1,000. */
     pageSize?: number;
+    /** The --endpoint of an S3-compatible server, so its URLs are understood as deployed keys. */
+    endpoint?: string;
 }
 
-/** Lists the app's (or one environment's) artifacts and decides; deletes nothing. */
+/**
+ * Lists the app's (or one environment's) artifacts and decides; deletes nothing. Every deployed
+ * key is read before the first request (an unreadable one, or one of another bucket, is refused),
+ * and after the listing every one must match a build: otherwise UnmatchedDeployedKeyError.
+ */
 export async function planCleanup(input: PlanCleanupInput): Promise<CleanupPlan> {
     const bucket = checkBucketName(input.bucket);
     const app = checkApp(input.app);
@@ -139,16 +165,21 @@ export async function planCleanup(input: PlanCleanupInput): Promise<CleanupPlan>
     const deployedKeys = input.deployedKeys ?? [];
     for (const key of deployedKeys) {
         if (typeof key !== "string" || key.trim() === "") throw new ArtifactArgumentError(`deployed keys must be non-empty object keys (got ${JSON.stringify(key)}).`);
+        deployedArtifactId(bucket, key, input.endpoint);
     }
     const rules: CleanupRules = { keep, days, deployedKeys, now: input.now ?? new Date() };
     const listing = await listArtifacts({ client: input.client, bucket, app, environment, fileName: input.fileName, onProgress: input.onProgress, pageSize: input.pageSize });
-    const { decisions, unmatchedDeployedKeys } = decideCleanup(listing.artifacts, rules, bucket);
+    const { decisions, unmatchedDeployedKeys } = decideCleanup(listing.artifacts, rules, bucket, input.endpoint);
+    if (unmatchedDeployedKeys.length > 0) {
+        throw new UnmatchedDeployedKeyError(unmatchedDeployedKeys, `s3://${bucket}/${environment === undefined ? `${app}/` : `${app}/${environment}/`}`);
+    }
     const deletions = decisions.filter((d) => d.delete).map((d) => d.artifact);
     return {
         bucket,
         app,
         environment,
         rules,
+        ...(input.endpoint === undefined ? {} : { endpoint: input.endpoint }),
         decisions,
         deletions,
         keysToDelete: deletions.flatMap((a) => a.objects.map((o) => o.key)),
@@ -199,7 +230,7 @@ export async function runCleanup(input: RunCleanupInput): Promise<CleanupResult>
     if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > DELETE_BATCH_SIZE) {
         throw new ArtifactArgumentError(`batchSize must be a whole number from 1 to 1000 (DeleteObjects' limit; got ${JSON.stringify(input.batchSize)}).`);
     }
-    const deployed = plan.rules.deployedKeys.map((k) => deployedArtifactId(plan.bucket, k));
+    const deployed = plan.rules.deployedKeys.map((k) => deployedArtifactId(plan.bucket, k, plan.endpoint));
     const protectedKey = plan.keysToDelete.find((k) => deployed.some((id) => k === id || (id.endsWith("/") && k.startsWith(id))));
     if (protectedKey !== undefined) {
         throw new ArtifactArgumentError(`refusing to run a cleanup plan that deletes the deployed ${protectedKey}; plan again.`);
@@ -251,22 +282,57 @@ function countWholeArtifacts(plan: CleanupPlan, deletedKeys: Set<string>, result
     }
 }
 
+/** What `pulumi stack output --json` of this project says about artifacts (index.ts exports these). */
+export interface ArtifactStackOutputs {
+    /** `artifactKey`: the object the stack deploys. */
+    keys: string[];
+    /** `artifactBucketName`, when present. */
+    bucket?: string;
+    /** `artifactCleanupPolicy.keep` / `.days`, when present and whole numbers. */
+    keep?: number;
+    days?: number;
+}
+
 /**
- * Deployed keys named in `pulumi stack output --json`: every string value, at any depth, that
- * could be an object key (the planner matches them against listed objects, so extra strings such
- * as URLs or ARNs simply match nothing and are not reported).
+ * Reads the artifact outputs of `pulumi stack output --json`. Only `artifactKey` counts as
+ * deployed: a file without it (another project's outputs, an empty stack, a secret that was not
+ * shown) cannot protect anything and is refused, as is a malformed cleanup policy. Messages name
+ * the output, never quote its value beyond a key.
  */
-export function deployedKeysFromStackOutputs(outputs: unknown): string[] {
-    const keys: string[] = [];
-    const visit = (value: unknown) => {
-        if (typeof value === "string") {
-            if (value.includes("/") && !/\s/.test(value)) keys.push(value);
-        } else if (Array.isArray(value)) {
-            value.forEach(visit);
-        } else if (value !== null && typeof value === "object") {
-            Object.values(value).forEach(visit);
-        }
-    };
-    visit(outputs);
-    return keys;
+export function artifactStackOutputs(outputs: unknown, field = "stack outputs"): ArtifactStackOutputs {
+    if (outputs === null || typeof outputs !== "object" || Array.isArray(outputs)) {
+        throw new ArtifactArgumentError(`${field} must be the JSON object "pulumi stack output --json" prints.`);
+    }
+    const o = outputs as Record<string, unknown>;
+    const rawKey = o.artifactKey;
+    const keyList = Array.isArray(rawKey) ? rawKey : [rawKey];
+    if (rawKey === undefined) {
+        throw new ArtifactArgumentError(`${field} has no artifactKey output, so it names nothing that is deployed; save "pulumi stack output --json" of this project's stack.`);
+    }
+    if (keyList.length === 0 || keyList.some((k) => typeof k !== "string" || k.trim() === "")) {
+        throw new ArtifactArgumentError(`${field}: artifactKey must be an object key (a non-empty string).`);
+    }
+    if (keyList.some((k) => k === "[secret]")) {
+        throw new ArtifactArgumentError(`${field}: artifactKey is shown as [secret]; run "pulumi stack output --json --show-secrets" so the key can be read.`);
+    }
+    let bucket: string | undefined;
+    if (o.artifactBucketName !== undefined) {
+        if (typeof o.artifactBucketName !== "string") throw new ArtifactArgumentError(`${field}: artifactBucketName must be a bucket name.`);
+        bucket = checkBucketName(o.artifactBucketName, `${field}: artifactBucketName`);
+    }
+    let keep: number | undefined;
+    let days: number | undefined;
+    if (o.artifactCleanupPolicy !== undefined) {
+        const policy = o.artifactCleanupPolicy as { keep?: unknown; days?: unknown } | null;
+        const whole = (name: "keep" | "days"): number | undefined => {
+            const v = policy?.[name];
+            if (v === undefined) return undefined;
+            if (typeof v !== "number" || !Number.isInteger(v) || v < 0) throw new ArtifactArgumentError(`${field}: artifactCleanupPolicy.${name} must be a whole number, 0 or more.`);
+            return v;
+        };
+        if (policy === null || typeof policy !== "object") throw new ArtifactArgumentError(`${field}: artifactCleanupPolicy must be an object {keep, days}.`);
+        keep = whole("keep");
+        days = whole("days");
+    }
+    return { keys: keyList as string[], bucket, keep, days };
 }

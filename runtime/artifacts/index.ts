@@ -7,3 +7,4 @@ export * from "./verify";
 export * from "./listing";
 export * from "./resolve";
 export * from "./cleanup";
+export * from "./objectReference";

@@ -4,7 +4,7 @@ import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { artifactMetadata, BuildInfo } from "./buildInfo";
 import { digestFile } from "./checksum";
 import { httpStatus } from "./client";
-import { ArtifactArgumentError, artifactKey, checkApp, checkEnvironment, checkFileName, defaultArtifactFileName } from "./keys";
+import { ArtifactArgumentError, artifactKey, checkApp, checkBuildTimeNotFuture, checkEnvironment, checkFileName, defaultArtifactFileName } from "./keys";
 
 /** S3 refuses a single PUT above 5 GiB; deployment tarballs are far below it. */
 export const MAX_SINGLE_PUT_BYTES = 5 * 1024 ** 3;
@@ -18,6 +18,8 @@ export interface PublishArtifactInput {
     /** Name under the version prefix; default `{app}-deployment.tar.gz` (seed 003). */
     fileName?: string;
     build: BuildInfo;
+    /** The clock the build time is checked against (a build from the future is refused); default now. */
+    now?: Date;
 }
 
 export interface PublishedArtifact {
@@ -63,6 +65,7 @@ export async function publishArtifact(input: PublishArtifactInput): Promise<Publ
     const environment = checkEnvironment(input.environment);
     const fileName = checkFileName(input.fileName ?? defaultArtifactFileName(app));
     const key = artifactKey({ app, environment, commitSha: input.build.commitSha, buildTime: input.build.buildTime, fileName });
+    checkBuildTimeNotFuture(input.build.buildTime, input.now ?? new Date());
     let stat: fs.Stats;
     try {
         stat = fs.statSync(input.filePath);

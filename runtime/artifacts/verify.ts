@@ -121,6 +121,8 @@ export interface VerifyArtifactInput {
     client: S3Client;
     bucket: string;
     key: string;
+    /** A specific object version (`?versionId=`); default the current one. */
+    versionId?: string;
     expected?: ExpectedArtifact;
     /**
      * auto (default): trust S3's stored SHA-256 when HeadObject returns one, else download and
@@ -138,7 +140,7 @@ export async function verifyArtifact(input: VerifyArtifactInput): Promise<Verifi
     }
     let head;
     try {
-        head = await input.client.send(new HeadObjectCommand({ Bucket: bucket, Key: input.key, ChecksumMode: "ENABLED" }));
+        head = await input.client.send(new HeadObjectCommand({ Bucket: bucket, Key: input.key, ChecksumMode: "ENABLED", ...(input.versionId ? { VersionId: input.versionId } : {}) }));
     } catch (err) {
         if (isNotFound(err)) throw new ArtifactNotFoundError(`s3://${bucket}/${input.key} does not exist (or this identity may not read it).`);
         throw err;

@@ -2,15 +2,20 @@
  * npm run artifacts -- publish|verify|resolve|cleanup [options]   (--help for each)
  *
  * The operator's and CI's side of seed 003's versioned artifacts. Every argument is validated
- * before the first S3 request; bad arguments exit 2, failed checks and S3 errors exit 1.
+ * before the first S3 request. Exit codes: 0 done; 1 a check failed or S3 refused (tampered or
+ * missing object, existing key, access denied); 2 bad arguments, nothing sent (or, for cleanup,
+ * nothing deleted); 3 S3 could not be reached or gave no usable answer within the retry bound
+ * (a transport failure: it says nothing about the artifact, try again later).
  */
 import * as fs from "fs";
 import { parseArgs, ParseArgsConfig } from "util";
 import { S3Client } from "@aws-sdk/client-s3";
+import type { RetryPolicy } from "../runtime/retry";
 import {
     ArtifactArgumentError,
     ArtifactExistsError,
     ArtifactNotFoundError,
+    ArtifactTransportError,
     ArtifactVerificationError,
     BuildFieldLabels,
     checkApp,
@@ -24,6 +29,7 @@ import {
     checkFileName,
     CleanupError,
     createArtifactS3Client,
+    describeFailure,
     defaultArtifactFileName,
     artifactStackOutputs,
     ArtifactStackOutputs,
@@ -49,6 +55,8 @@ export interface CliIo {
     /** Injected by tests (e.g. to count requests); default: a client for --region/--endpoint. */
     makeClient?: (options: { region?: string; endpoint?: string }) => S3Client;
     now?: () => Date;
+    /** The retry policy of every S3 request; default ARTIFACT_RETRY_POLICY (tests shorten it). */
+    retry?: RetryPolicy;
 }
 
 class UsageError extends Error {
@@ -84,6 +92,14 @@ Commands:
   verify    check an artifact's size, checksum and metadata before deploying it
   resolve   print the newest artifact of an environment (legacy key as fallback)
   cleanup   delete old artifacts: keep the newest N and those younger than D days, never a deployed one
+
+Every S3 request is retried on 5xx, SlowDown, resets, truncated answers and stalls: at most 5
+attempts, 30 s each (uploads and downloads: plus 1 s per MiB), full-jitter backoff up to 5 s;
+one request gives up after at most 170 s.
+
+Exit codes: 0 done; 1 a check failed or S3 refused (tampered or missing object, existing key,
+access denied); 2 bad arguments, nothing sent (cleanup: nothing deleted); 3 S3 gave no usable
+answer within the retry bound (transport failure; says nothing about the artifact).
 
 Run "npm run artifacts -- <command> --help" for a command's options.`,
     publish: `Usage: npm run artifacts -- publish --bucket <b> --env <e> --file <path> [options]
@@ -330,12 +346,15 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
             io.stderr(`artifacts ${command}: ${err.message}\n`);
             return 2;
         }
+        if (err instanceof ArtifactTransportError || (err instanceof CleanupError && err.cause instanceof ArtifactTransportError)) {
+            io.stderr(`artifacts ${command}: ${err.message}\n`);
+            return 3;
+        }
         if (err instanceof ArtifactVerificationError || err instanceof ArtifactNotFoundError || err instanceof ArtifactExistsError || err instanceof CleanupError) {
             io.stderr(`artifacts ${command}: ${err.message}\n`);
             return 1;
         }
-        const e = err as Error & { $metadata?: { httpStatusCode?: number } };
-        io.stderr(`artifacts ${command}: S3 request failed: ${e.name}${e.$metadata?.httpStatusCode ? ` (HTTP ${e.$metadata.httpStatusCode})` : ""}: ${e.message}\n`);
+        io.stderr(`artifacts ${command}: S3 refused the request: ${describeFailure(err)}\n`);
         return 1;
     }
 }
@@ -367,7 +386,7 @@ async function publish(values: Values, io: CliIo, makeClient: MakeClient): Promi
         return resolved;
     });
     const client = makeClient({ region: c.region, endpoint: c.endpoint });
-    const published = await publishArtifact({ client, bucket: c.bucket, app: c.app, environment, filePath: file, fileName, build, now });
+    const published = await publishArtifact({ client, bucket: c.bucket, app: c.app, environment, filePath: file, fileName, build, now, retry: io.retry });
     if (c.json) {
         io.stdout(`${JSON.stringify({ bucket: published.bucket, key: published.key, size: published.size, sha256: published.sha256Hex, metadata: published.metadata, versionId: published.versionId ?? null }, null, 2)}\n`);
     } else {
@@ -407,7 +426,7 @@ async function verify(values: Values, io: CliIo, makeClient: MakeClient): Promis
         prNumber: str(values, "pr-number"),
     }));
     const client = makeClient({ region: c.region, endpoint: c.endpoint });
-    const verified = await verifyArtifact({ client, bucket: c.bucket, key, versionId, expected, download });
+    const verified = await verifyArtifact({ client, bucket: c.bucket, key, versionId, expected, download, retry: io.retry });
     if (c.json) {
         io.stdout(`${JSON.stringify({ bucket: verified.bucket, key: verified.key, size: verified.size, sha256: verified.sha256Hex, contentCheckedBy: verified.contentCheckedBy, metadata: verified.metadata, versionId: verified.versionId ?? null }, null, 2)}\n`);
     } else {
@@ -428,7 +447,7 @@ async function resolve(values: Values, io: CliIo, makeClient: MakeClient): Promi
     const environment = requireEnvironment(c, "resolve");
     const fileName = guard("resolve", () => checkFileName(str(values, "file-name") ?? defaultArtifactFileName(c.app), "--file-name"));
     const client = makeClient({ region: c.region, endpoint: c.endpoint });
-    const resolved = await resolveArtifact({ client, bucket: c.bucket, app: c.app, environment, fileName, onProgress: progress(io) });
+    const resolved = await resolveArtifact({ client, bucket: c.bucket, app: c.app, environment, fileName, onProgress: progress(io), retry: io.retry });
     if (resolved.legacy) io.stderr(`warning: ${environment} has no versioned artifact; falling back to the legacy key ${resolved.key}, whose content can change between reads.\n`);
     if (c.json) {
         io.stdout(`${JSON.stringify({ ...resolved, lastModified: resolved.lastModified.toISOString() }, null, 2)}\n`);
@@ -488,12 +507,13 @@ async function cleanup(values: Values, io: CliIo, makeClient: MakeClient): Promi
     const deployedKeys = [...explicitKeys, ...stackKeys];
     const dryRun = values["dry-run"] === true;
     const client = makeClient({ region: c.region, endpoint: c.endpoint });
-    const plan = await planCleanup({ client, bucket: c.bucket, app: c.app, environment: c.environment, keep, days, deployedKeys, fileName, now: io.now?.(), onProgress: progress(io), endpoint: c.endpoint });
+    const plan = await planCleanup({ client, bucket: c.bucket, app: c.app, environment: c.environment, keep, days, deployedKeys, fileName, now: io.now?.(), onProgress: progress(io), endpoint: c.endpoint, retry: io.retry });
 
     const result = await runCleanup({
         client,
         plan,
         dryRun,
+        retry: io.retry,
         onProgress: (done, total) => {
             if (total > 1000) io.stderr(`  deleted ${done} of ${total} objects...\n`);
         },

@@ -322,7 +322,7 @@ describe("cleanup decisions", () => {
             await assert.rejects(runCleanup({ client, plan, batchSize: 1 }), (err: CleanupError) => {
                 assert.ok(err instanceof CleanupError, `a CleanupError, not ${String(err)}`);
                 assert.equal(calls, 2, "nothing is sent after the failed request");
-                assert.match(err.message, /^DeleteObjects failed after 1 of 3 objects were deleted \(1 whole artifacts\); the remaining 2 were not attempted: AccessDenied \(HTTP 403\): Access Denied\./);
+                assert.match(err.message, /^DeleteObjects failed after 1 of 3 objects were deleted \(1 whole artifacts\); the remaining 2 were not deleted: AccessDenied \(HTTP 403\): Access Denied\./);
                 assert.deepEqual(err.partial, { dryRun: false, deletedObjects: 1, deletedArtifacts: 1, bytesReclaimed: 10, deleteRequests: 1 });
                 return true;
             });

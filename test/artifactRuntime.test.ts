@@ -6,11 +6,16 @@ import * as path from "path";
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { main as artifactsCli } from "../scripts/artifacts";
 import { S3rverProcess, startS3rver } from "./artifactS3rver";
+import { S3FaultProxy, startS3FaultProxy } from "./support/s3FaultProxy";
+import type { RetryPolicy } from "../runtime/retry";
 import {
     ArtifactExistsError,
     ArtifactNotFoundError,
+    ArtifactTransportError,
     ArtifactVerificationError,
     BuildInfo,
+    createArtifactS3Client,
+    isTransientS3Failure,
     digestFile,
     formatBuildTime,
     planCleanup,
@@ -30,6 +35,8 @@ const DAY = 86_400_000;
 interface RecordedRequest {
     command: string;
     headers: Record<string, string>;
+    /** The attempt failed in a way the retry policy retries (5xx, reset, truncated answer). */
+    transient?: boolean;
 }
 
 function sha(n: number): string {
@@ -40,56 +47,55 @@ function build(n: number, daysOld: number, extra: Partial<BuildInfo> = {}): Buil
     return { commitSha: sha(n), branch: "main", buildTime: formatBuildTime(new Date(NOW.getTime() - daysOld * DAY)), workflowRunId: String(1000 + n), prNumber: "", ...extra };
 }
 
+/** Short bounds so that a test that exhausts its retries ends in well under a second or two. */
+const FAST: RetryPolicy = { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 40, attemptTimeoutMs: 1_500 };
+
 /**
- * The artifact runtime and CLI end to end on loopback. s3rver answers real S3 HTTP (listing with
- * continuation tokens, DeleteObjects, metadata) but ignores If-None-Match, keeps no SHA-256
- * checksum and has no lifecycle rules. So: the tests assert the If-None-Match header on the
- * request itself, and a small middleware answers 412 for an existing key exactly as S3 documents
- * it; verification falls back to downloading and hashing (S3's stored checksum is covered in the
- * unit tests); lifecycle rules are asserted on the bucket resource in previewEnvironment.test.ts.
- * s3rver runs in a child process (see artifactS3rver.ts: its continuation tokens need DES).
+ * The artifact runtime and CLI end to end on loopback, through the project's fault-injecting S3
+ * proxy (test/support/s3FaultProxy.ts) in front of s3rver. s3rver answers real S3 HTTP (listing
+ * with continuation tokens, DeleteObjects, metadata) but ignores If-None-Match, checks and keeps
+ * no SHA-256 checksum, has no key-length limit and writes non-atomically; the proxy adds those S3
+ * behaviours (412 atomically per key, x-amz-checksum-sha256 checked and returned with checksum
+ * mode, 1,024-byte keys) and injects the faults: 5xx and SlowDown, resets mid-request and
+ * mid-response, early FIN, short Content-Length, dripped bodies, black holes, lost answers.
+ * Lifecycle rules are asserted on the bucket resource in previewEnvironment.test.ts. s3rver runs
+ * in a child process (see artifactS3rver.ts: its continuation tokens need DES).
  */
-describe("artifact runtime and CLI against s3rver on loopback", function () {
-    this.timeout(60_000);
+describe("artifact runtime and CLI through the fault proxy in front of s3rver on loopback", function () {
+    this.timeout(30_000);
     let server: S3rverProcess;
+    let proxy: S3FaultProxy;
     let workDir: string;
     let endpoint: string;
     let s3: S3Client;
     let requests: RecordedRequest[] = [];
 
     function recordingClient(): S3Client {
-        // The SDK warns on the console when a streaming PUT fails; the 412 below is expected.
-        const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-        const client = new S3Client({ region: "us-east-1", endpoint, forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" }, logger: quiet });
-        const probe = new S3Client({ region: "us-east-1", endpoint, forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
+        const client = createArtifactS3Client({ endpoint, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
         client.middlewareStack.add(
             (next, context) => async (args) => {
                 const request = args.request as { headers: Record<string, string>; path: string };
-                requests.push({ command: String(context.commandName), headers: { ...request.headers } });
-                if (context.commandName === "PutObjectCommand" && request.headers["if-none-match"] === "*") {
-                    const input = args.input as { Bucket: string; Key: string };
-                    const exists = await probe.send(new HeadObjectCommand({ Bucket: input.Bucket, Key: input.Key })).then(
-                        () => true,
-                        () => false,
-                    );
-                    if (exists) {
-                        throw Object.assign(new Error("At least one of the pre-conditions you specified did not hold"), { name: "PreconditionFailed", $metadata: { httpStatusCode: 412 } });
-                    }
+                const record: RecordedRequest = { command: String(context.commandName), headers: { ...request.headers } };
+                requests.push(record);
+                try {
+                    return await next(args);
+                } catch (err) {
+                    record.transient = isTransientS3Failure(err);
+                    throw err;
                 }
-                return next(args);
             },
-            { step: "finalizeRequest", name: "recordAndEnforceIfNoneMatch" },
+            { step: "finalizeRequest", name: "recordRequests" },
         );
         return client;
     }
 
     /**
-     * One entry per SDK call. Retries share an invocation id and are folded: s3rver's
-     * DeleteObjects races on its own directory cleanup and sometimes answers 500 to a batch,
-     * which the SDK retries.
+     * One entry per operation. Retries of a request are folded (each attempt is its own SDK call
+     * here, so by command and input): s3rver's DeleteObjects races on its own directory cleanup
+     * and sometimes answers 500 to a batch, which the artifact retry policy retries.
      */
     function commands(): string[] {
-        return [...new Map(requests.map((r) => [r.headers["amz-sdk-invocation-id"], r.command])).values()];
+        return requests.filter((r) => !r.transient).map((r) => r.command);
     }
 
     async function keys(prefix: string): Promise<string[]> {
@@ -125,11 +131,14 @@ describe("artifact runtime and CLI against s3rver on loopback", function () {
     before(async () => {
         workDir = fs.mkdtempSync(path.join(os.tmpdir(), "artifacts-work-"));
         server = await startS3rver([BUCKET]);
-        endpoint = server.endpoint;
+        proxy = await startS3FaultProxy({ upstream: server.endpoint });
+        endpoint = proxy.endpoint;
         s3 = recordingClient();
     });
 
     after(async () => {
+        s3?.destroy();
+        await proxy?.close();
         await server?.stop();
         fs.rmSync(workDir, { recursive: true, force: true });
     });
@@ -137,6 +146,7 @@ describe("artifact runtime and CLI against s3rver on loopback", function () {
     beforeEach(() => {
         requests = [];
     });
+    afterEach(() => proxy.clearFaults());
 
     describe("publish", () => {
         it("uploads under {app}/{env}/{sha8}-{time}/{file} with If-None-Match: *, S3's SHA-256 header and seed 003's metadata", async () => {
@@ -197,10 +207,13 @@ describe("artifact runtime and CLI against s3rver on loopback", function () {
             key = (await publishArtifact({ client: s3, bucket: BUCKET, app: APP, environment: "verify", filePath: SAMPLE, build: build(4, 0) })).key;
         });
 
-        it("passes a faithful artifact, hashing the downloaded bytes because s3rver keeps no checksum", async () => {
-            const verified = await verifyArtifact({ client: s3, bucket: BUCKET, key, expected: { sha256Hex: digest.sha256Hex, size: digest.size, build: { commitSha: sha(4) } } });
-            assert.equal(verified.contentCheckedBy, "download");
+        it("passes a faithful artifact, by S3's stored SHA-256 and by hashing the downloaded bytes", async () => {
+            const expected = { sha256Hex: digest.sha256Hex, size: digest.size, build: { commitSha: sha(4) } };
+            const verified = await verifyArtifact({ client: s3, bucket: BUCKET, key, expected });
+            assert.equal(verified.contentCheckedBy, "s3-checksum");
             assert.equal(verified.sha256Hex, digest.sha256Hex);
+            const downloaded = await verifyArtifact({ client: s3, bucket: BUCKET, key, expected, download: "always" });
+            assert.equal(downloaded.contentCheckedBy, "download");
         });
 
         it("fails a tampered object: same size and metadata, one byte changed", async () => {
@@ -210,8 +223,13 @@ describe("artifact runtime and CLI against s3rver on loopback", function () {
             await put(key, bytes, head.Metadata);
             await assert.rejects(verifyArtifact({ client: s3, bucket: BUCKET, key, expected: { sha256Hex: digest.sha256Hex, size: digest.size } }), (err: unknown) => {
                 assert.ok(err instanceof ArtifactVerificationError);
-                assert.equal(err.differences.length, 1);
-                assert.match(err.differences[0], /^content: the downloaded bytes hash to [0-9a-f]{64}, expected /);
+                assert.deepEqual(err.differences.length, 1);
+                assert.match(err.differences[0], /^checksum: S3's SHA-256 of the stored bytes is [0-9a-f]{64}, expected /);
+                return true;
+            });
+            await assert.rejects(verifyArtifact({ client: s3, bucket: BUCKET, key, expected: { sha256Hex: digest.sha256Hex, size: digest.size }, download: "always" }), (err: unknown) => {
+                assert.ok(err instanceof ArtifactVerificationError);
+                assert.match(err.differences.join("\n"), /^content: the downloaded bytes hash to [0-9a-f]{64}, expected /m);
                 return true;
             });
         });
@@ -311,6 +329,115 @@ describe("artifact runtime and CLI against s3rver on loopback", function () {
         });
     });
 
+    describe("S3 faults: retried, bounded and told apart", () => {
+        const objectPath = (key: string) => `/${BUCKET}/${key}`;
+
+        it("publish retries 503 SlowDown and a connection reset mid-upload, re-reading the body: the stored bytes are the file's", async () => {
+            const b = build(300, 0);
+            const key = `${APP}/faults-1/${b.commitSha.slice(0, 8)}-${b.buildTime}/${FILE}`;
+            const slow = proxy.inject({ method: "PUT", path: objectPath(key), times: 2, fault: { kind: "status", status: 503, code: "SlowDown" } });
+            const reset = proxy.inject({ method: "PUT", path: objectPath(key), fault: { kind: "reset-request", afterBodyBytes: 100 } });
+            const published = await publishArtifact({ client: s3, bucket: BUCKET, app: APP, environment: "faults-1", filePath: SAMPLE, build: b, retry: FAST });
+            assert.equal(published.key, key);
+            assert.deepEqual([slow.hits, reset.hits], [2, 1]);
+            assert.equal(requests.filter((r) => r.command === "PutObjectCommand").length, 4, "2 SlowDown, 1 reset, 1 success");
+            const stored = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+            assert.ok(Buffer.from(await stored.Body!.transformToByteArray()).equals(fs.readFileSync(SAMPLE)), "the retried upload sent the whole file again");
+        });
+
+        it("publish whose answer was lost after it landed: the retry's 412 is recognised by checksum and metadata as its own write", async () => {
+            const b = build(301, 0);
+            const key = `${APP}/faults-2/${b.commitSha.slice(0, 8)}-${b.buildTime}/${FILE}`;
+            const lost = proxy.inject({ method: "PUT", path: objectPath(key), fault: { kind: "lose-answer" } });
+            const published = await publishArtifact({ client: s3, bucket: BUCKET, app: APP, environment: "faults-2", filePath: SAMPLE, build: b, retry: FAST });
+            assert.equal(lost.hits, 1);
+            assert.equal(published.recoveredLostAnswer, true);
+            const answers = proxy.requests.filter((r) => r.method === "PUT" && r.path === objectPath(key)).map((r) => r.status);
+            assert.deepEqual(answers, [undefined, 412], "the first PUT landed without an answer, the retry was refused by If-None-Match");
+            const verified = await verifyArtifact({ client: s3, bucket: BUCKET, key, expected: { sha256Hex: published.sha256Hex, size: published.size }, retry: FAST });
+            assert.equal(verified.contentCheckedBy, "s3-checksum");
+        });
+
+        it("a lost answer does not make someone else's object ours: other content under the key is still ArtifactExistsError", async () => {
+            const b = build(302, 0);
+            const key = `${APP}/faults-3/${b.commitSha.slice(0, 8)}-${b.buildTime}/${FILE}`;
+            // Another writer's object lands first (through the proxy, as S3 would store it); our first attempt's answer is lost.
+            await put(key, "someone else's build", { sha256: "0".repeat(64) });
+            proxy.inject({ method: "PUT", path: objectPath(key), fault: { kind: "lose-answer" } });
+            await assert.rejects(publishArtifact({ client: s3, bucket: BUCKET, app: APP, environment: "faults-3", filePath: SAMPLE, build: b, retry: FAST }), ArtifactExistsError);
+        });
+
+        it("verify retries a reset, an early FIN, a short Content-Length and 5xx on HEAD, and then checks the real bytes", async () => {
+            const published = await publishArtifact({ client: s3, bucket: BUCKET, app: APP, environment: "faults-4", filePath: SAMPLE, build: build(303, 0), retry: FAST });
+            const p = objectPath(published.key);
+            proxy.inject({ method: "HEAD", path: p, fault: { kind: "status", status: 500 } });
+            proxy.inject({ method: "GET", path: p, fault: { kind: "reset-response", afterBytes: 100 } });
+            proxy.inject({ method: "GET", path: p, fault: { kind: "early-fin", afterBytes: 300 } });
+            const short = proxy.inject({ method: "GET", path: p, fault: { kind: "short-content-length", bytes: 200 } });
+            const verified = await verifyArtifact({ client: s3, bucket: BUCKET, key: published.key, expected: { sha256Hex: published.sha256Hex, size: published.size }, download: "always", retry: FAST });
+            assert.equal(verified.contentCheckedBy, "download");
+            assert.equal(short.hits, 1);
+            assert.equal(proxy.requests.filter((r) => r.method === "GET" && r.path === p).length, 4);
+        });
+
+        it("a transport failure during verify is a transport failure, never tampering: truncated answers to the end, a black hole", async () => {
+            const published = await publishArtifact({ client: s3, bucket: BUCKET, app: APP, environment: "faults-5", filePath: SAMPLE, build: build(304, 0), retry: FAST });
+            const p = objectPath(published.key);
+            const expected = { sha256Hex: published.sha256Hex, size: published.size };
+            proxy.inject({ method: "GET", path: p, times: Infinity, fault: { kind: "short-content-length", bytes: 10 } });
+            await assert.rejects(verifyArtifact({ client: s3, bucket: BUCKET, key: published.key, expected, download: "always", retry: FAST }), (err: unknown) => {
+                assert.ok(err instanceof ArtifactTransportError, `a transport error, not ${String(err)}`);
+                assert.ok(!(err instanceof ArtifactVerificationError));
+                assert.equal(err.attempts, FAST.maxAttempts);
+                assert.match(err.message, /GetObject s3:\/\/.*: S3 gave no usable answer after 4 attempt\(s\).*(received 10 of 797 bytes|Checksum mismatch).*not a finding about the object/);
+                return true;
+            });
+            proxy.clearFaults();
+            proxy.inject({ method: "HEAD", path: p, times: Infinity, fault: { kind: "black-hole" } });
+            const policy = { ...FAST, maxAttempts: 2, attemptTimeoutMs: 300 };
+            const started = Date.now();
+            await assert.rejects(verifyArtifact({ client: s3, bucket: BUCKET, key: published.key, expected, retry: policy }), ArtifactTransportError);
+            const bound = policy.maxAttempts * policy.attemptTimeoutMs + (policy.maxAttempts - 1) * policy.maxDelayMs;
+            assert.ok(Date.now() - started < bound + 2_000, `a stalled HEAD gives up within its bound (${bound} ms) instead of hanging`);
+        });
+
+        it("a dripped body within the attempt timeout is simply slow, not a failure", async () => {
+            const published = await publishArtifact({ client: s3, bucket: BUCKET, app: APP, environment: "faults-6", filePath: SAMPLE, build: build(305, 0), retry: FAST });
+            proxy.inject({ method: "GET", path: objectPath(published.key), fault: { kind: "drip", chunkBytes: 200, intervalMs: 20 } });
+            const verified = await verifyArtifact({ client: s3, bucket: BUCKET, key: published.key, expected: { sha256Hex: published.sha256Hex }, download: "always", retry: FAST });
+            assert.equal(verified.contentCheckedBy, "download");
+        });
+
+        it("resolve and cleanup retry listings cut short (truncated XML, resets, SlowDown) and a failed DeleteObjects", async () => {
+            const prefixes: string[] = [];
+            for (let n = 0; n < 4; n++) prefixes.push(await seedArtifact("faults-7", 310 + n, 20 + n));
+            const list = `/${BUCKET}`;
+            proxy.inject({ method: "GET", path: list, fault: { kind: "short-content-length", bytes: 120 } });
+            proxy.inject({ method: "GET", path: list, fault: { kind: "early-fin", afterBytes: 80 } });
+            proxy.inject({ method: "GET", path: list, fault: { kind: "status", status: 503, code: "SlowDown" } });
+            const resolved = await resolveArtifact({ client: s3, bucket: BUCKET, app: APP, environment: "faults-7", retry: FAST });
+            assert.equal(resolved.key, `${prefixes[0]}${FILE}`);
+
+            proxy.inject({ method: "GET", path: list, fault: { kind: "reset-response", afterBytes: 50 } });
+            const plan = await planCleanup({ client: s3, bucket: BUCKET, app: APP, environment: "faults-7", keep: 1, days: 0, now: NOW, retry: FAST });
+            assert.equal(plan.deletions.length, 3);
+            const failedDelete = proxy.inject({ method: "POST", path: list, fault: { kind: "status", status: 500 } });
+            const result = await runCleanup({ client: s3, plan, retry: FAST });
+            assert.equal(failedDelete.hits, 1);
+            assert.deepEqual([result.deletedArtifacts, result.deleteRequests], [3, 1]);
+            assert.deepEqual(await keys(`${APP}/faults-7/`), [`${prefixes[0]}${FILE}`]);
+        });
+
+        it("gives up within the bound when S3 keeps answering 503, with a transport error naming the request", async () => {
+            proxy.inject({ method: "GET", path: `/${BUCKET}`, times: Infinity, fault: { kind: "status", status: 503, code: "SlowDown" } });
+            await assert.rejects(resolveArtifact({ client: s3, bucket: BUCKET, app: APP, environment: "faults-8", retry: FAST }), (err: unknown) => {
+                assert.ok(err instanceof ArtifactTransportError);
+                assert.match(err.message, /^ListObjectsV2 s3:\/\/jobfleet-artifacts-test\/express-api\/faults-8\/ \(page 1\): S3 gave no usable answer after 4 attempt\(s\).*SlowDown \(HTTP 503\)/);
+                return true;
+            });
+        });
+    });
+
     describe("CLI", () => {
         interface Run {
             code: number;
@@ -376,7 +503,7 @@ describe("artifact runtime and CLI against s3rver on loopback", function () {
 
             const verified = await cli(["verify", ...at(), "--key", key, "--file", SAMPLE, "--commit", sha(200), "--pr-number", "90"]);
             assert.equal(verified.code, 0, verified.stderr);
-            assert.match(verified.stdout, /^OK s3:\/\/.* sha256 [0-9a-f]{64} \(content checked by download\)/);
+            assert.match(verified.stdout, /^OK s3:\/\/.* sha256 [0-9a-f]{64} \(content checked by s3-checksum\)/);
             const mismatch = await cli(["verify", ...at(), "--key", key, "--sha256", "0".repeat(64)]);
             assert.equal(mismatch.code, 1);
             assert.match(mismatch.stderr, /failed verification:\n  - sha256: metadata says [0-9a-f]{64}, expected 0{64}/);

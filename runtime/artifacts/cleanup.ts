@@ -1,6 +1,8 @@
 import { DeleteObjectsCommand, DeleteObjectsCommandOutput, S3Client } from "@aws-sdk/client-s3";
 import { ArtifactArgumentError, checkApp, checkEnvironment, parseArtifactKey } from "./keys";
-import { listArtifacts, ListingProgress, newestFirst, StoredArtifact } from "./listing";
+import { listArtifacts, ListingProgress, newestFirst, RequestControl, StoredArtifact } from "./listing";
+import { ARTIFACT_RETRY_POLICY, artifactRequest, describeFailure } from "./s3Requests";
+import { backoffDelayMs, sleep } from "../retry";
 import { parseObjectReference } from "./objectReference";
 import { checkBucketName } from "./publish";
 
@@ -135,7 +137,7 @@ export function decideCleanup(artifacts: StoredArtifact[], rules: CleanupRules, 
     return { decisions, unmatchedDeployedKeys: [...deployed].filter(([id]) => !matched.has(id)).flatMap(([, given]) => given).sort() };
 }
 
-export interface PlanCleanupInput {
+export interface PlanCleanupInput extends RequestControl {
     client: S3Client;
     bucket: string;
     app: string;
@@ -168,7 +170,7 @@ export async function planCleanup(input: PlanCleanupInput): Promise<CleanupPlan>
         deployedArtifactId(bucket, key, input.endpoint);
     }
     const rules: CleanupRules = { keep, days, deployedKeys, now: input.now ?? new Date() };
-    const listing = await listArtifacts({ client: input.client, bucket, app, environment, fileName: input.fileName, onProgress: input.onProgress, pageSize: input.pageSize });
+    const listing = await listArtifacts({ client: input.client, bucket, app, environment, fileName: input.fileName, onProgress: input.onProgress, pageSize: input.pageSize, retry: input.retry, signal: input.signal });
     const { decisions, unmatchedDeployedKeys } = decideCleanup(listing.artifacts, rules, bucket, input.endpoint);
     if (unmatchedDeployedKeys.length > 0) {
         throw new UnmatchedDeployedKeyError(unmatchedDeployedKeys, `s3://${bucket}/${environment === undefined ? `${app}/` : `${app}/${environment}/`}`);
@@ -204,13 +206,17 @@ export class CleanupError extends Error {
         message: string,
         public readonly failures: Array<{ key: string; code?: string; message?: string }>,
         public readonly partial: CleanupResult,
+        cause?: unknown,
     ) {
-        super(message);
+        super(message, cause === undefined ? undefined : { cause });
         this.name = "CleanupError";
     }
 }
 
-export interface RunCleanupInput {
+/** Per-key DeleteObjects errors worth another round. */
+const TRANSIENT_DELETE_CODES = new Set(["InternalError", "SlowDown", "ServiceUnavailable", "OperationAborted"]);
+
+export interface RunCleanupInput extends RequestControl {
     client: S3Client;
     plan: CleanupPlan;
     dryRun?: boolean;
@@ -239,29 +245,47 @@ export async function runCleanup(input: RunCleanupInput): Promise<CleanupResult>
     if (input.dryRun) return result;
 
     const failures: Array<{ key: string; code?: string; message?: string }> = [];
+    const policy = input.retry ?? ARTIFACT_RETRY_POLICY;
     for (let i = 0; i < plan.keysToDelete.length; i += batchSize) {
         const batch = plan.keysToDelete.slice(i, i + batchSize);
-        let response: DeleteObjectsCommandOutput;
-        try {
-            response = await input.client.send(new DeleteObjectsCommand({ Bucket: plan.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
-        } catch (err) {
-            // The whole request failed (denied, throttled past the SDK's retries, network): say how far the cleanup got.
-            const e = err as Error & { $metadata?: { httpStatusCode?: number } };
-            const failedSoFar = new Set(failures.map((f) => f.key));
-            const deletedKeys = new Set(plan.keysToDelete.slice(0, i).filter((k) => !failedSoFar.has(k)));
-            countWholeArtifacts(plan, deletedKeys, result);
-            throw new CleanupError(
-                `DeleteObjects failed after ${result.deletedObjects} of ${plan.keysToDelete.length} objects were deleted (${result.deletedArtifacts} whole artifacts); ` +
-                    `the remaining ${plan.keysToDelete.length - i} were not attempted: ${e.name}${e.$metadata?.httpStatusCode ? ` (HTTP ${e.$metadata.httpStatusCode})` : ""}: ${e.message}. Plan again and rerun.`,
-                [...failures, ...batch.map((key) => ({ key, code: e.name, message: e.message }))],
-                result,
-            );
+        // Keys S3 answered with a transient per-key error (InternalError, SlowDown) are sent again,
+        // in the same bounded number of rounds as a whole request gets attempts.
+        let pending = batch;
+        for (let round = 1; pending.length > 0; round++) {
+            let response: DeleteObjectsCommandOutput;
+            const keys = pending;
+            try {
+                response = await artifactRequest(
+                    ({ signal }) => input.client.send(new DeleteObjectsCommand({ Bucket: plan.bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } }), { abortSignal: signal }),
+                    { policy, signal: input.signal, what: `DeleteObjects s3://${plan.bucket} (${keys.length} keys)` },
+                );
+            } catch (err) {
+                // The whole request failed (denied, or S3 unreachable past the retry bound): say how far the cleanup got.
+                const failedSoFar = new Set([...failures.map((f) => f.key), ...keys]);
+                const deletedKeys = new Set(plan.keysToDelete.slice(0, i + batch.length).filter((k) => !failedSoFar.has(k)));
+                result.deletedObjects = deletedKeys.size;
+                countWholeArtifacts(plan, deletedKeys, result);
+                const e = err as Error;
+                throw new CleanupError(
+                    `DeleteObjects failed after ${result.deletedObjects} of ${plan.keysToDelete.length} objects were deleted (${result.deletedArtifacts} whole artifacts); ` +
+                        `the remaining ${plan.keysToDelete.length - result.deletedObjects - failures.length} were not deleted: ${describeFailure(e)}. Plan again and rerun.`,
+                    [...failures, ...keys.map((key) => ({ key, code: e.name, message: e.message }))],
+                    result,
+                    err,
+                );
+            }
+            result.deleteRequests += 1;
+            const errors = response.Errors ?? [];
+            const again: string[] = [];
+            for (const e of errors) {
+                if (round < policy.maxAttempts && e.Key !== undefined && TRANSIENT_DELETE_CODES.has(e.Code ?? "")) again.push(e.Key);
+                else failures.push({ key: e.Key ?? "?", code: e.Code, message: e.Message });
+            }
+            result.deletedObjects += keys.length - errors.length;
+            input.onProgress?.(result.deletedObjects, plan.keysToDelete.length);
+            pending = again;
+            if (pending.length > 0) await sleep(backoffDelayMs(policy, round), input.signal);
         }
-        result.deleteRequests += 1;
-        const errors = response.Errors ?? [];
-        for (const e of errors) failures.push({ key: e.Key ?? "?", code: e.Code, message: e.Message });
-        result.deletedObjects += batch.length - errors.length;
-        input.onProgress?.(result.deletedObjects, plan.keysToDelete.length);
     }
     const failed = new Set(failures.map((f) => f.key));
     countWholeArtifacts(plan, new Set(plan.keysToDelete.filter((k) => !failed.has(k))), result);

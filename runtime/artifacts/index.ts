@@ -8,3 +8,4 @@ export * from "./listing";
 export * from "./resolve";
 export * from "./cleanup";
 export * from "./objectReference";
+export * from "./s3Requests";

@@ -454,6 +454,7 @@ describe("artifact runtime and CLI through the fault proxy in front of s3rver on
                 stderr: (t) => (stderr += t),
                 env,
                 now: () => NOW,
+                retry: FAST,
                 makeClient: (options) => {
                     clientsMade += 1;
                     assert.equal(options.endpoint, endpoint);
@@ -524,6 +525,100 @@ describe("artifact runtime and CLI through the fault proxy in front of s3rver on
             );
             assert.deepEqual([report.dryRun, report.deleteArtifacts, report.deleteRequests], [true, 1, 0]);
             assert.equal((await keys("express-api/pr-90/")).length, 2, "a dry run deletes nothing");
+        });
+
+        /** Runs the CLI and asserts it was refused with exit 2 before any request reached S3 (or the proxy). */
+        async function refusedBeforeAnyRequest(args: string[], message: RegExp, env: Record<string, string> = {}): Promise<Run> {
+            const seen = proxy.requests.length;
+            const run = await cli(args, env);
+            const shown = args.join(" ").slice(0, 200);
+            assert.equal(run.code, 2, `${shown} exits 2: ${run.stderr}`);
+            assert.match(run.stderr, message);
+            assert.equal(proxy.requests.length, seen, `${shown} sends nothing`);
+            return run;
+        }
+
+        it("cleanup refuses stack outputs without artifactKey or of another bucket, and unreadable or foreign deployed keys, before any request", async () => {
+            const noKey = tempFile("no-key.json", JSON.stringify({ artifactBucketName: BUCKET, previewUrl: "https://preview.example/x" }));
+            await refusedBeforeAnyRequest(["cleanup", ...at(), "--pr", "91", "--stack-outputs", noKey], /--stack-outputs ".*no-key.json" has no artifactKey output, so it names nothing that is deployed/);
+            const otherBucket = tempFile("other-bucket.json", JSON.stringify({ artifactKey: `${APP}/pr-91/00000001-20250901-110000/${FILE}`, artifactBucketName: "someone-elses-artifacts" }));
+            await refusedBeforeAnyRequest(["cleanup", ...at(), "--pr", "91", "--stack-outputs", otherBucket], /--stack-outputs names bucket someone-elses-artifacts \(artifactBucketName\) but the cleanup would run on jobfleet-artifacts-test/);
+            const keyInOtherBucket = tempFile("key-other-bucket.json", JSON.stringify({ artifactKey: `s3://someone-elses-artifacts/${APP}/pr-91/00000001-20250901-110000/${FILE}` }));
+            await refusedBeforeAnyRequest(["cleanup", ...at(), "--pr", "91", "--stack-outputs", keyInOtherBucket], /artifactKey "s3:\/\/someone-elses-artifacts\/.*": names bucket "someone-elses-artifacts"/);
+            const secret = tempFile("secret.json", '{"artifactKey": "express-api/pr-91/x", "dbPassword": "hunter2-in-the-outputs"');
+            const broken = await refusedBeforeAnyRequest(["cleanup", ...at(), "--pr", "91", "--stack-outputs", secret], /is not JSON/);
+            assert.doesNotMatch(broken.stderr, /hunter2/, "a JSON syntax error never quotes the input");
+            for (const [deployed, message] of [
+                [`s3://other-bucket/${APP}/pr-91/x`, /--deployed "s3:\/\/other-bucket\/express-api\/pr-91\/x": names bucket "other-bucket"/],
+                [`https://example.com/${APP}/pr-91/x?X-Amz-Signature=topsecret`, /--deployed https:\/\/example.com\/express-api\/pr-91\/x \(query, fragment and credentials not shown\): is a presigned URL/],
+                [`gs://${BUCKET}/${APP}/pr-91/x`, /uses gs:/],
+                [`${APP}/pr-91/${"x".repeat(1100)}`, /--deployed is 1118 bytes long; S3 object keys are at most 1024 bytes/],
+            ] as Array<[string, RegExp]>) {
+                const run = await refusedBeforeAnyRequest(["cleanup", ...at(), "--pr", "91", "--deployed", deployed], message);
+                assert.doesNotMatch(run.stderr, /topsecret/);
+            }
+        });
+
+        it("cleanup refuses a deployed key that matches no build (exit 2, no delete sent), and understands every accepted form of one that does", async () => {
+            const prefixes: string[] = [];
+            for (let n = 0; n < 3; n++) prefixes.push(await seedArtifact("pr-92", 400 + n, 30 + n));
+            const typo = `${prefixes[2].replace("pr-92", "pr-29")}${FILE}`;
+            requests = [];
+            const unmatched = await cli(["cleanup", ...at(), "--pr", "92", "--keep", "1", "--days", "0", "--deployed", `${prefixes[2]}${FILE}`, "--deployed", typo]);
+            assert.equal(unmatched.code, 2, unmatched.stderr);
+            assert.match(unmatched.stderr, /this deployed key matches no build in the listing of s3:\/\/jobfleet-artifacts-test\/express-api\/pr-92\/: "express-api\/pr-29\/.*nothing was deleted/);
+            assert.deepEqual(commands(), ["ListObjectsV2Command"], "listed, but no DeleteObjects sent");
+            assert.equal((await keys(`${APP}/pr-92/`)).length, 3);
+
+            const forms = [
+                `S3://${BUCKET}/${prefixes[1]}${FILE}`,
+                `https://${BUCKET}.s3.us-east-1.amazonaws.com/${prefixes[2]}${FILE}?versionId=null`,
+                `${endpoint}/${BUCKET}/${prefixes[0]}${FILE}`,
+            ];
+            const dry = await cli(["cleanup", ...at(), "--pr", "92", "--keep", "1", "--days", "0", "--dry-run", "--json", ...forms.flatMap((f) => ["--deployed", f])]);
+            assert.equal(dry.code, 0, dry.stderr);
+            const report = JSON.parse(dry.stdout) as { decisions: Array<{ artifact: string; delete: boolean; reasons: string[] }> };
+            assert.deepEqual(
+                report.decisions.map((d) => [d.artifact, d.delete]),
+                prefixes.map((p) => [p, false]),
+                "each form protects its build",
+            );
+        });
+
+        it("cleanup never gives the legacy key a --keep slot, and resolve never ranks it above a versioned build", async () => {
+            const older = await seedArtifact("pr-93", 410, 30);
+            const newer = await seedArtifact("pr-93", 411, 20);
+            await put(`${APP}/pr-93/${FILE}`, "legacy bytes uploaded last");
+            const resolved = await cli(["resolve", ...at(), "--pr", "93"]);
+            assert.deepEqual([resolved.code, resolved.stdout.trim()], [0, `${newer}${FILE}`]);
+            const dry = await cli(["cleanup", ...at(), "--pr", "93", "--keep", "2", "--days", "0", "--dry-run", "--json"]);
+            const report = JSON.parse(dry.stdout) as { decisions: Array<{ artifact: string; delete: boolean }> };
+            assert.deepEqual(Object.fromEntries(report.decisions.map((d) => [d.artifact, d.delete])), { [newer]: false, [older]: false, [`${APP}/pr-93/${FILE}`]: true });
+        });
+
+        it("publish refuses a build time in the future and a key over 1,024 bytes, verify a key over 1,024 bytes: exit 2, nothing sent", async () => {
+            await refusedBeforeAnyRequest(["publish", ...at(), "--pr", "94", "--file", SAMPLE, "--commit", sha(420), "--build-time", "20250901-130000"], /--build-time 20250901-130000 is 60 minutes in the future \(now is 20250901-120000 UTC/);
+            await refusedBeforeAnyRequest(["publish", ...at(), "--pr", "94", "--file", SAMPLE], /JOBFLEET_BUILD_TIME 20260101-000000 is .* minutes in the future/, { GITHUB_SHA: sha(421), JOBFLEET_BUILD_TIME: "20260101-000000" });
+            await refusedBeforeAnyRequest(["publish", ...at(), "--env", `e${"n".repeat(1000)}`, "--file", SAMPLE, "--commit", sha(422)], /the artifact key is 1068 bytes long; S3 object keys are at most 1024 bytes/);
+            await refusedBeforeAnyRequest(["verify", ...at(), "--key", `${APP}/${"k".repeat(1020)}`], /--key is 1032 bytes long/);
+        });
+
+        it("never shows an endpoint's user-info or query, and exits 3 (transport) rather than 1 when S3 cannot answer", async () => {
+            const run = await cli(["resolve", "--bucket", BUCKET, "--endpoint", "http://admin:s3cr3t@127.0.0.1:1/?token=abc", "--pr", "1"]);
+            assert.equal(run.code, 2);
+            assert.match(run.stderr, /--endpoint http:\/\/127.0.0.1:1\/ \(query, fragment and credentials not shown\) must not carry credentials/);
+            assert.doesNotMatch(run.stderr, /s3cr3t|token=abc|admin/);
+
+            const published = await publishArtifact({ client: s3, bucket: BUCKET, app: APP, environment: "pr-95", filePath: SAMPLE, build: build(430, 0), retry: FAST });
+            proxy.inject({ method: "HEAD", times: Infinity, fault: { kind: "status", status: 503, code: "SlowDown" } });
+            const unavailable = await cli(["verify", ...at(), "--key", published.key, "--file", SAMPLE]);
+            assert.equal(unavailable.code, 3, unavailable.stderr);
+            assert.match(unavailable.stderr, /HeadObject .*S3 gave no usable answer after 4 attempt\(s\).*This is a transport failure, not a finding about the object/);
+            proxy.clearFaults();
+            proxy.inject({ method: "GET", times: Infinity, fault: { kind: "reset-response", afterBytes: 10 } });
+            const cut = await cli(["verify", ...at(), "--key", published.key, "--file", SAMPLE, "--download", "always"]);
+            assert.equal(cut.code, 3, cut.stderr);
+            assert.doesNotMatch(cut.stderr, /failed verification/);
         });
 
         it("the real entry point exits 2 on a bad argument", () => {

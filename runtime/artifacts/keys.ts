@@ -51,10 +51,10 @@ export class ArtifactArgumentError extends Error {
 }
 
 /** Refuses a key S3 would refuse, before any request is sent. */
-export function checkKeyLength(key: string, field = "key"): string {
+export function checkKeyLength(key: string, field = "key", hint = "S3 would refuse it, so no request is sent."): string {
     const bytes = Buffer.byteLength(key, "utf8");
     if (bytes > MAX_S3_KEY_BYTES) {
-        throw new ArtifactArgumentError(`${field} is ${bytes} bytes long; S3 object keys are at most ${MAX_S3_KEY_BYTES} bytes (UTF-8). Use a shorter app, environment or file name.`);
+        throw new ArtifactArgumentError(`${field} is ${bytes} bytes long; S3 object keys are at most ${MAX_S3_KEY_BYTES} bytes (UTF-8). ${hint}`);
     }
     return key;
 }
@@ -125,7 +125,7 @@ export function environmentPrefix(app: string, environment: string): string {
 }
 
 export function artifactKey(c: ArtifactCoordinates): string {
-    return checkKeyLength(`${environmentPrefix(c.app, c.environment)}${artifactVersion(c.commitSha, c.buildTime)}/${checkFileName(c.fileName)}`, "the artifact key");
+    return checkKeyLength(`${environmentPrefix(c.app, c.environment)}${artifactVersion(c.commitSha, c.buildTime)}/${checkFileName(c.fileName)}`, "the artifact key", "Use a shorter app, environment or file name.");
 }
 
 /** Clock skew tolerated between the build machine and this one before a build time counts as "in the future". */

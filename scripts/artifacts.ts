@@ -5,7 +5,7 @@
  * before the first S3 request. Exit codes: 0 done; 1 a check failed or S3 refused (tampered or
  * missing object, existing key, access denied); 2 bad arguments, nothing sent (or, for cleanup,
  * nothing deleted); 3 S3 could not be reached or gave no usable answer within the retry bound
- * (a transport failure: it says nothing about the artifact, try again later).
+ * (a transport failure: it says nothing about the artifact, try again later); 130 interrupted.
  */
 import * as fs from "fs";
 import { parseArgs, ParseArgsConfig } from "util";
@@ -57,6 +57,8 @@ export interface CliIo {
     now?: () => Date;
     /** The retry policy of every S3 request; default ARTIFACT_RETRY_POLICY (tests shorten it). */
     retry?: RetryPolicy;
+    /** Aborted on SIGINT/SIGTERM: the running request is cut and no retry follows. */
+    signal?: AbortSignal;
 }
 
 class UsageError extends Error {
@@ -99,7 +101,8 @@ one request gives up after at most 170 s.
 
 Exit codes: 0 done; 1 a check failed or S3 refused (tampered or missing object, existing key,
 access denied); 2 bad arguments, nothing sent (cleanup: nothing deleted); 3 S3 gave no usable
-answer within the retry bound (transport failure; says nothing about the artifact).
+answer within the retry bound (transport failure; says nothing about the artifact);
+130 interrupted (SIGINT/SIGTERM): the running request is cut, nothing is retried.
 
 Run "npm run artifacts -- <command> --help" for a command's options.`,
     publish: `Usage: npm run artifacts -- publish --bucket <b> --env <e> --file <path> [options]
@@ -346,6 +349,10 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
             io.stderr(`artifacts ${command}: ${err.message}\n`);
             return 2;
         }
+        if (io.signal?.aborted) {
+            io.stderr(`artifacts ${command}: interrupted (${String((io.signal.reason as Error)?.message ?? io.signal.reason)}); a publish may or may not have landed (run verify), a cleanup may have deleted part of its plan (plan again).\n`);
+            return 130;
+        }
         if (err instanceof ArtifactTransportError || (err instanceof CleanupError && err.cause instanceof ArtifactTransportError)) {
             io.stderr(`artifacts ${command}: ${err.message}\n`);
             return 3;
@@ -386,7 +393,7 @@ async function publish(values: Values, io: CliIo, makeClient: MakeClient): Promi
         return resolved;
     });
     const client = makeClient({ region: c.region, endpoint: c.endpoint });
-    const published = await publishArtifact({ client, bucket: c.bucket, app: c.app, environment, filePath: file, fileName, build, now, retry: io.retry });
+    const published = await publishArtifact({ client, bucket: c.bucket, app: c.app, environment, filePath: file, fileName, build, now, retry: io.retry, signal: io.signal });
     if (c.json) {
         io.stdout(`${JSON.stringify({ bucket: published.bucket, key: published.key, size: published.size, sha256: published.sha256Hex, metadata: published.metadata, versionId: published.versionId ?? null }, null, 2)}\n`);
     } else {
@@ -426,7 +433,7 @@ async function verify(values: Values, io: CliIo, makeClient: MakeClient): Promis
         prNumber: str(values, "pr-number"),
     }));
     const client = makeClient({ region: c.region, endpoint: c.endpoint });
-    const verified = await verifyArtifact({ client, bucket: c.bucket, key, versionId, expected, download, retry: io.retry });
+    const verified = await verifyArtifact({ client, bucket: c.bucket, key, versionId, expected, download, retry: io.retry, signal: io.signal });
     if (c.json) {
         io.stdout(`${JSON.stringify({ bucket: verified.bucket, key: verified.key, size: verified.size, sha256: verified.sha256Hex, contentCheckedBy: verified.contentCheckedBy, metadata: verified.metadata, versionId: verified.versionId ?? null }, null, 2)}\n`);
     } else {
@@ -447,7 +454,7 @@ async function resolve(values: Values, io: CliIo, makeClient: MakeClient): Promi
     const environment = requireEnvironment(c, "resolve");
     const fileName = guard("resolve", () => checkFileName(str(values, "file-name") ?? defaultArtifactFileName(c.app), "--file-name"));
     const client = makeClient({ region: c.region, endpoint: c.endpoint });
-    const resolved = await resolveArtifact({ client, bucket: c.bucket, app: c.app, environment, fileName, onProgress: progress(io), retry: io.retry });
+    const resolved = await resolveArtifact({ client, bucket: c.bucket, app: c.app, environment, fileName, onProgress: progress(io), retry: io.retry, signal: io.signal });
     if (resolved.legacy) io.stderr(`warning: ${environment} has no versioned artifact; falling back to the legacy key ${resolved.key}, whose content can change between reads.\n`);
     if (c.json) {
         io.stdout(`${JSON.stringify({ ...resolved, lastModified: resolved.lastModified.toISOString() }, null, 2)}\n`);
@@ -507,13 +514,14 @@ async function cleanup(values: Values, io: CliIo, makeClient: MakeClient): Promi
     const deployedKeys = [...explicitKeys, ...stackKeys];
     const dryRun = values["dry-run"] === true;
     const client = makeClient({ region: c.region, endpoint: c.endpoint });
-    const plan = await planCleanup({ client, bucket: c.bucket, app: c.app, environment: c.environment, keep, days, deployedKeys, fileName, now: io.now?.(), onProgress: progress(io), endpoint: c.endpoint, retry: io.retry });
+    const plan = await planCleanup({ client, bucket: c.bucket, app: c.app, environment: c.environment, keep, days, deployedKeys, fileName, now: io.now?.(), onProgress: progress(io), endpoint: c.endpoint, retry: io.retry, signal: io.signal });
 
     const result = await runCleanup({
         client,
         plan,
         dryRun,
         retry: io.retry,
+        signal: io.signal,
         onProgress: (done, total) => {
             if (total > 1000) io.stderr(`  deleted ${done} of ${total} objects...\n`);
         },
@@ -551,10 +559,13 @@ async function cleanup(values: Values, io: CliIo, makeClient: MakeClient): Promi
 }
 
 if (require.main === module) {
+    const stop = new AbortController();
+    for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => stop.abort(new Error(signal)));
     main(process.argv.slice(2), {
         stdout: (t) => process.stdout.write(t),
         stderr: (t) => process.stderr.write(t),
         env: process.env,
+        signal: stop.signal,
     }).then(
         (code) => {
             process.exitCode = code;

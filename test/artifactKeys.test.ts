@@ -310,6 +310,30 @@ describe("cleanup decisions", () => {
             });
         });
 
+        it("sends keys answered with a transient per-key error (InternalError, SlowDown) again, and reports the others", async () => {
+            const sent: string[][] = [];
+            const client = {
+                send: async (command: DeleteObjectsCommand) => {
+                    const keys = command.input.Delete!.Objects!.map((o) => o.Key!);
+                    sent.push(keys);
+                    if (sent.length > 1) return {};
+                    return {
+                        Errors: [
+                            { Key: keys[0], Code: "InternalError", Message: "We encountered an internal error" },
+                            { Key: keys[1], Code: "SlowDown", Message: "Reduce your request rate" },
+                            { Key: keys[2], Code: "AccessDenied", Message: "Access Denied" },
+                        ],
+                    };
+                },
+            } as unknown as S3Client;
+            await assert.rejects(runCleanup({ client, plan, retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5, attemptTimeoutMs: 1000 } }), (err: CleanupError) => {
+                assert.deepEqual(sent, [plan.keysToDelete, plan.keysToDelete.slice(0, 2)], "only the transient ones are sent again");
+                assert.deepEqual(err.failures, [{ key: plan.keysToDelete[2], code: "AccessDenied", message: "Access Denied" }]);
+                assert.deepEqual(err.partial, { dryRun: false, deletedObjects: 2, deletedArtifacts: 2, bytesReclaimed: 20, deleteRequests: 2 });
+                return true;
+            });
+        });
+
         it("says how far it got when a whole DeleteObjects request fails", async () => {
             let calls = 0;
             const client = {

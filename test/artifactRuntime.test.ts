@@ -445,7 +445,7 @@ describe("artifact runtime and CLI through the fault proxy in front of s3rver on
             stderr: string;
             clientsMade: number;
         }
-        async function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+        async function cli(args: string[], env: Record<string, string> = {}, signal?: AbortSignal): Promise<Run> {
             let stdout = "";
             let stderr = "";
             let clientsMade = 0;
@@ -455,6 +455,7 @@ describe("artifact runtime and CLI through the fault proxy in front of s3rver on
                 env,
                 now: () => NOW,
                 retry: FAST,
+                signal,
                 makeClient: (options) => {
                     clientsMade += 1;
                     assert.equal(options.endpoint, endpoint);
@@ -619,6 +620,17 @@ describe("artifact runtime and CLI through the fault proxy in front of s3rver on
             const cut = await cli(["verify", ...at(), "--key", published.key, "--file", SAMPLE, "--download", "always"]);
             assert.equal(cut.code, 3, cut.stderr);
             assert.doesNotMatch(cut.stderr, /failed verification/);
+        });
+
+        it("never hangs on a black hole: a stop (SIGINT in the real entry point) cuts the request at once and exits 130", async () => {
+            proxy.inject({ method: "GET", path: `/${BUCKET}`, times: Infinity, fault: { kind: "black-hole" } });
+            const stop = new AbortController();
+            const started = Date.now();
+            setTimeout(() => stop.abort(new Error("SIGINT")), 200);
+            const run = await cli(["resolve", ...at(), "--pr", "96"], {}, stop.signal);
+            assert.equal(run.code, 130, run.stderr);
+            assert.match(run.stderr, /artifacts resolve: interrupted \(SIGINT\)/);
+            assert.ok(Date.now() - started < FAST.attemptTimeoutMs, "the stop did not wait for the attempt timeout");
         });
 
         it("the real entry point exits 2 on a bad argument", () => {

@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { createHash } from "crypto";
 import { startS3rver, S3rverProcess } from "./artifactS3rver";
 import { S3FaultProxy, startS3FaultProxy } from "./support/s3FaultProxy";
@@ -55,6 +56,19 @@ describe("s3 fault proxy (test support) in front of s3rver", function () {
         const anonymous = await fetch(`${proxy.endpoint}/${BUCKET}/anonymous`, { method: "PUT", body: "forged" });
         assert.equal(anonymous.status, 403);
         await anonymous.body?.cancel();
+    });
+
+    it("verifies SigV4 signatures, presigned and in the Authorization header", async () => {
+        const url = new URL(await getSignedUrl(s3, new PutObjectCommand({ Bucket: BUCKET, Key: "signed/é key.json" }), { expiresIn: 60 }));
+        const good = await fetch(url, { method: "PUT", body: "signed" });
+        assert.equal(good.status, 200, await good.text());
+        url.searchParams.set("X-Amz-Signature", "0".repeat(64));
+        const forged = await fetch(url, { method: "PUT", body: "forged" });
+        assert.equal(forged.status, 403);
+        assert.match(await forged.text(), /SignatureDoesNotMatch/);
+        const wrongKey = new S3Client({ region: "us-east-1", endpoint: proxy.endpoint, forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: "S3RVER", secretAccessKey: "guessed" } });
+        await assert.rejects(wrongKey.send(new PutObjectCommand({ Bucket: BUCKET, Key: "signed/other", Body: "x" })), (err) => nameOf(err) === "SignatureDoesNotMatch");
+        wrongKey.destroy();
     });
 
     it("injects 503 SlowDown, resets, an early FIN, a short Content-Length and a lost answer, each as scripted", async () => {

@@ -11,7 +11,9 @@
 //   returned on GET/HEAD with `x-amz-checksum-mode: ENABLED`, as S3 does for full-object checksums;
 // - keys over 1,024 UTF-8 bytes are refused (400 KeyTooLongError);
 // - requests with neither an Authorization header nor a presigned X-Amz-Signature are refused
-//   (403 AccessDenied): S3 serves no anonymous access to a private bucket;
+//   (403 AccessDenied): S3 serves no anonymous access to a private bucket; and SigV4 signatures
+//   (Authorization header and presigned query) are verified against the test credentials
+//   (403 SignatureDoesNotMatch), so a made-up signature gets nowhere;
 // - objects are served only once fully written: the proxy buffers a PUT's body and forwards it in
 //   one piece, and a GET/HEAD of a key waits for a write to that key in flight.
 //
@@ -20,6 +22,8 @@
 // mid-response, an early FIN, a short Content-Length (a complete-looking truncated answer), a
 // dripped body, a black hole, a delay, and a lost answer (the request reaches s3rver and lands, the
 // client's connection is then reset before it sees the answer).
+import { S3Client } from "@aws-sdk/client-s3";
+import { S3RequestPresigner } from "@aws-sdk/s3-request-presigner";
 import { createHash } from "crypto";
 import * as http from "http";
 import type { AddressInfo, Socket } from "net";
@@ -132,8 +136,60 @@ function objectOf(pathname: string): { bucket: string; key: string } | undefined
     }
 }
 
-export async function startS3FaultProxy(options: { upstream: string }): Promise<S3FaultProxy> {
+function amzDate(value: string): Date | undefined {
+    const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
+    return m ? new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]))) : undefined;
+}
+
+export interface S3FaultProxyOptions {
+    /** s3rver's endpoint. */
+    upstream: string;
+    /** The credentials every client of the test signs with; default s3rver's S3RVER/S3RVER. */
+    credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+const signingClients = new Map<string, S3Client>();
+/** One client per region and key: its config holds the SDK's own SigV4 signer and hash. */
+function signingClient(region: string, credentials: { accessKeyId: string; secretAccessKey: string }): S3Client {
+    const id = `${region}/${credentials.accessKeyId}/${credentials.secretAccessKey}`;
+    let client = signingClients.get(id);
+    if (!client) signingClients.set(id, (client = new S3Client({ region, credentials })));
+    return client;
+}
+
+/** Verifies a request's SigV4 signature (presigned query or Authorization header) by signing it again with the SDK's own signer. */
+async function signatureMatches(req: http.IncomingMessage, url: URL, credentials: { accessKeyId: string; secretAccessKey: string }): Promise<boolean> {
+    const [hostname, port] = (req.headers.host ?? "").split(":");
+    const base = { method: (req.method ?? "GET").toUpperCase(), protocol: "http:", hostname, port: port ? Number(port) : undefined, path: url.pathname };
+    const presignedSignature = url.searchParams.get("X-Amz-Signature");
+    if (presignedSignature !== null) {
+        const query: Record<string, string> = {};
+        for (const [k, v] of url.searchParams) if (k !== "X-Amz-Signature") query[k] = v;
+        const credential = (query["X-Amz-Credential"] ?? "").split("/");
+        const signingDate = amzDate(query["X-Amz-Date"] ?? "");
+        if (credential[0] !== credentials.accessKeyId || !signingDate || !credential[2]) return false;
+        const s3 = signingClient(credential[2], credentials);
+        const presigner = new S3RequestPresigner({ credentials, region: credential[2], sha256: s3.config.sha256 });
+        const signed = await presigner.presign({ ...base, query, headers: { host: req.headers.host ?? "" } }, { signingDate, expiresIn: Number(query["X-Amz-Expires"]) });
+        return signed.query?.["X-Amz-Signature"] === presignedSignature;
+    }
+    const authorization = req.headers.authorization ?? "";
+    const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/\d{8}\/([^/]+)\/s3\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=[0-9a-f]{64}$/.exec(authorization);
+    const signingDate = amzDate(String(req.headers["x-amz-date"] ?? ""));
+    if (!m || m[1] !== credentials.accessKeyId || !signingDate) return false;
+    const headers: Record<string, string> = {};
+    for (const name of m[3].split(";")) headers[name] = String(req.headers[name] ?? "");
+    const query: Record<string, string> = {};
+    for (const [k, v] of url.searchParams) query[k] = v;
+    const s3 = signingClient(m[2], credentials);
+    const signer = await s3.config.signer({ name: "sigv4", properties: {} } as never);
+    const signed = (await signer.sign({ ...base, query, headers } as never, { signingDate, signingRegion: m[2], signingService: "s3" })) as { headers: Record<string, string> };
+    return signed.headers.authorization === authorization;
+}
+
+export async function startS3FaultProxy(options: S3FaultProxyOptions): Promise<S3FaultProxy> {
     const upstream = new URL(options.upstream);
+    const credentials = options.credentials ?? { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
     const rules: Rule[] = [];
     const requests: ProxiedRequest[] = [];
     const sockets = new Set<Socket>();
@@ -249,6 +305,10 @@ export async function startS3FaultProxy(options: { upstream: string }): Promise<
         if (!authorised) {
             await readBody(req).catch(() => undefined);
             return refuse(403, "AccessDenied", "Access Denied");
+        }
+        if (!(await signatureMatches(req, url, credentials))) {
+            await readBody(req).catch(() => undefined);
+            return refuse(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.");
         }
         if (object && Buffer.byteLength(object.key, "utf8") > MAX_KEY_BYTES) {
             await readBody(req).catch(() => undefined);

@@ -152,6 +152,8 @@ export class GracefulShutdown {
     private track(req: IncomingMessage, res: ServerResponse): void {
         const socket = req.socket;
         this.active.add(res);
+        // A connection opened before this helper was attached is tracked from its first request on.
+        if (!this.connections.has(socket)) this.trackConnection(socket);
         this.connections.set(socket, (this.connections.get(socket) ?? 0) + 1);
         if (this.shuttingDown) res.setHeader("connection", "close");
         res.once("close", () => {
@@ -208,6 +210,8 @@ export class GracefulShutdown {
                         // close() stops accepting; its callback runs once every connection has ended
                         // (an error only says the server was not listening, which is just as closed).
                         server.close(() => resolve());
+                        // Node's own idle tracking, for connections opened before this helper was attached.
+                        server.closeIdleConnections();
                     }),
             );
             this.closeConnectionsWithoutRequests();

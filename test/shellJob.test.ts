@@ -7,7 +7,7 @@ import type { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
 import { RunTaskCommand } from "@aws-sdk/client-ecs";
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import {
     collectShellJobResult,
@@ -21,56 +21,65 @@ import {
     submitShellJob,
     waitForShellJobResult,
 } from "../runtime/shellJob/caller";
-import { CALLER_ENV, CONTRACT_VERSION, JOB_REQUEST_PREFIX, JOB_RESULT_PREFIX, jobResultKey, MAX_JOB_REQUEST_BYTES, OVERRIDE_ENV, RUNNER_ENV, ShellJobResult } from "../runtime/shellJob/contract";
+import { CALLER_ENV, CONTRACT_VERSION, JOB_REQUEST_PREFIX, JOB_RESULT_PREFIX, jobResultKey, MAX_JOB_REQUEST_BYTES, MAX_JOB_RESULT_BYTES, OVERRIDE_ENV, RUNNER_ENV, ShellJobResult } from "../runtime/shellJob/contract";
 import { ShellJobError } from "../runtime/shellJob/errors";
-import { LocalRunTask, LocalRunTaskOptions } from "../runtime/shellJob/localRunTask";
+import { LocalRunTask, LocalRunTaskOptions, runnerEntrypoint } from "../runtime/shellJob/localRunTask";
 import { runCommand, runShellJob } from "../runtime/shellJob/runner";
-
-// s3rver ships no typings; this is the part of its API the tests use.
-interface S3rverServer {
-    run(): Promise<AddressInfo>;
-    close(): Promise<void>;
-}
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const S3rver = require("s3rver") as new (options: Record<string, unknown>) => S3rverServer;
+import { startS3rver, S3rverProcess } from "./artifactS3rver";
+import { S3FaultProxy, startS3FaultProxy } from "./support/s3FaultProxy";
 
 const BUCKET = "shell-executor-jobs-test";
 const CONTAINER = "runner";
-const TASK_ENVIRONMENT = { [RUNNER_ENV.commandTimeoutSeconds]: "30", [RUNNER_ENV.maxOutputBytes]: "65536" };
-const RUNNER_MAIN = path.resolve(__dirname, "../runtime/shellJob/runnerMain.ts");
+/**
+ * The job user of this test run: a uid of its own per process, so that the runner's cleanup
+ * (kill -KILL -1 as the job user) never reaches the jobs of a suite running in parallel.
+ */
+const JOB_UID = 20_000 + (process.pid % 20_000);
+const JOB_USER_ENV = { [RUNNER_ENV.jobUid]: String(JOB_UID), [RUNNER_ENV.jobGid]: String(JOB_UID) };
+const TASK_ENVIRONMENT = { [RUNNER_ENV.commandTimeoutSeconds]: "30", [RUNNER_ENV.maxOutputBytes]: "65536", [RUNNER_ENV.s3AttemptTimeoutSeconds]: "2", ...JOB_USER_ENV };
+/** The runner's S3 retries, shortened for in-process runs. */
+const FAST_RUNNER_RETRY = { baseDelayMs: 20, maxDelayMs: 200, attemptTimeoutMs: 2_000 };
 
 /**
- * The contract end to end on loopback: s3rver stands in for S3 (it serves presigned URLs and
- * enforces their expiry, but does not check signatures, ignores If-None-Match and has no lifecycle
- * rules: those are tested at the request the caller sends, and in the infrastructure test), and
+ * The contract end to end on loopback. s3rver stands in for S3 (it serves presigned URLs and
+ * enforces their expiry) behind the project's fault proxy (test/support/s3FaultProxy.ts), which
+ * adds what s3rver lacks and the contract relies on: If-None-Match: * answered 412 atomically per
+ * key, x-amz-checksum-sha256 checked, no anonymous access, 1,024-byte keys, and objects served only
+ * once fully written; and which injects the faults (5xx, SlowDown, resets, early FIN, short
+ * Content-Length, black holes, lost answers). Lifecycle rules are checked in the plan.
  * LocalRunTask stands in for ECS by starting runnerMain.ts as a real child process with the
- * environment the caller built.
+ * environment the caller built. The tests run as root, so the job user is real: commands run as
+ * uid JOB_UID, the runner as root.
  */
-describe("shell job contract (caller, runner) against s3rver on loopback", function () {
+describe("shell job contract (caller, runner) through the S3 fault proxy on loopback", function () {
     this.timeout(60_000);
-    let server: S3rverServer;
-    let storeDir: string;
+    let s3rver: S3rverProcess;
+    let proxy: S3FaultProxy;
     let endpoint: string;
     let s3: S3Client;
     let launchers: LocalRunTask[] = [];
 
-    before(async () => {
-        storeDir = fs.mkdtempSync(path.join(os.tmpdir(), "shell-job-s3rver-"));
-        server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory: storeDir, configureBuckets: [{ name: BUCKET }] });
-        const address = await server.run();
-        endpoint = `http://127.0.0.1:${address.port}`;
+    before(async function () {
+        if (process.getuid?.() !== 0) throw new Error("these tests run job commands as another uid and need root (the CI container runs them as root)");
+        s3rver = await startS3rver([BUCKET]);
+        proxy = await startS3FaultProxy({ upstream: s3rver.endpoint });
+        endpoint = proxy.endpoint;
         s3 = s3Client();
     });
 
     after(async () => {
-        await server?.close();
-        fs.rmSync(storeDir, { recursive: true, force: true });
+        s3?.destroy();
+        await proxy?.close();
+        await s3rver?.stop();
     });
 
     afterEach(async () => {
+        proxy.clearFaults();
         for (const launcher of launchers) launcher.stopAll();
         await Promise.all(launchers.map((l) => l.settled().catch(() => undefined)));
         launchers = [];
+        // A test that failed midway must not fail the next one's empty-bucket check.
+        for (const key of [...(await keysUnder(JOB_REQUEST_PREFIX)), ...(await keysUnder(JOB_RESULT_PREFIX))]) await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }));
     });
 
     function s3Client(): S3Client {
@@ -94,7 +103,7 @@ describe("shell job contract (caller, runner) against s3rver on loopback", funct
         const ecs = new LocalRunTask({ containerName: CONTAINER, taskEnvironment: TASK_ENVIRONMENT, ...options });
         launchers.push(ecs);
         const warnings: string[] = [];
-        return { caller: { s3, ecs, target: target(targetOverrides), warn: (m) => warnings.push(m) }, ecs, warnings };
+        return { caller: { s3, ecs, target: target(targetOverrides), warn: (m) => warnings.push(m), retry: { baseDelayMs: 20, maxDelayMs: 200, attemptTimeoutMs: 3_000 } }, ecs, warnings };
     }
 
     async function keysUnder(prefix: string): Promise<string[]> {
@@ -135,8 +144,9 @@ describe("shell job contract (caller, runner) against s3rver on loopback", funct
         assert.deepEqual(call.networkConfiguration, { awsvpcConfiguration: { subnets: ["subnet-0a1b2c3d"], securityGroups: ["sg-0a1b2c3d"], assignPublicIp: "DISABLED" } });
         const override = call.overrides!.containerOverrides![0];
         assert.equal(override.name, CONTAINER);
-        assert.deepEqual(override.environment!.map((e) => e.name), [OVERRIDE_ENV.contractVersion, OVERRIDE_ENV.jobGetUrl, OVERRIDE_ENV.resultPutUrl]);
+        assert.deepEqual(override.environment!.map((e) => e.name), [OVERRIDE_ENV.contractVersion, OVERRIDE_ENV.jobGetUrl, OVERRIDE_ENV.resultPutUrl, OVERRIDE_ENV.jobSha256]);
         assert.equal(override.environment![0].value, CONTRACT_VERSION);
+        assert.match(override.environment![3].value!, /^[A-Za-z0-9+/]{43}=$/, "the request's SHA-256, so the runner knows a complete read");
         assert.equal(Object.keys(call.overrides!).join(), "containerOverrides", "no task-level overrides");
         assert.ok(job.overridesBytes < 2048, `a 10 MB job needs ${job.overridesBytes} bytes of overrides`);
 
@@ -162,7 +172,9 @@ describe("shell job contract (caller, runner) against s3rver on loopback", funct
         assert.ok(upload, "the request was uploaded");
         assert.equal(upload.path, `/${BUCKET}/shell-jobs/${job.jobId}.json`);
         assert.equal(upload.headers["if-none-match"], "*", "a second job with the same id cannot replace the first's request");
-        const urls = ecs.calls[0].overrides!.containerOverrides![0].environment!.filter((e) => e.name !== OVERRIDE_ENV.contractVersion).map((e) => new URL(e.value!));
+        const digest = ecs.calls[0].overrides!.containerOverrides![0].environment!.find((e) => e.name === OVERRIDE_ENV.jobSha256)?.value;
+        assert.equal(upload.headers["x-amz-checksum-sha256"], digest, "S3 checks the request's SHA-256, the same one the runner gets");
+        const urls = ecs.calls[0].overrides!.containerOverrides![0].environment!.filter((e) => e.name?.endsWith("_URL")).map((e) => new URL(e.value!));
         for (const url of urls) {
             assert.equal(url.searchParams.get("X-Amz-Expires"), "900");
             assert.ok(![...url.searchParams.keys()].some((k) => /^x-amz-checksum-crc/i.test(k)), `${url.pathname} carries no precomputed checksum`);
@@ -330,7 +342,7 @@ describe("shell job contract (caller, runner) against s3rver on loopback", funct
         }
 
         function legacyEnv(job: object, putUrl: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-            return { PATH: process.env.PATH, [OVERRIDE_ENV.legacyJobB64]: Buffer.from(JSON.stringify(job)).toString("base64"), [OVERRIDE_ENV.resultPutUrl]: putUrl, ...extra };
+            return { PATH: process.env.PATH, ...JOB_USER_ENV, [OVERRIDE_ENV.legacyJobB64]: Buffer.from(JSON.stringify(job)).toString("base64"), [OVERRIDE_ENV.resultPutUrl]: putUrl, ...extra };
         }
 
         it("times out a command, caps captured output and still writes the result", async () => {
@@ -347,7 +359,11 @@ describe("shell job contract (caller, runner) against s3rver on loopback", funct
             assert.equal(result.status, "failed");
             assert.equal(result.commands[0].exitCode, 0);
             assert.equal(result.commands[0].outputTruncated, true);
-            assert.equal(Buffer.byteLength(result.commands[0].stdout) + Buffer.byteLength(result.commands[0].stderr), 1000);
+            const marker = /\n\[shell-executor: output truncated \(output cap\); (\d+) byte\(s\) dropped\]\n$/;
+            const kept = result.commands[0].stdout.replace(marker, "");
+            assert.equal(kept, "a".repeat(1000), "the first 1000 bytes are kept, then the marker");
+            assert.equal(Number(marker.exec(result.commands[0].stdout)?.[1]), 199_000);
+            assert.match(result.commands[0].stderr, /^\n\[shell-executor: output truncated \(output cap\); 5 byte\(s\) dropped\]\n$/);
             assert.equal(result.commands[1].timedOut, true);
             assert.equal(result.commands[1].error, "timed out after 1 s");
             assert.ok(result.commands[1].durationMs < 10_000, "the sleep was killed, not waited for");
@@ -366,6 +382,7 @@ describe("shell job contract (caller, runner) against s3rver on loopback", funct
                 const outcome = await runShellJob({
                     env: {
                         PATH: process.env.PATH,
+                        ...JOB_USER_ENV,
                         [OVERRIDE_ENV.contractVersion]: CONTRACT_VERSION,
                         [OVERRIDE_ENV.jobGetUrl]: `http://127.0.0.1:${port}/${BUCKET}/shell-jobs/${jobId}.json?X-Amz-Signature=abc`,
                         [OVERRIDE_ENV.resultPutUrl]: await resultUrl(jobId),
@@ -394,6 +411,7 @@ describe("shell job contract (caller, runner) against s3rver on loopback", funct
                 const outcome = await runShellJob({
                     env: {
                         PATH: process.env.PATH,
+                        ...JOB_USER_ENV,
                         [OVERRIDE_ENV.contractVersion]: CONTRACT_VERSION,
                         [OVERRIDE_ENV.jobGetUrl]: `http://127.0.0.1:${port}/${BUCKET}/shell-jobs/${jobId}.json?X-Amz-Security-Token=abc&X-Amz-Signature=def`,
                         [OVERRIDE_ENV.resultPutUrl]: await resultUrl(jobId),
@@ -477,7 +495,7 @@ describe("shell job contract (caller, runner) against s3rver on loopback", funct
         it("on SIGTERM stops the running command and still writes the result (child process)", async () => {
             const jobId = "runner-sigterm";
             const env = { PATH: process.env.PATH!, HOME: os.tmpdir(), ...legacyEnv({ jobId, commands: [{ run: "sleep 30" }, { run: "echo never" }] }, await resultUrl(jobId)) } as Record<string, string>;
-            const child = spawn(process.execPath, ["-r", require.resolve("ts-node/register/transpile-only"), RUNNER_MAIN], { env, stdio: ["ignore", "ignore", "pipe"] });
+            const child = spawn(process.execPath, [runnerEntrypoint()], { env, stdio: ["ignore", "ignore", "pipe"] });
             let log = "";
             const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
             try {
@@ -499,6 +517,367 @@ describe("shell job contract (caller, runner) against s3rver on loopback", funct
             assert.equal(result.error?.code, "STOPPED");
             assert.equal(result.commands[0].signal, "SIGTERM");
             assert.equal(result.commands[1].skipped, true);
+        });
+
+        /** Stores a request the way a caller does and returns the runner's environment for it (presigned-url transport). */
+        async function presignedEnv(job: { jobId: string } & Record<string, unknown>, options: { ttlSeconds?: number; extra?: Record<string, string> } = {}): Promise<NodeJS.ProcessEnv> {
+            const body = JSON.stringify({ contractVersion: CONTRACT_VERSION, ...job });
+            const key = `${JOB_REQUEST_PREFIX}${job.jobId}.json`;
+            await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
+            return {
+                PATH: process.env.PATH,
+                ...JOB_USER_ENV,
+                [OVERRIDE_ENV.contractVersion]: CONTRACT_VERSION,
+                [OVERRIDE_ENV.jobGetUrl]: await getSignedUrl(s3, new GetObjectCommand({ Bucket: BUCKET, Key: key }), { expiresIn: options.ttlSeconds ?? 900 }),
+                [OVERRIDE_ENV.resultPutUrl]: await resultUrl(job.jobId, options.ttlSeconds),
+                [OVERRIDE_ENV.jobSha256]: createHash("sha256").update(body).digest("base64"),
+                ...options.extra,
+            };
+        }
+
+        async function removeRequest(jobId: string): Promise<void> {
+            await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: `${JOB_REQUEST_PREFIX}${jobId}.json` }));
+        }
+
+        describe("S3 faults", () => {
+            it("retries the request GET through 503 SlowDown, a reset and an early FIN mid-body, and a short Content-Length, and the result PUT through 500, a reset mid-request and a lost answer", async () => {
+                const jobId = "runner-s3-faults";
+                const env = await presignedEnv({ jobId, files: [{ path: "in.txt", content: "x".repeat(50_000) }], commands: [{ run: "wc -c < in.txt" }] });
+                const requestPath = `/shell-jobs/${jobId}.json`;
+                const resultPath = `/shell-results/${jobId}.json`;
+                for (const fault of [{ kind: "status", status: 503 }, { kind: "reset-response", afterBytes: 1000 }, { kind: "early-fin", afterBytes: 1000 }, { kind: "short-content-length", bytes: 20_000 }] as const) {
+                    proxy.inject({ method: "GET", path: requestPath, fault });
+                }
+                for (const fault of [{ kind: "status", status: 500 }, { kind: "reset-request", afterBodyBytes: 10 }, { kind: "lose-answer" }] as const) proxy.inject({ method: "PUT", path: resultPath, fault });
+                const lines: string[] = [];
+                const outcome = await runShellJob({ env, retryPolicy: { ...FAST_RUNNER_RETRY, maxAttempts: 5 }, log: (l) => lines.push(l) });
+                assert.equal(outcome.exitCode, 0, lines.join("\n"));
+                const result = await takeResult(jobId);
+                assert.equal(result.status, "succeeded");
+                assert.equal(result.commands[0].stdout.trim(), "50000", "the request was read in full, not the truncated answer");
+                assert.equal(proxy.requests.filter((r) => r.method === "GET" && r.path.endsWith(requestPath)).length, 5);
+                assert.equal(proxy.requests.filter((r) => r.method === "PUT" && r.path.endsWith(resultPath)).length, 4);
+                assert.equal(lines.filter((l) => /attempt \d failed/.test(l)).length, 7, lines.join("\n"));
+                assert.ok(lines.some((l) => /do not match the request's SHA-256/.test(l)), "the short answer was recognised by its checksum");
+                await removeRequest(jobId);
+            });
+
+            it("reports a request read that keeps failing as REQUEST_UNREADABLE, never WORKSPACE_FAILED, and a black-holed read gives up within its bound", async () => {
+                for (const [jobId, fault] of [
+                    ["runner-read-resets", { kind: "reset-response", afterBytes: 10 }],
+                    ["runner-read-hole", { kind: "black-hole" }],
+                ] as const) {
+                    const env = await presignedEnv({ jobId, commands: [{ run: "echo never" }] });
+                    proxy.inject({ method: "GET", path: `/shell-jobs/${jobId}.json`, times: Infinity, fault });
+                    const policy = { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 100, attemptTimeoutMs: 400 };
+                    const started = Date.now();
+                    const outcome = await runShellJob({ env, retryPolicy: policy });
+                    assert.ok(Date.now() - started < 3 * 400 + 2 * 100 + 2000, `${jobId} gave up after ${Date.now() - started} ms`);
+                    assert.equal(outcome.exitCode, 1);
+                    const result = await takeResult(jobId);
+                    assert.equal(result.status, "rejected");
+                    assert.equal(result.error?.code, "REQUEST_UNREADABLE", result.error?.message);
+                    assert.match(result.error!.message, /could not be read from http:\/\/127\.0\.0\.1:\d+\/shell-executor-jobs-test\/shell-jobs\/[\w-]+\.json: GET .* failed after 3 attempt\(s\)/);
+                    assert.doesNotMatch(result.error!.message, /X-Amz-/);
+                    proxy.clearFaults();
+                    await removeRequest(jobId);
+                }
+            });
+
+            it("stops waiting for a black-holed result PUT once the result URL has expired", async () => {
+                const jobId = "runner-put-hole";
+                const env = await presignedEnv({ jobId, commands: [{ run: "true" }] }, { ttlSeconds: 3 });
+                proxy.inject({ method: "PUT", path: `/shell-results/${jobId}.json`, times: Infinity, fault: { kind: "black-hole" } });
+                const started = Date.now();
+                const lines: string[] = [];
+                const outcome = await runShellJob({ env, retryPolicy: { maxAttempts: 100, baseDelayMs: 20, maxDelayMs: 200, attemptTimeoutMs: 30_000 }, log: (l) => lines.push(l) });
+                assert.equal(outcome.exitCode, 2);
+                assert.equal(outcome.resultWritten, false);
+                assert.ok(Date.now() - started < 6000, `the runner waited ${Date.now() - started} ms for a URL valid 3 s`);
+                assert.match(lines.join("\n"), /the result could not be written/);
+                await removeRequest(jobId);
+            });
+
+            it("on SIGTERM while the request read hangs reports STOPPED, not a workspace failure (child process)", async () => {
+                const jobId = "runner-stop-while-reading";
+                const env = { ...(await presignedEnv({ jobId, commands: [{ run: "echo never" }] })), [RUNNER_ENV.s3AttemptTimeoutSeconds]: "30" } as Record<string, string>;
+                proxy.inject({ method: "GET", path: `/shell-jobs/${jobId}.json`, times: Infinity, fault: { kind: "black-hole" } });
+                const child = spawn(process.execPath, [runnerEntrypoint()], { env, stdio: ["ignore", "ignore", "pipe"] });
+                let log = "";
+                child.stderr.on("data", (d: Buffer) => (log += d.toString()));
+                const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+                try {
+                    const until = Date.now() + 10_000;
+                    while (!proxy.requests.some((r) => r.method === "GET" && r.path.endsWith(`/shell-jobs/${jobId}.json`)) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+                    child.kill("SIGTERM");
+                    assert.equal(await exited, 1, log);
+                } finally {
+                    child.kill("SIGKILL");
+                }
+                const result = await takeResult(jobId);
+                assert.equal(result.status, "stopped");
+                assert.equal(result.error?.code, "STOPPED");
+                assert.match(result.error!.message, /stopped \(SIGTERM\) while it read the job request/);
+                await removeRequest(jobId);
+            });
+        });
+
+        it("survives a second SIGTERM and a SIGINT: it stops the command's process group and writes its result first (child process)", async () => {
+            const jobId = "runner-sigterm-twice";
+            // The command ignores SIGTERM, so it only ends with the SIGKILL KILL_GRACE_MS later: the window in which the extra signals arrive.
+            const env = { PATH: process.env.PATH!, ...legacyEnv({ jobId, commands: [{ run: "trap '' TERM; echo ready; sleep 30; sleep 30" }] }, await resultUrl(jobId)) } as Record<string, string>;
+            const child = spawn(process.execPath, [runnerEntrypoint()], { env, stdio: ["ignore", "ignore", "pipe"] });
+            let log = "";
+            const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on("close", (code, signal) => resolve([code, signal])));
+            try {
+                await new Promise<void>((resolve, reject) => {
+                    child.stderr.on("data", (d: Buffer) => {
+                        log += d.toString();
+                        if (log.includes("1 command(s)")) resolve();
+                    });
+                    child.on("close", () => reject(new Error(`runner exited early: ${log}`)));
+                });
+                await new Promise((resolve) => setTimeout(resolve, 300));
+                for (const signal of ["SIGTERM", "SIGTERM", "SIGINT", "SIGTERM"] as const) {
+                    child.kill(signal);
+                    await new Promise((resolve) => setTimeout(resolve, 150));
+                }
+                assert.deepEqual(await exited, [1, null], log);
+            } finally {
+                child.kill("SIGKILL");
+            }
+            assert.match(log, /received again; already stopping/);
+            const result = await takeResult(jobId);
+            assert.equal(result.status, "stopped");
+            assert.equal(result.commands[0].signal, "SIGKILL", "the command that ignored SIGTERM was killed with its group");
+        });
+
+        it("keeps a result within MAX_JOB_RESULT_BYTES however the outputs escape: outputs are cut with a marker, the result still parses", async () => {
+            const jobId = "runner-result-budget";
+            // Two commands of 1 MiB of \x01 each (within the output cap): 6 bytes apiece once JSON-escaped, 12 MiB of result without a budget.
+            const commands = Array.from({ length: 2 }, () => ({ run: "head -c 1048576 /dev/zero | tr '\\0' '\\1'" }));
+            const outcome = await runShellJob({ env: legacyEnv({ jobId, commands }, await resultUrl(jobId), { [RUNNER_ENV.maxOutputBytes]: String(1024 * 1024) }) });
+            assert.equal(outcome.exitCode, 0);
+            const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: jobResultKey(jobId) }));
+            assert.ok(head.ContentLength! <= MAX_JOB_RESULT_BYTES, `the result is ${head.ContentLength} bytes`);
+            assert.ok(head.ContentLength! > MAX_JOB_RESULT_BYTES * 0.9, "the budget is used, not thrown away");
+            const result = await takeResult(jobId);
+            assert.equal(result.status, "succeeded");
+            assert.equal(result.commands.length, 2);
+            assert.ok(result.commands.some((c) => /\[shell-executor: output truncated \(result budget\); \d+ byte\(s\) dropped\]\n$/.test(c.stdout)));
+            assert.ok(result.commands.every((c) => c.outputTruncated || c.stdout === "\u0001".repeat(1024 * 1024)));
+        });
+
+        it("refuses non-base64 content under encoding base64 as a malformed request, and never quotes a request in a JSON syntax error", async () => {
+            const jobId = "runner-bad-base64";
+            await runShellJob({ env: legacyEnv({ jobId, files: [{ path: "a.bin", content: "not base64!", encoding: "base64" }], commands: [{ run: "true" }] }, await resultUrl(jobId)) });
+            const result = await takeResult(jobId);
+            assert.equal(result.error?.code, "MALFORMED_REQUEST");
+            assert.match(result.error!.message, /files\.0\.content: base64/);
+
+            const secretJob = "runner-json-secret";
+            const text = `{"jobId":"${secretJob}","commands":[{"run":"echo","env":{"DB_PASSWORD":"hunter2-secret"}}] oops}`;
+            const outcome = await runShellJob({ env: { ...legacyEnv({}, await resultUrl(secretJob)), [OVERRIDE_ENV.legacyJobB64]: Buffer.from(text).toString("base64") }, log: () => undefined });
+            assert.equal(outcome.exitCode, 1);
+            const refused = await takeResult(secretJob);
+            assert.equal(refused.error?.code, "MALFORMED_REQUEST");
+            assert.match(refused.error!.message, /is not valid JSON \(syntax error at position \d+\)/);
+            assert.doesNotMatch(refused.error!.message, /hunter2|oops|DB_PASSWORD/);
+        });
+
+        it("logs and reports URLs without user-info or query string", async () => {
+            const jobId = "runner-url-userinfo";
+            const lines: string[] = [];
+            const env = { ...legacyEnv({}, await resultUrl(jobId)), [OVERRIDE_ENV.contractVersion]: CONTRACT_VERSION, [OVERRIDE_ENV.jobGetUrl]: `http://operator:pa55word@127.0.0.1:1/${BUCKET}/shell-jobs/${jobId}.json?X-Amz-Signature=abc123` };
+            await runShellJob({ env, retryPolicy: FAST_RUNNER_RETRY, log: (l) => lines.push(l) });
+            const result = await takeResult(jobId);
+            assert.equal(result.error?.code, "REQUEST_UNREADABLE");
+            for (const text of [...lines, result.error!.message]) {
+                assert.doesNotMatch(text, /pa55word|operator@|X-Amz-Signature|abc123/, text);
+            }
+            assert.match(result.error!.message, /http:\/\/127\.0\.0\.1:1\/shell-executor-jobs-test\/shell-jobs\/runner-url-userinfo\.json/);
+        });
+    });
+
+    describe("isolation of the job's commands", () => {
+        const JOIN_SECRET = `request-secret-${randomBytes(6).toString("hex")}`;
+        const half = Math.floor(JOIN_SECRET.length / 2);
+        /**
+         * Searches every /proc/<pid>/{environ,cmdline} it can read, the readable file descriptors and
+         * the job workspaces for the URLs' signature parameters and for a secret of the request that
+         * this command was not given (it gets it in two halves, joined only into a file); then tries
+         * the runner's /proc entries directly and PUTs a forged result, anonymously and with a made-up signature.
+         */
+        const SEARCH = [
+            // Patterns are only ever joined at run time, so no process's command line holds them.
+            `amz="X-Amz-"; pat="$TMPDIR/patterns"; printf '%s\\n' "\${amz}Signature" "\${amz}Credential" "$SECRET_HEAD$SECRET_TAIL" > "$pat"`,
+            // One grep over every environ and cmdline it may read, one over the regular files behind readable descriptors (pipes would block).
+            `found=$(grep -l -a -s -F -f "$pat" /proc/[0-9]*/environ /proc/[0-9]*/cmdline | tr '\\n' ' ')`,
+            `found="$found$(find -L /proc/[0-9]*/fd -maxdepth 1 -type f -size -8M 2>/dev/null | xargs -r grep -l -a -s -F -f "$pat" | tr '\\n' ' ')"`,
+            `for f in $(grep -r -a -l -F -f "$pat" /tmp/shell-job-* 2>/dev/null); do [ "$f" = "$pat" ] || found="$found $f"; done`,
+            `echo "found: \${found:-none}"`,
+            `for e in environ maps; do if head -c 1 /proc/$PPID/$e >/dev/null 2>&1; then echo "runner $e: readable"; else echo "runner $e: denied"; fi; done`,
+            // Opening mem is what the kernel guards (ptrace access); count=0 reads nothing.
+            `if dd if=/proc/$PPID/mem bs=1 count=0 2>/dev/null; then echo "runner mem: readable"; else echo "runner mem: denied"; fi`,
+            `if ls /proc/$PPID/fd >/dev/null 2>&1; then echo "runner fd: readable"; else echo "runner fd: denied"; fi`,
+            `curl -s -o /dev/null -w 'anonymous %{http_code}\\n' -X PUT --data '{"forged":true}' "$S3_ENDPOINT/$BUCKET_NAME/shell-results/$SHELL_JOB_ID.json"`,
+            `q="\${amz}Algorithm=AWS4-HMAC-SHA256&\${amz}Credential=S3RVER%2F$(date -u +%Y%m%d)%2Fus-east-1%2Fs3%2Faws4_request&\${amz}Date=$(date -u +%Y%m%dT%H%M%SZ)&\${amz}Expires=900&\${amz}SignedHeaders=host&\${amz}Signature=$(printf '0%.0s' $(seq 64))"`,
+            `curl -s -o /dev/null -w 'made-up signature %{http_code}\\n' -X PUT --data '{"forged":true}' "$S3_ENDPOINT/$BUCKET_NAME/shell-results/$SHELL_JOB_ID.json?$q"`,
+            `id -u; id -g; env | cut -d= -f1 | grep -v '^PWD$' | sort | tr '\\n' ' '`,
+        ].join("\n");
+
+        function searchJob() {
+            return {
+                env: { SECRET_HEAD: JOIN_SECRET.slice(0, half), SECRET_TAIL: JOIN_SECRET.slice(half), S3_ENDPOINT: endpoint, BUCKET_NAME: BUCKET },
+                commands: [{ run: SEARCH }, { run: "true", env: { LATER_ONLY: JOIN_SECRET } }],
+            };
+        }
+
+        it("runs commands as the job user with an allow-listed environment: a command searching /proc finds neither the URLs nor the request, and its forged result is refused", async function () {
+            if (!fs.existsSync("/usr/bin/curl")) this.skip();
+            const { caller } = callerWith({ taskEnvironment: { ...TASK_ENVIRONMENT, AWS_SECRET_ACCESS_KEY: "task-secret", AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: "/v2/credentials/x" } });
+            const { result } = await submitShellJob(caller, searchJob(), fastPolling);
+            const out = result.commands[0].stdout;
+            assert.equal(result.status, "succeeded", JSON.stringify(result.commands[0]));
+            assert.match(out, /^found: none$/m, out);
+            for (const entry of ["environ", "maps", "mem", "fd"]) assert.match(out, new RegExp(`^runner ${entry}: denied$`, "m"), out);
+            assert.match(out, /^anonymous 403$/m, "S3 refuses an unsigned PUT");
+            assert.match(out, /^made-up signature 403$/m, "and one with a signature that does not verify");
+            const [uid, gid, names] = out.trim().split("\n").slice(-3);
+            assert.deepEqual([Number(uid), Number(gid)], [JOB_UID, JOB_UID]);
+            assert.deepEqual(names.trim().split(" "), ["BUCKET_NAME", "HOME", "PATH", "S3_ENDPOINT", "SECRET_HEAD", "SECRET_TAIL", "SHELL_JOB_ID", "SHELL_JOB_WORKDIR", "TMPDIR"], "nothing of the runner's environment but PATH");
+            assert.deepEqual(result.commands.map((c) => c.exitCode), [0, 0], "the result the caller accepted is the runner's, with both commands");
+            await assertBucketEmpty();
+        });
+
+        it("(the search works: with the dev-only same-user mode it finds the runner's URLs in /proc/<ppid>/environ)", async function () {
+            if (!fs.existsSync("/usr/bin/curl")) this.skip();
+            const { caller } = callerWith({ alterEnvironment: (env) => ({ ...env, [RUNNER_ENV.isolation]: "same-user-dev-only" }) });
+            const { result } = await submitShellJob(caller, searchJob(), fastPolling);
+            assert.match(result.commands[0].stdout, /^found: (.* )?\/proc\/\d+\/environ/m);
+            assert.match(result.commands[0].stdout, /^runner environ: readable$/m);
+            await assertBucketEmpty();
+        });
+
+        it("refuses to run commands when it cannot switch users, naming what is missing", async function () {
+            const { caller } = callerWith({ alterEnvironment: (env) => ({ ...env, [RUNNER_ENV.jobUid]: "0" }) });
+            await assert.rejects(submitShellJob(caller, { commands: [{ run: "echo never" }] }, fastPolling), (err: ShellJobError) => {
+                assert.equal(err.code, "RUNNER_MISCONFIGURED");
+                assert.match(err.message, /The job user \(SHELL_JOB_UID=0\) is the runner's own uid/);
+                return true;
+            });
+            if (!fs.existsSync("/usr/sbin/capsh") && !fs.existsSync("/sbin/capsh")) return;
+            const jobId = "runner-without-capabilities";
+            const env = { PATH: process.env.PATH!, ...JOB_USER_ENV, [OVERRIDE_ENV.legacyJobB64]: Buffer.from(JSON.stringify({ jobId, commands: [{ run: "echo never" }] })).toString("base64"), [OVERRIDE_ENV.resultPutUrl]: await getSignedUrl(s3, new PutObjectCommand({ Bucket: BUCKET, Key: jobResultKey(jobId) }), { expiresIn: 900 }) };
+            const child = spawn("capsh", ["--drop=cap_setuid,cap_setgid", "--", "-c", `exec "${process.execPath}" "${runnerEntrypoint()}"`], { env, stdio: ["ignore", "ignore", "pipe"] });
+            const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+            assert.equal(code, 1);
+            const response = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: jobResultKey(jobId) }));
+            const result = JSON.parse(await response.Body!.transformToString()) as ShellJobResult;
+            await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: jobResultKey(jobId) }));
+            assert.equal(result.error?.code, "RUNNER_MISCONFIGURED");
+            assert.match(result.error!.message, /cannot run job commands as uid \d+: it lacks CAP_SETGID, CAP_SETUID/);
+            assert.deepEqual(result.commands, []);
+        });
+    });
+
+    describe("caller against S3 faults", () => {
+        it("submits once when the answer to its conditional PUT was lost after the write landed (412 on the retry is its own write)", async () => {
+            const { caller, ecs } = callerWith();
+            proxy.inject({ method: "PUT", path: "/shell-jobs/", fault: { kind: "lose-answer" } });
+            const { job, result } = await submitShellJob(caller, { commands: [{ run: "echo once" }] }, fastPolling);
+            assert.equal(result.commands[0].stdout, "once\n");
+            const puts = proxy.requests.filter((r) => r.method === "PUT" && r.path.endsWith(`/shell-jobs/${job.jobId}.json`));
+            assert.deepEqual(puts.map((r) => [r.fault, r.upstreamStatus, r.status]), [["lose-answer", 200, undefined], [undefined, undefined, 412]], "the write landed, its answer was lost, the retry met our own object");
+            assert.equal(ecs.calls.length, 1);
+            await assertBucketEmpty();
+        });
+
+        it("still refuses a job id that another job's request holds", async () => {
+            const { caller, ecs } = callerWith({ startDelayMs: 300 });
+            const first = await startShellJob(caller, { jobId: "taken-id", commands: [{ run: "echo first" }] });
+            proxy.inject({ method: "PUT", path: "/shell-jobs/taken-id.json", fault: { kind: "lose-answer" } });
+            await assert.rejects(startShellJob(caller, { jobId: "taken-id", commands: [{ run: "echo second" }] }), (err: ShellJobError) => {
+                assert.equal(err.code, "TASK_NOT_STARTED");
+                assert.match(err.message, /Shell job id taken-id is already in use/);
+                return true;
+            });
+            assert.equal(ecs.calls.length, 1);
+            const result = await waitForShellJobResult(caller, first, fastPolling);
+            assert.equal(result.commands[0].stdout, "first\n", "the first job's request was not replaced");
+            await assertBucketEmpty();
+        });
+
+        it("deletes the job's objects only after reading the result in full: short, reset, cut and 503 reads are retried, deletes too", async () => {
+            const { caller } = callerWith({ waitForRunner: true });
+            const job = await startShellJob(caller, { commands: [{ run: "printf '%s' \"$(head -c 3000 /dev/zero | tr '\\0' r)\"" }] });
+            const resultPath = `/shell-results/${job.jobId}.json`;
+            for (const fault of [{ kind: "short-content-length", bytes: 100 }, { kind: "reset-response", afterBytes: 200 }, { kind: "early-fin", afterBytes: 300 }, { kind: "status", status: 503 }, { kind: "drip", chunkBytes: 500, intervalMs: 5 }] as const) {
+                proxy.inject({ method: "GET", path: resultPath, fault });
+            }
+            proxy.inject({ method: "DELETE", path: resultPath, fault: { kind: "status", status: 503 } });
+            const result = await waitForShellJobResult(caller, job, fastPolling);
+            assert.equal(result.commands[0].stdout, "r".repeat(3000));
+            const seen = proxy.requests.filter((r) => r.path.endsWith(resultPath) && r.method !== "PUT");
+            const lastGet = seen.map((r) => r.method).lastIndexOf("GET");
+            const firstDelete = seen.map((r) => r.method).indexOf("DELETE");
+            assert.ok(firstDelete > lastGet, `no DELETE before the last (complete) GET: ${seen.map((r) => `${r.method}:${r.fault ?? r.status}`).join(" ")}`);
+            assert.deepEqual(seen.filter((r) => r.method === "GET").map((r) => r.fault), ["short-content-length", "reset-response", "early-fin", "status", "drip"], "four bad reads, then the dripped one was complete");
+            await assertBucketEmpty();
+        });
+
+        it("keeps a result it could not read in full by the deadline (RESULT_UNREADABLE, nothing deleted), and collects it later", async () => {
+            const { caller } = callerWith({ waitForRunner: true });
+            const job = await startShellJob(caller, { commands: [{ run: "echo kept" }] });
+            proxy.inject({ method: "GET", path: `/shell-results/${job.jobId}.json`, times: Infinity, fault: { kind: "short-content-length", bytes: 40 } });
+            await assert.rejects(waitForShellJobResult(caller, job, { ...fastPolling, deadline: new Date(Date.now() + 1500) }), (err: ShellJobError) => {
+                assert.equal(err.code, "RESULT_UNREADABLE");
+                assert.match(err.message, /could not be read in full by the deadline .* not complete JSON \(it ends before the JSON value is complete, 40 byte\(s\)\)\)\. Nothing was deleted/);
+                return true;
+            });
+            assert.equal(proxy.requests.filter((r) => r.method === "DELETE" && r.path.includes(job.jobId)).length, 0, "nothing of the job was deleted");
+            assert.deepEqual(await keysUnder(JOB_RESULT_PREFIX), [`shell-results/${job.jobId}.json`], "the good result is still there");
+            proxy.clearFaults();
+            const result = await collectShellJobResult(caller, job);
+            assert.equal(result?.commands[0].stdout, "kept\n");
+            await assertBucketEmpty();
+        });
+
+        it("reports a result over the budget as RESULT_TOO_LARGE, not RESULT_MISSING, and leaves it in place", async () => {
+            const { caller } = callerWith();
+            const handle = shellJobHandle(caller, "too-large-result", new Date());
+            await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: handle.resultKey, Body: Buffer.alloc(MAX_JOB_RESULT_BYTES + 1, 0x20) }));
+            await assert.rejects(waitForShellJobResult(caller, handle, { ...fastPolling, deadline: new Date(Date.now() + 5000) }), (err: ShellJobError) => {
+                assert.equal(err.code, "RESULT_TOO_LARGE");
+                assert.match(err.message, new RegExp(`is ${MAX_JOB_RESULT_BYTES + 1} bytes, over the ${MAX_JOB_RESULT_BYTES}`));
+                return true;
+            });
+            assert.deepEqual(await keysUnder(JOB_RESULT_PREFIX), [handle.resultKey]);
+            await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: handle.resultKey }));
+        });
+
+        it("never quotes an unparsable result in its error", async () => {
+            const { caller } = callerWith();
+            const handle = shellJobHandle(caller, "unparsable-result", new Date());
+            await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: handle.resultKey, Body: '{"stdout":"DB_PASSWORD=hunter2-secret" oops' }));
+            await assert.rejects(waitForShellJobResult(caller, handle, { ...fastPolling, deadline: new Date(Date.now() + 500) }), (err: ShellJobError) => {
+                assert.equal(err.code, "RESULT_UNREADABLE");
+                assert.doesNotMatch(err.message, /hunter2|oops|DB_PASSWORD/);
+                return true;
+            });
+            await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: handle.resultKey }));
+        });
+
+        it("refuses non-base64 content under encoding base64 before storing anything", async () => {
+            const { caller, ecs } = callerWith();
+            await assert.rejects(startShellJob(caller, { files: [{ path: "ok.bin", content: "aGVsbG8=", encoding: "base64" }, { path: "bad.bin", content: "aGVsbG8=!!", encoding: "base64" }], commands: [{ run: "true" }] }), (err: ShellJobError) => {
+                assert.equal(err.code, "MALFORMED_REQUEST");
+                assert.match(err.message, /files\.1\.content: base64/);
+                assert.doesNotMatch(err.message, /files\.0/);
+                return true;
+            });
+            assert.equal(ecs.calls.length, 0);
+            await assertBucketEmpty();
         });
     });
 

@@ -1,4 +1,4 @@
-import { randomUUID } from "crypto";
+import { createHash, randomUUID } from "crypto";
 import type { RunTaskCommandInput, RunTaskCommandOutput, TaskOverride } from "@aws-sdk/client-ecs";
 import { RunTaskCommand } from "@aws-sdk/client-ecs";
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
@@ -16,13 +16,15 @@ import {
     jobResultKey,
     jobResultSchema,
     MAX_JOB_REQUEST_BYTES,
+    MAX_JOB_RESULT_BYTES,
     OVERRIDE_ENV,
     ShellJobRequest,
     ShellJobResult,
     ShellJobSpec,
 } from "./contract";
-import { messageOf, ShellJobError } from "./errors";
-import { checksumParametersOf, presignedUrlExpiry } from "./presignedUrl";
+import { jsonSyntaxProblem, messageOf, ShellJobError } from "./errors";
+import { checksumParametersOf, presignedUrlExpiry, redactUrl, redactUrls } from "./presignedUrl";
+import { DEFAULT_RETRY_POLICY, HttpStatusError, RetriesExhaustedError, RetryPolicy, TransientError, withRetries } from "../retry";
 
 /**
  * The caller side of the shell job contract, as the job worker and the API use it: validate a job,
@@ -84,8 +86,17 @@ export function shellExecutorTargetFromEnv(env: NodeJS.ProcessEnv = process.env)
  * checksums only when an operation requires them keeps the URL body-agnostic.
  */
 export function createShellJobS3Client(config: S3ClientConfig = {}): S3Client {
-    return new S3Client({ requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED", ...config });
+    // maxAttempts 1: the caller's own retries (CALLER_RETRY_POLICY) are the one documented bound, not multiplied by the SDK's.
+    return new S3Client({ requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED", maxAttempts: 1, ...config });
 }
+
+/**
+ * Every S3 request of a caller (request PUT, result GET, deletes) retries transient failures
+ * (5xx, SlowDown, resets, truncated bodies, stalls) under this policy: 5 attempts, full jitter
+ * 200 ms × 2^n up to 5 s, 30 s per attempt, so at most 170 s per request, and never past the
+ * wait's deadline. A client with its own SDK retries multiplies the attempts.
+ */
+export const CALLER_RETRY_POLICY: Readonly<RetryPolicy> = DEFAULT_RETRY_POLICY;
 
 /** What a caller needs from ECS; `new ECSClient({})` fits, and tests pass a stand-in. */
 export interface RunTaskClient {
@@ -98,6 +109,20 @@ export interface ShellJobCaller {
     target: ShellExecutorTarget;
     /** Where cleanup problems are reported (they never hide a result). Default: console.warn. */
     warn?: (message: string) => void;
+    /** Replaces parts of CALLER_RETRY_POLICY. */
+    retry?: Partial<RetryPolicy>;
+}
+
+function retryPolicyOf(caller: ShellJobCaller): RetryPolicy {
+    return { ...CALLER_RETRY_POLICY, ...caller.retry };
+}
+
+function nameOf(err: unknown): string {
+    return (err as { name?: string }).name ?? "";
+}
+
+function sha256Base64(body: string | Uint8Array): string {
+    return createHash("sha256").update(body).digest("base64");
 }
 
 export type ShellJobTransport = "presigned-url" | "legacy-env";
@@ -145,12 +170,13 @@ function runnerEnvironment(target: ShellExecutorTarget, environment: Record<stri
     return { containerOverrides: [{ name: target.containerName, environment: Object.entries(environment).map(([name, value]) => ({ name, value })) }] };
 }
 
-/** The overrides of the 2025-12-29 contract: the two URLs and the version, nothing else. */
-export function presignedOverrides(target: ShellExecutorTarget, jobGetUrl: string, resultPutUrl: string): TaskOverride {
+/** The overrides of the 2025-12-29 contract: the version, the two URLs and the request's SHA-256 (so the runner knows a complete read). */
+export function presignedOverrides(target: ShellExecutorTarget, jobGetUrl: string, resultPutUrl: string, requestSha256?: string): TaskOverride {
     return runnerEnvironment(target, {
         [OVERRIDE_ENV.contractVersion]: CONTRACT_VERSION,
         [OVERRIDE_ENV.jobGetUrl]: jobGetUrl,
         [OVERRIDE_ENV.resultPutUrl]: resultPutUrl,
+        ...(requestSha256 ? { [OVERRIDE_ENV.jobSha256]: requestSha256 } : {}),
     });
 }
 
@@ -201,6 +227,63 @@ function since(start: number): number {
     return Math.round((performance.now() - start) * 100) / 100;
 }
 
+/** Whether the object behind the job's presigned GET URL is exactly `sha256`: the caller's own write. */
+async function holdsOwnWrite(caller: ShellJobCaller, jobGetUrl: string, sha256: string): Promise<boolean> {
+    const body = await withRetries(
+        async ({ signal }) => {
+            const response = await fetch(jobGetUrl, { signal });
+            if (!response.ok) {
+                await response.body?.cancel().catch(() => undefined);
+                if (response.status >= 500 || response.status === 429) throw new HttpStatusError(response.status, undefined, `HTTP ${response.status}`);
+                return undefined;
+            }
+            let bytes: Buffer;
+            try {
+                bytes = Buffer.from(await response.arrayBuffer());
+            } catch (err) {
+                throw new TransientError("the stored request was cut off", { cause: err });
+            }
+            const declared = response.headers.get("content-length");
+            if (declared !== null && Number(declared) !== bytes.length) throw new TransientError(`the stored request has ${bytes.length} byte(s) but announced ${declared}`);
+            return bytes;
+        },
+        { policy: retryPolicyOf(caller), what: `GET ${redactUrl(jobGetUrl)}` },
+    );
+    return body !== undefined && sha256Base64(body) === sha256;
+}
+
+/**
+ * PUTs the request with If-None-Match: * (a job id is used once) and its SHA-256, retrying
+ * transient failures. A 412 on a retry may be the answer to our own earlier attempt that landed
+ * but whose answer was lost: if the stored object has our checksum it is ours and the job goes
+ * on; otherwise the id belongs to another job. When every attempt failed, a write of ours that may
+ * have landed is deleted again, so the id is not burnt.
+ */
+async function storeRequest(caller: ShellJobCaller, request: { key: string; body: string; sha256: string; jobId: string; jobGetUrl: string }): Promise<void> {
+    const { bucket } = caller.target;
+    const { key, jobId } = request;
+    const where = `s3://${bucket}/${key}`;
+    try {
+        await withRetries(
+            async ({ attempt, signal }) => {
+                try {
+                    await caller.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: request.body, ContentType: "application/json", ChecksumSHA256: request.sha256, IfNoneMatch: "*" }), { abortSignal: signal });
+                } catch (err) {
+                    if (nameOf(err) !== "PreconditionFailed" && (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 412) throw err;
+                    const triedBefore = attempt > 1 || ((err as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1) > 1;
+                    if (triedBefore && (await holdsOwnWrite(caller, request.jobGetUrl, request.sha256))) return;
+                    throw new ShellJobError("TASK_NOT_STARTED", `Shell job id ${jobId} is already in use (${where} exists); nothing was started.`, jobId);
+                }
+            },
+            { policy: retryPolicyOf(caller), what: `PUT ${where}` },
+        );
+    } catch (err) {
+        if (err instanceof ShellJobError) throw err;
+        if (err instanceof RetriesExhaustedError && (await holdsOwnWrite(caller, request.jobGetUrl, request.sha256).catch(() => false))) await deleteObjects(caller, [key], jobId);
+        throw new ShellJobError("TASK_NOT_STARTED", `Shell job ${jobId} could not be stored at ${where}: ${redactUrls(messageOf(err))}. Nothing was started; check that this role was given grantSubmit, and submit again.`, jobId);
+    }
+}
+
 /**
  * Validates the job, stores it, presigns its URLs and starts the executor's task. Everything that
  * can refuse the job (validation, request size, overrides size) runs before anything is uploaded
@@ -226,26 +309,13 @@ export async function startShellJob(caller: ShellJobCaller, spec: ShellJobSpec, 
     const presignStart = performance.now();
     const resultPutUrl = await presign(caller, new PutObjectCommand({ Bucket: bucket, Key: resultKey }), ttl, jobId);
     const jobGetUrl = transport === "presigned-url" ? await presign(caller, new GetObjectCommand({ Bucket: bucket, Key: requestKey }), ttl, jobId) : undefined;
-    const overrides = jobGetUrl ? presignedOverrides(caller.target, jobGetUrl, resultPutUrl) : legacyOverrides(caller.target, request, resultPutUrl);
+    const requestSha256 = sha256Base64(body);
+    const overrides = jobGetUrl ? presignedOverrides(caller.target, jobGetUrl, resultPutUrl, requestSha256) : legacyOverrides(caller.target, request, resultPutUrl);
     const overridesBytes = assertOverridesFit(overrides, jobId, transport);
     const presignMs = since(presignStart);
 
     const uploadStart = performance.now();
-    if (transport === "presigned-url") {
-        try {
-            // If-None-Match: a job id is used once; a second job with the same id must not replace the first's request.
-            await caller.s3.send(new PutObjectCommand({ Bucket: bucket, Key: requestKey, Body: body, ContentType: "application/json", IfNoneMatch: "*" }));
-        } catch (err) {
-            const duplicate = (err as { name?: string }).name === "PreconditionFailed";
-            throw new ShellJobError(
-                "TASK_NOT_STARTED",
-                duplicate
-                    ? `Shell job id ${jobId} is already in use (s3://${bucket}/${requestKey} exists); nothing was started.`
-                    : `Shell job ${jobId} could not be stored at s3://${bucket}/${requestKey}: ${messageOf(err)}. Nothing was started; check that this role was given grantSubmit.`,
-                jobId,
-            );
-        }
-    }
+    if (jobGetUrl) await storeRequest(caller, { key: requestKey, body, sha256: requestSha256, jobId, jobGetUrl });
     const uploadMs = since(uploadStart);
 
     const runTaskStart = performance.now();
@@ -322,41 +392,86 @@ export function shellJobHandle(caller: ShellJobCaller, jobId: string, startedAt:
     };
 }
 
-type Attempt = { found: true; result: ShellJobResult } | { found: false; answer: string };
+/** found: read in full and valid; absent: not there (yet); unreadable: there, but the read was cut short or is not complete JSON. */
+type Attempt = { kind: "found"; result: ShellJobResult } | { kind: "absent"; answer: string } | { kind: "unreadable"; answer: string };
 
-async function attemptCollect(caller: ShellJobCaller, job: StartedShellJob): Promise<Attempt> {
-    let text: string;
+/** GETs the result object in full (retrying transient failures), or says why not. Throws RESULT_TOO_LARGE. */
+async function readResultObject(caller: ShellJobCaller, job: StartedShellJob, deadline?: number): Promise<Attempt | { kind: "text"; text: string }> {
+    const where = `s3://${caller.target.bucket}/${job.resultKey}`;
     try {
-        const response = await caller.s3.send(new GetObjectCommand({ Bucket: caller.target.bucket, Key: job.resultKey }));
-        text = await response.Body!.transformToString("utf8");
+        return await withRetries(
+            async ({ signal }): Promise<Attempt | { kind: "text"; text: string }> => {
+                let response;
+                try {
+                    response = await caller.s3.send(new GetObjectCommand({ Bucket: caller.target.bucket, Key: job.resultKey }), { abortSignal: signal });
+                } catch (err) {
+                    // Without s3:ListBucket (deliberately not granted), S3 answers 403 rather than 404 for a key that does not exist yet.
+                    const name = nameOf(err);
+                    if (name === "NoSuchKey" || name === "AccessDenied" || name === "NotFound") return { kind: "absent", answer: name };
+                    throw err;
+                }
+                const declared = response.ContentLength;
+                if (declared !== undefined && declared > MAX_JOB_RESULT_BYTES) {
+                    (response.Body as { destroy?: () => void } | undefined)?.destroy?.();
+                    throw new ShellJobError(
+                        "RESULT_TOO_LARGE",
+                        `The result of shell job ${job.jobId} at ${where} is ${declared} bytes, over the ${MAX_JOB_RESULT_BYTES} a result may have (the runner keeps its results within that): it was not read, and it and the request are left for the bucket's lifecycle rule. Is the runner image on contract ${CONTRACT_VERSION}?`,
+                        job.jobId,
+                    );
+                }
+                let bytes: Uint8Array;
+                try {
+                    bytes = await response.Body!.transformToByteArray();
+                } catch (err) {
+                    throw new TransientError(`the result was cut off while it was read`, { cause: err });
+                }
+                if (declared !== undefined && bytes.length !== declared) throw new TransientError(`the result read has ${bytes.length} byte(s) but announced ${declared}`);
+                return { kind: "text", text: Buffer.from(bytes).toString("utf8") };
+            },
+            { policy: retryPolicyOf(caller), deadline, what: `GET ${where}` },
+        );
     } catch (err) {
-        // Without s3:ListBucket (deliberately not granted), S3 answers 403 rather than 404 for a key that does not exist yet.
-        const name = (err as { name?: string }).name ?? "";
-        return { found: false, answer: name === "NoSuchKey" || name === "AccessDenied" ? name : messageOf(err) };
+        if (err instanceof ShellJobError) throw err;
+        // Only a body that was there and cut short is "unreadable"; S3 failing to answer at all says nothing about the result.
+        if (err instanceof RetriesExhaustedError && err.lastError instanceof TransientError && !(err.lastError.name === "AttemptTimeoutError")) return { kind: "unreadable", answer: redactUrls(messageOf(err)) };
+        return { kind: "absent", answer: redactUrls(messageOf(err)) };
     }
+}
+
+/**
+ * One look: reads the result in full and validates it; only then are the job's objects deleted.
+ * A read cut short or not complete JSON is "unreadable" (look again: a good result is never
+ * destroyed by a bad read); a complete JSON result that breaks the contract is RESULT_MALFORMED.
+ */
+async function attemptCollect(caller: ShellJobCaller, job: StartedShellJob, deadline?: number): Promise<Attempt> {
+    const read = await readResultObject(caller, job, deadline);
+    if (read.kind !== "text") return read;
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(read.text);
+    } catch (err) {
+        return { kind: "unreadable", answer: `the result read is not complete JSON (${jsonSyntaxProblem(err)}, ${Buffer.byteLength(read.text)} byte(s))` };
+    }
+    const result = validateResult(job.jobId, parsed);
     const cleanupStart = performance.now();
     await deleteObjects(caller, [job.requestKey, job.resultKey].filter((k): k is string => k !== undefined), job.jobId);
     job.timings.cleanupMs = since(cleanupStart);
-    return { found: true, result: parseResult(job.jobId, text) };
-}
-
-function parseResult(jobId: string, text: string): ShellJobResult {
-    let parsed: unknown;
-    try {
-        parsed = JSON.parse(text);
-    } catch (err) {
-        throw new ShellJobError("RESULT_MALFORMED", `The result of shell job ${jobId} is not valid JSON (${messageOf(err)}); is the runner image on contract ${CONTRACT_VERSION}?`, jobId);
-    }
-    const checked = jobResultSchema.safeParse(parsed);
-    if (!checked.success) {
-        throw new ShellJobError("RESULT_MALFORMED", `The result of shell job ${jobId} does not match contract ${CONTRACT_VERSION}: ${describeIssues(checked.error)}.`, jobId);
-    }
-    const result = checked.data;
     if (result.status === "rejected") {
         const error = result.error ?? { code: "MALFORMED_REQUEST" as const, message: "(the runner gave no reason)" };
-        throw new ShellJobRejectedError(error.code, `The shell executor refused job ${jobId}: ${error.message}`, jobId, result);
+        throw new ShellJobRejectedError(error.code, `The shell executor refused job ${job.jobId}: ${error.message}`, job.jobId, result);
     }
-    return result;
+    return { kind: "found", result };
+}
+
+function validateResult(jobId: string, parsed: unknown): ShellJobResult {
+    const checked = jobResultSchema.safeParse(parsed);
+    if (!checked.success) {
+        throw new ShellJobError("RESULT_MALFORMED", `The result of shell job ${jobId} does not match contract ${CONTRACT_VERSION}: ${describeIssues(checked.error)}. It and the request are left for the bucket's lifecycle rule.`, jobId);
+    }
+    if (checked.data.jobId !== null && checked.data.jobId !== jobId) {
+        throw new ShellJobError("RESULT_MALFORMED", `The result at shell-results/${jobId}.json names another job (${JSON.stringify(checked.data.jobId.slice(0, 64))}); it and the request are left for the bucket's lifecycle rule.`, jobId);
+    }
+    return checked.data;
 }
 
 /**
@@ -365,11 +480,12 @@ function parseResult(jobId: string, text: string): ShellJobResult {
  */
 export async function collectShellJobResult(caller: ShellJobCaller, job: StartedShellJob): Promise<ShellJobResult | undefined> {
     const attempt = await attemptCollect(caller, job);
-    return attempt.found ? attempt.result : undefined;
+    return attempt.kind === "found" ? attempt.result : undefined;
 }
 
 /**
- * Polls for the result with backoff until the deadline, then deletes the request and the result.
+ * Polls for the result with backoff until the deadline; once it was read in full and validated, deletes
+ * the request and the result (never before: a read cut short is retried, never destroys a result).
  * A refused job (expired URL, unknown version, malformed request) throws with the runner's code and
  * message; a job whose commands failed returns its result with status "failed". At the deadline
  * the request is deleted and RESULT_MISSING thrown.
@@ -387,11 +503,19 @@ export async function waitForShellJobResult(caller: ShellJobCaller, job: Started
     }
     const waitStart = performance.now();
     let lastAnswer = "no answer yet";
+    let unreadable = false;
 
     for (;;) {
-        const attempt = await attemptCollect(caller, job).finally(() => (job.timings.waitMs = since(waitStart) - (job.timings.cleanupMs ?? 0)));
-        if (attempt.found) return attempt.result;
-        lastAnswer = attempt.answer;
+        const attempt = await attemptCollect(caller, job, deadline.getTime()).finally(() => (job.timings.waitMs = since(waitStart) - (job.timings.cleanupMs ?? 0)));
+        if (attempt.kind === "found") return attempt.result;
+        // Once an object was seen but not read in full, only a definite "no such key" says it is gone.
+        if (attempt.kind === "unreadable") {
+            unreadable = true;
+            lastAnswer = attempt.answer;
+        } else if (!unreadable || /^(NoSuchKey|AccessDenied|NotFound)$/.test(attempt.answer)) {
+            unreadable = false;
+            lastAnswer = attempt.answer;
+        }
         const left = deadline.getTime() - Date.now();
         if (left <= 0) break;
         const jittered = pause * (0.8 + Math.random() * 0.4);
@@ -399,8 +523,17 @@ export async function waitForShellJobResult(caller: ShellJobCaller, job: Started
         pause = Math.min(pause * 1.5, maxPoll);
     }
 
+    if (unreadable) {
+        // Something is there that could not be read in full: it may be a good result, so nothing is deleted.
+        throw new ShellJobError(
+            "RESULT_UNREADABLE",
+            `The result of shell job ${job.jobId} at s3://${caller.target.bucket}/${job.resultKey} could not be read in full by the deadline ${deadline.toISOString()} (last: ${lastAnswer}). Nothing was deleted: collect it again with shellJobHandle, or the bucket's lifecycle rule removes it.`,
+            job.jobId,
+        );
+    }
+    // Only the request: a result that S3 would not show us (or that arrives after a caller's early deadline) is left for the lifecycle rule.
     const cleanupStart = performance.now();
-    await deleteObjects(caller, [job.requestKey, job.resultKey].filter((k): k is string => k !== undefined), job.jobId);
+    if (job.requestKey) await deleteObjects(caller, [job.requestKey], job.jobId);
     job.timings.cleanupMs = since(cleanupStart);
     throw new ShellJobError(
         "RESULT_MISSING",
@@ -432,7 +565,9 @@ export async function submitShellJob(caller: ShellJobCaller, spec: ShellJobSpec,
 
 async function deleteObjects(caller: ShellJobCaller, keys: string[], jobId: string): Promise<void> {
     const warn = caller.warn ?? ((m: string) => console.warn(m));
-    const outcomes = await Promise.allSettled(keys.map((Key) => caller.s3.send(new DeleteObjectCommand({ Bucket: caller.target.bucket, Key }))));
+    const outcomes = await Promise.allSettled(
+        keys.map((Key) => withRetries(({ signal }) => caller.s3.send(new DeleteObjectCommand({ Bucket: caller.target.bucket, Key }), { abortSignal: signal }), { policy: retryPolicyOf(caller), what: `DELETE s3://${caller.target.bucket}/${Key}` })),
+    );
     outcomes.forEach((o, i) => {
         if (o.status === "rejected") {
             warn(`shell job ${jobId}: s3://${caller.target.bucket}/${keys[i]} could not be deleted (${messageOf(o.reason)}); the bucket's lifecycle rule removes it within a day.`);

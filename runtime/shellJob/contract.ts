@@ -24,6 +24,12 @@ export const ECS_OVERRIDES_LIMIT_BYTES = 8192;
 /** Largest job request a runner reads (and a caller uploads): the runner holds it in memory. */
 export const MAX_JOB_REQUEST_BYTES = 32 * 1024 * 1024;
 
+/**
+ * Largest result a runner writes and a caller reads: the runner builds the result within it
+ * (outputs truncated with a marker), the caller refuses a larger object as RESULT_TOO_LARGE.
+ */
+export const MAX_JOB_RESULT_BYTES = 8 * 1024 * 1024;
+
 /** Defaults that seed 000 fixes: URLs valid 15 minutes. */
 export const DEFAULT_URL_TTL_SECONDS = 900;
 
@@ -31,6 +37,13 @@ export const DEFAULT_URL_TTL_SECONDS = 900;
 export const RUNNER_ENV = {
     commandTimeoutSeconds: "SHELL_COMMAND_TIMEOUT_SECONDS",
     maxOutputBytes: "SHELL_MAX_OUTPUT_BYTES",
+    /** The unprivileged user the job's commands run as (default 1002:1002); never the runner's own. */
+    jobUid: "SHELL_JOB_UID",
+    jobGid: "SHELL_JOB_GID",
+    /** Unset (separate user) in every deployment; `same-user-dev-only` on a developer machine only. */
+    isolation: "SHELL_EXECUTOR_ISOLATION",
+    /** Timeout of one S3 attempt (request GET, result PUT), whole seconds; default 60. */
+    s3AttemptTimeoutSeconds: "SHELL_S3_ATTEMPT_TIMEOUT_SECONDS",
 } as const;
 
 /** Environment of the runner container: what a caller sets per job through RunTask overrides. */
@@ -38,6 +51,8 @@ export const OVERRIDE_ENV = {
     contractVersion: "SHELL_EXECUTOR_CONTRACT_VERSION",
     jobGetUrl: "SHELL_EXECUTOR_JOB_GET_URL",
     resultPutUrl: "SHELL_EXECUTOR_RESULT_PUT_URL",
+    /** SHA-256 (base64) of the stored request: the runner retries a read that does not match (a truncated answer). */
+    jobSha256: "SHELL_EXECUTOR_JOB_SHA256",
     /** Legacy: the whole request, base64 JSON, inline. */
     legacyJobB64: "SHELL_EXECUTOR_JOB_B64",
 } as const;
@@ -82,11 +97,23 @@ export const shellCommandSchema = z.strictObject({
     env: environment.optional(),
 });
 
-export const jobFileSchema = z.strictObject({
-    path: relativePath,
-    content: z.string(),
-    encoding: z.enum(["utf8", "base64"]).default("utf8"),
-});
+/** Standard base64 (RFC 4648 alphabet, = padding optional), line breaks allowed: Buffer.from would silently skip anything else. */
+export function isBase64(text: string): boolean {
+    const compact = text.replace(/[\r\n]/g, "");
+    return /^[A-Za-z0-9+/]*={0,2}$/.test(compact) && (compact.includes("=") ? compact.length % 4 === 0 : compact.length % 4 !== 1);
+}
+
+export const jobFileSchema = z
+    .strictObject({
+        path: relativePath,
+        content: z.string(),
+        encoding: z.enum(["utf8", "base64"]).default("utf8"),
+    })
+    .superRefine((file, ctx) => {
+        if (file.encoding === "base64" && !isBase64(file.content)) {
+            ctx.addIssue({ code: "custom", path: ["content"], message: 'base64 (A-Z, a-z, 0-9, +, /, optional = padding) since encoding is "base64"' });
+        }
+    });
 
 const jobBody = {
     jobId: z.string().regex(JOB_ID, "1 to 64 letters, digits, _ or -, starting with a letter or digit"),

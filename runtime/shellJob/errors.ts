@@ -10,6 +10,8 @@ export type CallerErrorCode =
     | "TASK_NOT_STARTED"
     | "RESULT_MISSING"
     | "RESULT_MALFORMED"
+    | "RESULT_TOO_LARGE"
+    | "RESULT_UNREADABLE"
     | "JOB_REJECTED";
 
 export class ShellJobError extends Error {
@@ -31,4 +33,15 @@ export function messageOf(error: unknown): string {
         return `${error.message || error.name}${causeText}`;
     }
     return String(error);
+}
+
+/**
+ * A JSON.parse failure without the input: V8's messages quote the text around the error
+ * (`Unexpected token 'x', "...secret..." is not valid JSON`), which may be a request's secrets.
+ */
+export function jsonSyntaxProblem(error: unknown): string {
+    const message = error instanceof Error ? error.message : "";
+    const position = /position (\d+)/.exec(message)?.[1];
+    if (/end of JSON input/i.test(message)) return "it ends before the JSON value is complete";
+    return position !== undefined ? `syntax error at position ${position}` : "syntax error";
 }

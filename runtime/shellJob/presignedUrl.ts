@@ -37,3 +37,8 @@ export function checksumParametersOf(url: string): string[] {
         return [];
     }
 }
+
+/** Every http(s) URL in a text (an error message, a log line) without user-info and query. */
+export function redactUrls(text: string): string {
+    return text.replace(/\bhttps?:\/\/[^\s"'<>()]+/gi, (url) => redactUrl(url));
+}

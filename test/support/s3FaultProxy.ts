@@ -74,6 +74,8 @@ export interface ProxiedRequest {
     fault?: Fault["kind"];
     /** The status the proxy answered (an S3 rule of its own or s3rver's), or undefined when the connection was cut. */
     status?: number;
+    /** s3rver's status when the request was forwarded (a lost answer's write landed with 200). */
+    upstreamStatus?: number;
     /** A header of the request, lower-case name. */
     headers: http.IncomingHttpHeaders;
 }
@@ -332,6 +334,7 @@ export async function startS3FaultProxy(options: S3FaultProxyOptions): Promise<S
                     if ((await plainHead(pathname)) === 200) return "exists" as const;
                 }
                 const forwarded = await forward(req, body);
+                record.upstreamStatus = forwarded.status;
                 if (forwarded.status < 300) {
                     if (method === "DELETE") checksums.delete(id);
                     else checksums.set(id, actual);
@@ -345,6 +348,7 @@ export async function startS3FaultProxy(options: S3FaultProxyOptions): Promise<S
             const body = await readBody(req);
             if (object && (method === "GET" || method === "HEAD")) await afterWrites(id);
             answer = await forward(req, method === "GET" || method === "HEAD" ? undefined : body);
+            record.upstreamStatus = answer.status;
             const stored = checksums.get(id);
             if (object && answer.status === 200 && stored && String(req.headers["x-amz-checksum-mode"] ?? "").toUpperCase() === "ENABLED" && req.headers.range === undefined) {
                 answer.headers["x-amz-checksum-sha256"] = stored;

@@ -352,8 +352,15 @@ describe("artifact runtime and CLI through the fault proxy in front of s3rver on
             const published = await publishArtifact({ client: s3, bucket: BUCKET, app: APP, environment: "faults-2", filePath: SAMPLE, build: b, retry: FAST });
             assert.equal(lost.hits, 1);
             assert.equal(published.recoveredLostAnswer, true);
-            const answers = proxy.requests.filter((r) => r.method === "PUT" && r.path === objectPath(key)).map((r) => r.status);
-            assert.deepEqual(answers, [undefined, 412], "the first PUT landed without an answer, the retry was refused by If-None-Match");
+            const puts = proxy.requests.filter((r) => r.method === "PUT" && r.path === objectPath(key));
+            assert.deepEqual(
+                puts.map((r) => [r.upstreamStatus, r.status]),
+                [
+                    [200, undefined],
+                    [undefined, 412],
+                ],
+                "the first PUT landed (s3rver answered 200) but its answer was lost; the retry was refused by If-None-Match",
+            );
             const verified = await verifyArtifact({ client: s3, bucket: BUCKET, key, expected: { sha256Hex: published.sha256Hex, size: published.size }, retry: FAST });
             assert.equal(verified.contentCheckedBy, "s3-checksum");
         });

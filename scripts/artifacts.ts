@@ -480,8 +480,8 @@ function readStackOutputs(file: string): ArtifactStackOutputs {
 function stackKeyInScope(key: string, c: Common, endpoint: string | undefined): string | undefined {
     const { key: objectKey } = guard("cleanup", () => parseObjectReference(key, { bucket: c.bucket, field: "--stack-outputs artifactKey", endpoint }));
     const parts = objectKey.split("/");
-    if (parts[0] !== c.app) return `belongs to app ${parts[0]}, not ${c.app}`;
-    if (c.environment !== undefined && parts[1] !== c.environment) return `belongs to environment ${parts[1]}, not ${c.environment}`;
+    if (parts[0] !== c.app) return `${objectKey} belongs to app ${parts[0]}, not ${c.app}`;
+    if (c.environment !== undefined && parts[1] !== c.environment) return `${objectKey} belongs to environment ${parts[1]}, not ${c.environment}`;
     return undefined;
 }
 
@@ -509,7 +509,7 @@ async function cleanup(values: Values, io: CliIo, makeClient: MakeClient): Promi
     for (const key of stack?.keys ?? []) {
         const outside = stackKeyInScope(key, c, c.endpoint);
         if (outside === undefined) stackKeys.push(key);
-        else io.stderr(`note: the stack's artifactKey ${key} ${outside}; this cleanup cannot reach it.\n`);
+        else io.stderr(`note: the stack's artifactKey ${outside}; this cleanup cannot reach it, so it protects nothing here.\n`);
     }
     const deployedKeys = [...explicitKeys, ...stackKeys];
     const dryRun = values["dry-run"] === true;

@@ -591,6 +591,12 @@ describe("artifact runtime and CLI through the fault proxy in front of s3rver on
                 prefixes.map((p) => [p, false]),
                 "each form protects its build",
             );
+            assert.doesNotMatch(dry.stdout, /versionId/, "keys are reported without their query");
+
+            const elsewhere = tempFile("staging-outputs.json", JSON.stringify({ artifactKey: `${APP}/staging/00000001-20250901-110000/${FILE}`, artifactBucketName: BUCKET }));
+            const scoped = await cli(["cleanup", ...at(), "--pr", "92", "--keep", "3", "--dry-run", "--stack-outputs", elsewhere]);
+            assert.equal(scoped.code, 0, scoped.stderr);
+            assert.match(scoped.stderr, /note: the stack's artifactKey express-api\/staging\/.* belongs to environment staging, not pr-92; this cleanup cannot reach it/);
         });
 
         it("cleanup never gives the legacy key a --keep slot, and resolve never ranks it above a versioned build", async () => {

@@ -73,6 +73,12 @@ export function deployedArtifactId(bucket: string, key: string, endpoint?: strin
     return inside ? inside.versionPrefix : objectKey;
 }
 
+/** A deployed key as messages show it: without a query (`?versionId=`), shortened. */
+export function shownReference(given: string): string {
+    const withoutQuery = given.trim().replace(/\?.*$/s, "");
+    return withoutQuery.length > 200 ? `${withoutQuery.slice(0, 197)}...` : withoutQuery;
+}
+
 /** A deployed key that matches no build in the listing: a typo, another environment or bucket, or a build already gone. */
 export class UnmatchedDeployedKeyError extends ArtifactArgumentError {
     constructor(
@@ -80,7 +86,7 @@ export class UnmatchedDeployedKeyError extends ArtifactArgumentError {
         scope: string,
     ) {
         super(
-            `${unmatched.length === 1 ? "this deployed key matches" : `these ${unmatched.length} deployed keys match`} no build in the listing of ${scope}: ${unmatched.map((k) => JSON.stringify(k.length > 200 ? `${k.slice(0, 197)}...` : k)).join(", ")}. ` +
+            `${unmatched.length === 1 ? "this deployed key matches" : `these ${unmatched.length} deployed keys match`} no build in the listing of ${scope}: ${unmatched.map((k) => JSON.stringify(shownReference(k))).join(", ")}. ` +
                 "A cleanup cannot protect what it cannot find, so nothing was deleted: check the key, the bucket and --env, or drop the key if that build is gone.",
         );
         this.name = "UnmatchedDeployedKeyError";
@@ -117,7 +123,7 @@ export function decideCleanup(artifacts: StoredArtifact[], rules: CleanupRules, 
             const reasons: string[] = [];
             const deployedKeys = deployed.get(artifact.id) ?? [];
             if (deployedKeys.length > 0) matched.add(artifact.id);
-            if (deployedKeys.length > 0) reasons.push(`deployed (${deployedKeys.join(", ")})`);
+            if (deployedKeys.length > 0) reasons.push(`deployed (${deployedKeys.map(shownReference).join(", ")})`);
             if (rank !== undefined && rank < rules.keep) reasons.push(`among the newest ${rules.keep} of ${environment} (#${rank + 1})`);
             const ageDays = (rules.now.getTime() - artifact.time.getTime()) / DAY_MS;
             if (rules.days > 0 && ageDays < rules.days) reasons.push(`younger than ${rules.days} days (${Math.max(0, ageDays).toFixed(1)} days)`);

@@ -408,6 +408,23 @@ describe("artifact runtime and CLI through the fault proxy in front of s3rver on
             assert.ok(Date.now() - started < bound + 2_000, `a stalled HEAD gives up within its bound (${bound} ms) instead of hanging`);
         });
 
+        it("the client's own socket timeout cuts a stalled connection even when the attempt timeout is long", async () => {
+            const stalling = createArtifactS3Client({ endpoint, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" }, socketIdleTimeoutMs: 300 });
+            try {
+                proxy.inject({ method: "HEAD", path: `/${BUCKET}/${APP}/faults-9/`, times: Infinity, fault: { kind: "black-hole" } });
+                const started = Date.now();
+                const policy = { ...FAST, maxAttempts: 2, attemptTimeoutMs: 20_000 };
+                await assert.rejects(verifyArtifact({ client: stalling, bucket: BUCKET, key: `${APP}/faults-9/k`, retry: policy }), (err: unknown) => {
+                    assert.ok(err instanceof ArtifactTransportError, String(err));
+                    assert.equal(err.attempts, 2);
+                    return true;
+                });
+                assert.ok(Date.now() - started < 5_000, `both attempts were cut by the 300 ms socket timeout, not the 20 s attempt timeout (${Date.now() - started} ms)`);
+            } finally {
+                stalling.destroy();
+            }
+        });
+
         it("a dripped body within the attempt timeout is simply slow, not a failure", async () => {
             const published = await publishArtifact({ client: s3, bucket: BUCKET, app: APP, environment: "faults-6", filePath: SAMPLE, build: build(305, 0), retry: FAST });
             proxy.inject({ method: "GET", path: objectPath(published.key), fault: { kind: "drip", chunkBytes: 200, intervalMs: 20 } });

@@ -8,6 +8,10 @@ export interface ArtifactClientOptions {
     endpoint?: string;
     /** Default: the SDK's credential chain (env, SSO, instance role). */
     credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+    /** Default ARTIFACT_CONNECT_TIMEOUT_MS (5 s). */
+    connectTimeoutMs?: number;
+    /** A connection silent this long is cut; default ARTIFACT_SOCKET_IDLE_TIMEOUT_MS (30 s). */
+    socketIdleTimeoutMs?: number;
 }
 
 const QUIET_LOGGER = { debug() {}, info() {}, warn() {}, error() {} };
@@ -26,7 +30,7 @@ export function createArtifactS3Client(options: ArtifactClientOptions = {}): S3C
         // The SDK warns "non-retryable streaming request" on every failed upload; the retries here
         // re-open the body, and the final failure is reported by the caller in one sentence.
         logger: QUIET_LOGGER,
-        requestHandler: { connectionTimeout: ARTIFACT_CONNECT_TIMEOUT_MS, requestTimeout: ARTIFACT_SOCKET_IDLE_TIMEOUT_MS },
+        requestHandler: { connectionTimeout: options.connectTimeoutMs ?? ARTIFACT_CONNECT_TIMEOUT_MS, socketTimeout: options.socketIdleTimeoutMs ?? ARTIFACT_SOCKET_IDLE_TIMEOUT_MS },
         ...(options.credentials ? { credentials: options.credentials } : {}),
     };
     if (options.endpoint !== undefined) {

@@ -632,6 +632,8 @@ describe("artifact runtime and CLI through the fault proxy in front of s3rver on
             await refusedBeforeAnyRequest(["publish", ...at(), "--pr", "94", "--file", SAMPLE], /JOBFLEET_BUILD_TIME 20260101-000000 is .* minutes in the future/, { GITHUB_SHA: sha(421), JOBFLEET_BUILD_TIME: "20260101-000000" });
             await refusedBeforeAnyRequest(["publish", ...at(), "--env", `e${"n".repeat(1000)}`, "--file", SAMPLE, "--commit", sha(422)], /the artifact key is 1068 bytes long; S3 object keys are at most 1024 bytes/);
             await refusedBeforeAnyRequest(["verify", ...at(), "--key", `${APP}/${"k".repeat(1020)}`], /--key is 1032 bytes long/);
+            await refusedBeforeAnyRequest(["resolve", ...at(), "--env", `e${"n".repeat(1000)}`], /the legacy key is 1043 bytes long/);
+            await refusedBeforeAnyRequest(["cleanup", ...at(), "--env", `e${"n".repeat(1000)}`], /the legacy key is 1043 bytes long/);
         });
 
         it("never shows an endpoint's user-info or query, and exits 3 (transport) rather than 1 when S3 cannot answer", async () => {

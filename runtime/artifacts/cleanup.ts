@@ -1,5 +1,5 @@
 import { DeleteObjectsCommand, DeleteObjectsCommandOutput, S3Client } from "@aws-sdk/client-s3";
-import { ArtifactArgumentError, checkApp, checkEnvironment, parseArtifactKey } from "./keys";
+import { ArtifactArgumentError, checkApp, checkEnvironment, defaultArtifactFileName, legacyArtifactKey, parseArtifactKey } from "./keys";
 import { listArtifacts, ListingProgress, newestFirst, RequestControl, StoredArtifact } from "./listing";
 import { ARTIFACT_RETRY_POLICY, artifactRequest, describeFailure } from "./s3Requests";
 import { backoffDelayMs, sleep } from "../retry";
@@ -169,6 +169,7 @@ export async function planCleanup(input: PlanCleanupInput): Promise<CleanupPlan>
     const bucket = checkBucketName(input.bucket);
     const app = checkApp(input.app);
     const environment = input.environment === undefined ? undefined : checkEnvironment(input.environment);
+    if (environment !== undefined) legacyArtifactKey(app, environment, input.fileName ?? defaultArtifactFileName(app));
     const { keep, days } = checkCleanupRules(input.keep, input.days);
     const deployedKeys = input.deployedKeys ?? [];
     for (const key of deployedKeys) {

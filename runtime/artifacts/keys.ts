@@ -147,7 +147,7 @@ export function checkBuildTimeNotFuture(buildTime: string, now: Date, field = "b
 
 /** Seed 003's pre-versioning key, `express-api/pr-51/express-api-deployment.tar.gz`: read-only fallback. */
 export function legacyArtifactKey(app: string, environment: string, fileName = defaultArtifactFileName(app)): string {
-    return `${environmentPrefix(app, environment)}${checkFileName(fileName)}`;
+    return checkKeyLength(`${environmentPrefix(app, environment)}${checkFileName(fileName)}`, "the legacy key", "Use a shorter app, environment or file name.");
 }
 
 /** Parses a versioned key; undefined for anything else (legacy keys, stray objects). */

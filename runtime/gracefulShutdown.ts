@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from "http";
+import type { Socket } from "net";
 
 /**
  * Graceful shutdown of Node HTTP servers (seed 002, "Graceful Shutdown Implementation"), in the
@@ -8,7 +9,10 @@ import type { IncomingMessage, Server, ServerResponse } from "http";
  * 2. stop accepting connections (after `notReadyDelayMs`, 0 by default: behind an ECS service the
  *    load balancer has already deregistered the task when SIGTERM arrives);
  * 3. let in-flight requests finish: each response still to be written carries `Connection: close`;
- * 4. close idle keep-alive connections at once, and every connection that turns idle afterwards;
+ * 4. close at once every connection that has no request in flight: idle keep-alives, connections
+ *    that never sent a complete request (a slowloris dripping its headers, a client that connected
+ *    and went silent); every other connection is closed as soon as its last response is written.
+ *    Only requests the application is answering can hold the shutdown, so it ends when they do;
  * 5. run the `onDrained` cleanup and exit 0, all within `GRACEFUL_SHUTDOWN_TIMEOUT_SEC`;
  *    when the deadline passes first, every remaining connection is destroyed and the process
  *    exits 1, so ECS's SIGKILL (stop timeout = shutdown + 5 s) never has to.
@@ -17,6 +21,9 @@ import type { IncomingMessage, Server, ServerResponse } from "http";
 export const GRACEFUL_SHUTDOWN_TIMEOUT_ENV = "GRACEFUL_SHUTDOWN_TIMEOUT_SEC";
 export const DEFAULT_GRACEFUL_SHUTDOWN_SECONDS = 30;
 
+/** The longest delay a Node timer holds (2^31 − 1 ms, about 24.8 days); a longer one fires at once. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 /** Reads GRACEFUL_SHUTDOWN_TIMEOUT_SEC: unset or empty gives the default (30 s, seed 002). */
 export function parseShutdownTimeoutSeconds(raw: string | undefined): number {
     if (raw === undefined || raw.trim() === "") return DEFAULT_GRACEFUL_SHUTDOWN_SECONDS;
@@ -24,7 +31,15 @@ export function parseShutdownTimeoutSeconds(raw: string | undefined): number {
     if (!/^\d+(\.\d+)?$/.test(raw.trim()) || !(value > 0)) {
         throw new Error(`${GRACEFUL_SHUTDOWN_TIMEOUT_ENV} is ${JSON.stringify(raw)}; expected a number of seconds above 0, like 30.`);
     }
-    return value;
+    return checkTimerSeconds(value, GRACEFUL_SHUTDOWN_TIMEOUT_ENV);
+}
+
+/** Refuses a number of seconds a Node timer cannot hold: it would fire at once and force the shutdown immediately. */
+function checkTimerSeconds(seconds: number, name: string): number {
+    if (Math.round(seconds * 1000) > MAX_TIMER_MS) {
+        throw new Error(`${name} is ${seconds} seconds; at most ${Math.floor(MAX_TIMER_MS / 1000)} seconds (2^31 - 1 ms, the longest a Node timer holds) are accepted, and a Fargate task is killed 120 s after SIGTERM anyway.`);
+    }
+    return seconds;
 }
 
 export interface GracefulShutdownOptions {
@@ -63,6 +78,8 @@ export class GracefulShutdown {
     private readonly servers: Server[];
     private readonly options: GracefulShutdownOptions;
     private readonly active = new Set<ServerResponse>();
+    /** Every open connection, with the number of its requests the application has not finished answering. */
+    private readonly connections = new Map<Socket, number>();
     private readonly signalHandlers = new Map<NodeJS.Signals, () => void>();
     private shuttingDown = false;
     private completedSinceStart = 0;
@@ -76,6 +93,7 @@ export class GracefulShutdown {
         if (!(timeoutSeconds > 0) || !Number.isFinite(timeoutSeconds)) {
             throw new Error(`GracefulShutdown: timeoutSeconds is ${timeoutSeconds}; expected a number of seconds above 0.`);
         }
+        checkTimerSeconds(timeoutSeconds, "GracefulShutdown: timeoutSeconds");
         this.timeoutMs = Math.round(timeoutSeconds * 1000);
         const delay = options.notReadyDelayMs ?? 0;
         if (!(delay >= 0) || delay >= this.timeoutMs) {
@@ -84,6 +102,8 @@ export class GracefulShutdown {
         for (const server of this.servers) {
             // Prepended so the tracking sees the request before any application handler answers it.
             server.prependListener("request", (req: IncomingMessage, res: ServerResponse) => this.track(req, res));
+            // For HTTPS the request's socket is the TLS socket, which "secureConnection" hands out.
+            server.prependListener("addContext" in server ? "secureConnection" : "connection", (socket: Socket) => this.trackConnection(socket));
         }
         for (const signal of options.signals ?? (["SIGTERM", "SIGINT"] as NodeJS.Signals[])) {
             // Kept installed (process.on, not once): a second SIGTERM must not fall back to Node's default, an immediate kill.
@@ -122,16 +142,47 @@ export class GracefulShutdown {
         this.signalHandlers.clear();
     }
 
-    private track(_req: IncomingMessage, res: ServerResponse): void {
+    private trackConnection(socket: Socket): void {
+        // A connection accepted after the listeners closed cannot happen; one accepted during the
+        // not-ready delay is tracked like any other.
+        this.connections.set(socket, 0);
+        socket.once("close", () => this.connections.delete(socket));
+    }
+
+    private track(req: IncomingMessage, res: ServerResponse): void {
+        const socket = req.socket;
         this.active.add(res);
+        // A connection opened before this helper was attached is tracked from its first request on.
+        if (!this.connections.has(socket)) this.trackConnection(socket);
+        this.connections.set(socket, (this.connections.get(socket) ?? 0) + 1);
         if (this.shuttingDown) res.setHeader("connection", "close");
         res.once("close", () => {
             this.active.delete(res);
+            const left = (this.connections.get(socket) ?? 1) - 1;
+            if (this.connections.has(socket)) this.connections.set(socket, left);
             if (!this.shuttingDown) return;
             if (res.writableFinished) this.completedSinceStart++;
-            // The socket turns idle only after Node's own finish handling; close it then.
-            setImmediate(() => this.servers.forEach((s) => s.closeIdleConnections()));
+            if (left === 0) this.closeConnection(socket);
         });
+    }
+
+    /**
+     * Closes a connection that has no request in flight. Whatever it still has to write (the end
+     * of a response just finished) is flushed first; a half-sent request on it is abandoned: the
+     * client never finished it, so nothing was promised.
+     */
+    private closeConnection(socket: Socket): void {
+        if (socket.destroyed) return;
+        if (!socket.writable || socket.writableFinished) {
+            socket.destroy();
+            return;
+        }
+        // end() flushes what is buffered and sends FIN; the socket is released once that is done.
+        socket.end(() => socket.destroy());
+    }
+
+    private closeConnectionsWithoutRequests(): void {
+        for (const [socket, inFlight] of this.connections) if (inFlight === 0) this.closeConnection(socket);
     }
 
     private log(event: Record<string, unknown>): void {
@@ -159,9 +210,11 @@ export class GracefulShutdown {
                         // close() stops accepting; its callback runs once every connection has ended
                         // (an error only says the server was not listening, which is just as closed).
                         server.close(() => resolve());
+                        // Node's own idle tracking, for connections opened before this helper was attached.
                         server.closeIdleConnections();
                     }),
             );
+            this.closeConnectionsWithoutRequests();
             this.log({ level: "info", event: "listeners_closed", in_flight: this.active.size, after_ms: Date.now() - startedAt });
             await Promise.all(closed);
             if (this.options.onDrained) await this.options.onDrained();
@@ -178,6 +231,7 @@ export class GracefulShutdown {
         if (outcome === "deadline") {
             abortedAtDeadline = this.active.size;
             for (const server of this.servers) server.closeAllConnections();
+            for (const socket of this.connections.keys()) socket.destroy();
         }
         const exitCode = outcome === "drained" ? 0 : 1;
         const result: ShutdownResult = {

@@ -9,7 +9,17 @@ import { z } from "zod";
  * from the RDS-managed Secrets Manager secret, and this loader assembles the connection string in
  * memory. Every problem is reported at once, naming the variable; the values of the injected
  * credentials never appear in an error, a log line or a serialised config.
+ *
+ * What can reach a log: the config object (JSON.stringify, util.inspect, String) holds no
+ * credential part at all (neither the user name nor the password: both live only inside the
+ * functions of `database`), and `redactedConnectionString()` shows `****` for both. An error
+ * shows a malformed value only for the variables whose valid values are short words or numbers
+ * (BUILD_TOOL, DB_PORT, ...) and only when the value looks like one; free-form values (host,
+ * bucket, paths, queue URL), which an operator may have pasted a connection string or a password
+ * into, are described (length, which characters are wrong), never quoted. A URL is shown without
+ * its user-info and query.
  */
+import { urlForLog } from "./artifacts/objectReference";
 
 /** Seed 004's defaults for its optional variables. */
 export const RUNNER_ENV_DEFAULTS = {
@@ -44,7 +54,6 @@ export interface DatabaseSettings {
     host: string;
     port: number;
     name: string;
-    user: string;
     sslMode: SslMode;
     /** CA bundle file the client verifies the server against (libpq's sslrootcert), if set. */
     sslRootCert?: string;
@@ -53,8 +62,10 @@ export interface DatabaseSettings {
      * A function rather than a field so that logging or serialising the config never prints it.
      */
     connectionString(): string;
-    /** The same string with the password replaced by `****`, for log lines. */
+    /** The same string with the user name and the password replaced by `****`, for log lines. */
     redactedConnectionString(): string;
+    /** The user name and password, for a client that takes them apart from the connection string. */
+    credentials(): { user: string; password: string };
 }
 
 export interface RunnerConfig {
@@ -98,6 +109,11 @@ interface VariableSpec<T> {
     /** What a good value looks like, in words, for the error message. */
     expected: string;
     schema: z.ZodType<T, string>;
+    /**
+     * "word": valid values are short words or numbers, so a malformed value that looks like one
+     * is shown; "free": a host, path, bucket or URL, where a pasted secret could sit: described only.
+     */
+    shown: "word" | "free" | "url";
 }
 
 const wholeNumber = (min: number, max: number) =>
@@ -115,29 +131,30 @@ const absolutePath = z
     .regex(/^\/[^\0]*$/)
     .refine((v) => !v.split("/").includes(".."));
 
-function variable<T>(expected: string, schema: z.ZodType<T, string>): VariableSpec<T> {
-    return { expected, schema };
+function variable<T>(expected: string, schema: z.ZodType<T, string>, shown: VariableSpec<T>["shown"] = "free"): VariableSpec<T> {
+    return { expected, schema, shown };
 }
 
 const PUBLIC_VARIABLES = {
-    AWS_REGION: variable("an AWS region name like us-east-1", z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/)),
+    AWS_REGION: variable("an AWS region name like us-east-1", z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/), "word"),
     AWS_S3_BUCKET: variable("an S3 bucket name (3 to 63 lower-case letters, digits, dots and dashes)", z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/)),
     AWS_S3_SUBMISSIONS_PREFIX: variable("an S3 key prefix ending in /, like submissions/", z.string().regex(S3_PREFIX)),
     AWS_S3_LOGS_PREFIX: variable("an S3 key prefix ending in /, like logs/", z.string().regex(S3_PREFIX)),
     AWS_SQS_QUEUE_URL: variable(
         "an SQS queue URL like https://sqs.us-east-1.amazonaws.com/123456789012/submissions (http only for localhost)",
         z.string().refine(isQueueUrl),
+        "url",
     ),
     DB_HOST: variable("a host name like db.abc123.us-east-1.rds.amazonaws.com", z.string().regex(HOSTNAME)),
-    DB_PORT: variable("a TCP port from 1 to 65535", wholeNumber(1, 65535)),
+    DB_PORT: variable("a TCP port from 1 to 65535", wholeNumber(1, 65535), "word"),
     DB_NAME: variable("a PostgreSQL database name (a letter, then up to 62 letters, digits or underscores)", z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,62}$/)),
-    DB_SSLMODE: variable(`one of ${SSL_MODES.join(", ")} (RDS refuses unencrypted connections)`, z.enum(SSL_MODES)),
-    RUNNER_POLL_INTERVAL_MS: variable("a whole number of milliseconds from 1 to 3600000", wholeNumber(1, 3_600_000)),
-    RUNNER_TIMEOUT_MS: variable("a whole number of milliseconds from 1000 to 43000000 (below SQS's 12-hour visibility limit)", wholeNumber(1000, 43_000_000)),
-    RUNNER_MAX_LOG_BYTES: variable("a whole number of bytes from 1 to 5368709120", wholeNumber(1, 5 * 1024 ** 3)),
-    JDK_VERSION: variable("a JDK major version like 17", z.string().regex(/^\d{1,3}$/)),
-    BUILD_TOOL: variable(`one of ${BUILD_TOOLS.join(", ")}`, z.enum(BUILD_TOOLS)),
-    GRACEFUL_SHUTDOWN_TIMEOUT_SEC: variable("a whole number of seconds from 1 to 115 (Fargate kills a container 120 s after SIGTERM at most)", wholeNumber(1, 115)),
+    DB_SSLMODE: variable(`one of ${SSL_MODES.join(", ")} (RDS refuses unencrypted connections)`, z.enum(SSL_MODES), "word"),
+    RUNNER_POLL_INTERVAL_MS: variable("a whole number of milliseconds from 1 to 3600000", wholeNumber(1, 3_600_000), "word"),
+    RUNNER_TIMEOUT_MS: variable("a whole number of milliseconds from 1000 to 43000000 (below SQS's 12-hour visibility limit)", wholeNumber(1000, 43_000_000), "word"),
+    RUNNER_MAX_LOG_BYTES: variable("a whole number of bytes from 1 to 5368709120", wholeNumber(1, 5 * 1024 ** 3), "word"),
+    JDK_VERSION: variable("a JDK major version like 17", z.string().regex(/^\d{1,3}$/), "word"),
+    BUILD_TOOL: variable(`one of ${BUILD_TOOLS.join(", ")}`, z.enum(BUILD_TOOLS), "word"),
+    GRACEFUL_SHUTDOWN_TIMEOUT_SEC: variable("a whole number of seconds from 1 to 115 (Fargate kills a container 120 s after SIGTERM at most)", wholeNumber(1, 115), "word"),
     RUNNER_WORK_DIR: variable("an absolute directory path like /tmp/runner", absolutePath),
 }
 
@@ -173,9 +190,34 @@ function isQueueUrl(value: string): boolean {
     return /^\/\d{12}\/[A-Za-z0-9_-]{1,80}(\.fifo)?$/.test(url.pathname);
 }
 
-/** Shows a malformed non-secret value, shortened so one bad variable cannot flood the log. */
-function show(value: string): string {
-    return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+const SHOWABLE_WORD = /^[A-Za-z0-9._-]{1,32}$/;
+
+/** What is notable about a value, without any of its characters. */
+function describeValue(value: string): string {
+    const notes: string[] = [`${value.length} character${value.length === 1 ? "" : "s"}`];
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) notes.push("starts like a URL");
+    if (/\s/.test(value)) notes.push("contains whitespace");
+    if (value.includes("@")) notes.push("contains @ (credentials in a URL?)");
+    if (/[A-Z]/.test(value)) notes.push("contains upper-case letters");
+    // Only structural characters are named; naming a password's punctuation would give part of it away.
+    for (const c of ["/", ":", "_"]) if (value.includes(c)) notes.push(`contains ${JSON.stringify(c)}`);
+    if (/[^A-Za-z0-9\s@/:_.-]/.test(value)) notes.push("contains other punctuation");
+    return `the value (${notes.join("; ")}; not shown, it may hold a secret)`;
+}
+
+/**
+ * A malformed value as the error may show it: quoted only when its variable's valid values are
+ * short words or numbers, it looks like one, and it holds none of the credentials; a URL without
+ * user-info and query; anything else described, never quoted.
+ */
+function show(value: string, spec: VariableSpec<unknown>, credentials: string[]): string {
+    const holdsCredential = credentials.some((c) => c.length > 0 && value.includes(c));
+    if (spec.shown === "word" && SHOWABLE_WORD.test(value) && !holdsCredential) return JSON.stringify(value);
+    if (spec.shown === "url" && !holdsCredential) {
+        const shown = urlForLog(value);
+        if (!shown.startsWith("(")) return shown;
+    }
+    return describeValue(value);
 }
 
 /**
@@ -189,6 +231,8 @@ export function loadRunnerConfig(env: Env = process.env): RunnerConfig {
         if (env[name] !== undefined) problems.push({ variable: name, problem });
     }
 
+    // Values an error must never contain, in any variable they may have been pasted into.
+    const credentialValues = [...SECRET_VARIABLES.map((name) => env[name] ?? ""), env.DATABASE_URL ?? ""].filter((v) => v.trim().length >= 3);
     const values: Partial<Record<PublicName, unknown>> = {};
     for (const name of Object.keys(PUBLIC_VARIABLES) as PublicName[]) {
         const spec = PUBLIC_VARIABLES[name];
@@ -201,7 +245,7 @@ export function loadRunnerConfig(env: Env = process.env): RunnerConfig {
         if (parsed.success) {
             values[name] = parsed.data;
         } else {
-            problems.push({ variable: name, problem: `${show(raw)} is not valid; expected ${spec.expected}` });
+            problems.push({ variable: name, problem: `${show(raw, spec as VariableSpec<unknown>, credentialValues)} is not valid; expected ${spec.expected}` });
         }
     }
 
@@ -211,7 +255,7 @@ export function loadRunnerConfig(env: Env = process.env): RunnerConfig {
         if (raw === undefined || raw === "") continue;
         const parsed = OPTIONAL_VARIABLES[name].schema.safeParse(raw);
         if (parsed.success) optional[name] = parsed.data;
-        else problems.push({ variable: name, problem: `${show(raw)} is not valid; expected ${OPTIONAL_VARIABLES[name].expected}` });
+        else problems.push({ variable: name, problem: `${show(raw, OPTIONAL_VARIABLES[name] as VariableSpec<unknown>, credentialValues)} is not valid; expected ${OPTIONAL_VARIABLES[name].expected}` });
     }
 
     const credentials: Partial<Record<(typeof SECRET_VARIABLES)[number], string>> = {};
@@ -249,15 +293,16 @@ export function loadRunnerConfig(env: Env = process.env): RunnerConfig {
 function databaseSettings(host: string, port: number, name: string, sslMode: SslMode, sslRootCert: string | undefined, user: string, password: string): DatabaseSettings {
     const query = `sslmode=${sslMode}${sslRootCert ? `&sslrootcert=${encodeURIComponent(sslRootCert)}` : ""}`;
     // encodeURIComponent escapes every character with a meaning in a URL's authority (@ : / ? # [ ] %).
-    const url = (shownPassword: string) => `postgresql://${encodeURIComponent(user)}:${shownPassword}@${host}:${port}/${encodeURIComponent(name)}?${query}`;
+    const url = (shownUser: string, shownPassword: string) => `postgresql://${shownUser}:${shownPassword}@${host}:${port}/${encodeURIComponent(name)}?${query}`;
+    // The credentials live only in these closures: no enumerable field, so no serialised or inspected form, holds them.
     return {
         host,
         port,
         name,
-        user,
         sslMode,
         ...(sslRootCert ? { sslRootCert } : {}),
-        connectionString: () => url(encodeURIComponent(password)),
-        redactedConnectionString: () => url("****"),
+        connectionString: () => url(encodeURIComponent(user), encodeURIComponent(password)),
+        redactedConnectionString: () => url("****", "****"),
+        credentials: () => ({ user, password }),
     };
 }

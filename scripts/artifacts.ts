@@ -2,28 +2,39 @@
  * npm run artifacts -- publish|verify|resolve|cleanup [options]   (--help for each)
  *
  * The operator's and CI's side of seed 003's versioned artifacts. Every argument is validated
- * before the first S3 request; bad arguments exit 2, failed checks and S3 errors exit 1.
+ * before the first S3 request. Exit codes: 0 done; 1 a check failed or S3 refused (tampered or
+ * missing object, existing key, access denied); 2 bad arguments, nothing sent (or, for cleanup,
+ * nothing deleted); 3 S3 could not be reached or gave no usable answer within the retry bound
+ * (a transport failure: it says nothing about the artifact, try again later); 130 interrupted.
  */
 import * as fs from "fs";
 import { parseArgs, ParseArgsConfig } from "util";
 import { S3Client } from "@aws-sdk/client-s3";
+import type { RetryPolicy } from "../runtime/retry";
 import {
     ArtifactArgumentError,
     ArtifactExistsError,
     ArtifactNotFoundError,
+    ArtifactTransportError,
     ArtifactVerificationError,
     BuildFieldLabels,
     checkApp,
     checkBucketName,
+    artifactKey,
     checkBuildTime,
+    checkBuildTimeNotFuture,
     checkCleanupRules,
     checkCommitSha,
     checkEnvironment,
     checkFileName,
     CleanupError,
     createArtifactS3Client,
+    describeFailure,
     defaultArtifactFileName,
-    deployedKeysFromStackOutputs,
+    artifactStackOutputs,
+    ArtifactStackOutputs,
+    parseObjectReference,
+    urlForLog,
     digestFile,
     environmentForPullRequest,
     ExpectedArtifact,
@@ -44,6 +55,10 @@ export interface CliIo {
     /** Injected by tests (e.g. to count requests); default: a client for --region/--endpoint. */
     makeClient?: (options: { region?: string; endpoint?: string }) => S3Client;
     now?: () => Date;
+    /** The retry policy of every S3 request; default ARTIFACT_RETRY_POLICY (tests shorten it). */
+    retry?: RetryPolicy;
+    /** Aborted on SIGINT/SIGTERM: the running request is cut and no retry follows. */
+    signal?: AbortSignal;
 }
 
 class UsageError extends Error {
@@ -79,6 +94,15 @@ Commands:
   verify    check an artifact's size, checksum and metadata before deploying it
   resolve   print the newest artifact of an environment (legacy key as fallback)
   cleanup   delete old artifacts: keep the newest N and those younger than D days, never a deployed one
+
+Every S3 request is retried on 5xx, SlowDown, resets, truncated answers and stalls: at most 5
+attempts, 30 s each (uploads and downloads: plus 1 s per MiB), full-jitter backoff up to 5 s;
+one request gives up after at most 170 s.
+
+Exit codes: 0 done; 1 a check failed or S3 refused (tampered or missing object, existing key,
+access denied); 2 bad arguments, nothing sent (cleanup: nothing deleted); 3 S3 gave no usable
+answer within the retry bound (transport failure; says nothing about the artifact);
+130 interrupted (SIGINT/SIGTERM): the running request is cut, nothing is retried.
 
 Run "npm run artifacts -- <command> --help" for a command's options.`,
     publish: `Usage: npm run artifacts -- publish --bucket <b> --env <e> --file <path> [options]
@@ -230,11 +254,27 @@ function common(values: Values, io: CliIo, command: Command, bucketFromOutputs?:
             environment = checkEnvironment(envFlag, "--env");
         }
         const endpoint = str(values, "endpoint");
-        if (endpoint !== undefined && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(endpoint)) throw new UsageError(`--endpoint must be an http(s) URL like http://127.0.0.1:4568 (got ${JSON.stringify(endpoint)}).`, command);
+        if (endpoint !== undefined) checkEndpoint(endpoint, command);
         const region = str(values, "region");
         if (region !== undefined && !/^[a-z]{2}(-gov)?-[a-z]+-\d$/.test(region)) throw new UsageError(`--region must be an AWS region like us-east-1 (got ${JSON.stringify(region)}).`, command);
         return { bucket, app, environment, region, endpoint, json: values.json === true };
     });
+}
+
+/** An endpoint URL is shown without user-info or query: either may carry a credential. */
+function checkEndpoint(endpoint: string, command: Command): void {
+    let url: URL | undefined;
+    try {
+        url = new URL(endpoint);
+    } catch {
+        url = undefined;
+    }
+    if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:") || /\s/.test(endpoint)) {
+        throw new UsageError(`--endpoint must be an http(s) URL like http://127.0.0.1:4568 (got ${urlForLog(endpoint)}).`, command);
+    }
+    if (url.username || url.password || url.search || url.hash) {
+        throw new UsageError(`--endpoint ${urlForLog(endpoint)} must not carry credentials, a query or a fragment; credentials come from the AWS credential chain.`, command);
+    }
 }
 
 function requireEnvironment(c: Common, command: Command): string {
@@ -309,12 +349,19 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
             io.stderr(`artifacts ${command}: ${err.message}\n`);
             return 2;
         }
+        if (io.signal?.aborted) {
+            io.stderr(`artifacts ${command}: interrupted (${String((io.signal.reason as Error)?.message ?? io.signal.reason)}); a publish may or may not have landed (run verify), a cleanup may have deleted part of its plan (plan again).\n`);
+            return 130;
+        }
+        if (err instanceof ArtifactTransportError || (err instanceof CleanupError && err.cause instanceof ArtifactTransportError)) {
+            io.stderr(`artifacts ${command}: ${err.message}\n`);
+            return 3;
+        }
         if (err instanceof ArtifactVerificationError || err instanceof ArtifactNotFoundError || err instanceof ArtifactExistsError || err instanceof CleanupError) {
             io.stderr(`artifacts ${command}: ${err.message}\n`);
             return 1;
         }
-        const e = err as Error & { $metadata?: { httpStatusCode?: number } };
-        io.stderr(`artifacts ${command}: S3 request failed: ${e.name}${e.$metadata?.httpStatusCode ? ` (HTTP ${e.$metadata.httpStatusCode})` : ""}: ${e.message}\n`);
+        io.stderr(`artifacts ${command}: S3 refused the request: ${describeFailure(err)}\n`);
         return 1;
     }
 }
@@ -328,8 +375,8 @@ async function publish(values: Values, io: CliIo, makeClient: MakeClient): Promi
     const fileName = guard("publish", () => checkFileName(str(values, "file-name") ?? defaultArtifactFileName(c.app), "--file-name"));
     const now = io.now?.() ?? new Date();
     // A CLI publish is the build step itself: without a given build time, now is the build time.
-    const build = guard("publish", () =>
-        resolveBuildInfo({
+    const build = guard("publish", () => {
+        const resolved = resolveBuildInfo({
             explicit: {
                 commitSha: str(values, "commit"),
                 branch: str(values, "branch"),
@@ -340,10 +387,13 @@ async function publish(values: Values, io: CliIo, makeClient: MakeClient): Promi
             labels: FLAG_LABELS,
             env: io.env,
             environment,
-        }),
-    );
+        });
+        checkBuildTimeNotFuture(resolved.buildTime, now, str(values, "build-time") !== undefined ? "--build-time" : io.env.JOBFLEET_BUILD_TIME ? "JOBFLEET_BUILD_TIME" : "build time");
+        artifactKey({ app: c.app, environment, commitSha: resolved.commitSha, buildTime: resolved.buildTime, fileName });
+        return resolved;
+    });
     const client = makeClient({ region: c.region, endpoint: c.endpoint });
-    const published = await publishArtifact({ client, bucket: c.bucket, app: c.app, environment, filePath: file, fileName, build });
+    const published = await publishArtifact({ client, bucket: c.bucket, app: c.app, environment, filePath: file, fileName, build, now, retry: io.retry, signal: io.signal });
     if (c.json) {
         io.stdout(`${JSON.stringify({ bucket: published.bucket, key: published.key, size: published.size, sha256: published.sha256Hex, metadata: published.metadata, versionId: published.versionId ?? null }, null, 2)}\n`);
     } else {
@@ -355,8 +405,9 @@ async function publish(values: Values, io: CliIo, makeClient: MakeClient): Promi
 
 async function verify(values: Values, io: CliIo, makeClient: MakeClient): Promise<number> {
     const c = common(values, io, "verify");
-    const key = str(values, "key");
-    if (key === undefined || key.trim() === "") throw new UsageError("--key is required.", "verify");
+    const keyFlag = str(values, "key");
+    if (keyFlag === undefined || keyFlag.trim() === "") throw new UsageError("--key is required.", "verify");
+    const { key, versionId } = guard("verify", () => parseObjectReference(keyFlag, { bucket: c.bucket, field: "--key", endpoint: c.endpoint }));
     const download = str(values, "download") ?? "auto";
     if (download !== "auto" && download !== "always" && download !== "never") throw new UsageError(`--download must be auto, always or never (got ${JSON.stringify(download)}).`, "verify");
     const expected: ExpectedArtifact = {};
@@ -382,7 +433,7 @@ async function verify(values: Values, io: CliIo, makeClient: MakeClient): Promis
         prNumber: str(values, "pr-number"),
     }));
     const client = makeClient({ region: c.region, endpoint: c.endpoint });
-    const verified = await verifyArtifact({ client, bucket: c.bucket, key, expected, download });
+    const verified = await verifyArtifact({ client, bucket: c.bucket, key, versionId, expected, download, retry: io.retry, signal: io.signal });
     if (c.json) {
         io.stdout(`${JSON.stringify({ bucket: verified.bucket, key: verified.key, size: verified.size, sha256: verified.sha256Hex, contentCheckedBy: verified.contentCheckedBy, metadata: verified.metadata, versionId: verified.versionId ?? null }, null, 2)}\n`);
     } else {
@@ -403,7 +454,7 @@ async function resolve(values: Values, io: CliIo, makeClient: MakeClient): Promi
     const environment = requireEnvironment(c, "resolve");
     const fileName = guard("resolve", () => checkFileName(str(values, "file-name") ?? defaultArtifactFileName(c.app), "--file-name"));
     const client = makeClient({ region: c.region, endpoint: c.endpoint });
-    const resolved = await resolveArtifact({ client, bucket: c.bucket, app: c.app, environment, fileName, onProgress: progress(io) });
+    const resolved = await resolveArtifact({ client, bucket: c.bucket, app: c.app, environment, fileName, onProgress: progress(io), retry: io.retry, signal: io.signal });
     if (resolved.legacy) io.stderr(`warning: ${environment} has no versioned artifact; falling back to the legacy key ${resolved.key}, whose content can change between reads.\n`);
     if (c.json) {
         io.stdout(`${JSON.stringify({ ...resolved, lastModified: resolved.lastModified.toISOString() }, null, 2)}\n`);
@@ -413,38 +464,34 @@ async function resolve(values: Values, io: CliIo, makeClient: MakeClient): Promi
     return 0;
 }
 
-/** What `pulumi stack output --json` of this project says about artifacts (index.ts exports these). */
-interface ArtifactStackOutputs {
-    keys: string[];
-    bucket?: string;
-    keep?: number;
-    days?: number;
-}
-
 function readStackOutputs(file: string): ArtifactStackOutputs {
     let outputs: unknown;
     try {
         outputs = JSON.parse(fs.readFileSync(readableFile(file, "--stack-outputs", "cleanup"), "utf8"));
     } catch (err) {
         if (err instanceof UsageError) throw err;
+        // The parser's message quotes the input around the error, and stack outputs may hold secrets.
         throw new UsageError(`--stack-outputs ${JSON.stringify(file)} is not JSON (save "pulumi stack output --json" to it).`, "cleanup");
     }
-    const keys = deployedKeysFromStackOutputs(outputs);
-    if (keys.length === 0) throw new UsageError(`--stack-outputs ${JSON.stringify(file)} names no object key; expected the stack's outputs with artifactKey.`, "cleanup");
-    const o = (outputs ?? {}) as { artifactBucketName?: unknown; artifactCleanupPolicy?: { keep?: unknown; days?: unknown } };
-    const whole = (v: unknown) => (typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : undefined);
-    return {
-        keys,
-        bucket: typeof o.artifactBucketName === "string" ? o.artifactBucketName : undefined,
-        keep: whole(o.artifactCleanupPolicy?.keep),
-        days: whole(o.artifactCleanupPolicy?.days),
-    };
+    return guard("cleanup", () => artifactStackOutputs(outputs, `--stack-outputs ${JSON.stringify(file)}`));
+}
+
+/** The stack's deployed key, or why this cleanup's scope cannot contain it (then it protects nothing here). */
+function stackKeyInScope(key: string, c: Common, endpoint: string | undefined): string | undefined {
+    const { key: objectKey } = guard("cleanup", () => parseObjectReference(key, { bucket: c.bucket, field: "--stack-outputs artifactKey", endpoint }));
+    const parts = objectKey.split("/");
+    if (parts[0] !== c.app) return `${objectKey} belongs to app ${parts[0]}, not ${c.app}`;
+    if (c.environment !== undefined && parts[1] !== c.environment) return `${objectKey} belongs to environment ${parts[1]}, not ${c.environment}`;
+    return undefined;
 }
 
 async function cleanup(values: Values, io: CliIo, makeClient: MakeClient): Promise<number> {
     const outputsFile = str(values, "stack-outputs");
     const stack = outputsFile === undefined ? undefined : readStackOutputs(outputsFile);
     const c = common(values, io, "cleanup", stack?.bucket);
+    if (stack?.bucket !== undefined && stack.bucket !== c.bucket) {
+        throw new UsageError(`--stack-outputs names bucket ${stack.bucket} (artifactBucketName) but the cleanup would run on ${c.bucket}; those outputs describe another bucket's deployment, so they cannot protect anything here. Give the matching --bucket or the right stack's outputs.`, "cleanup");
+    }
     // Explicit flags win; then the stack's jobfleet:artifactKeepCount / artifactMaxAgeDays; then seed 003's 5 and 7.
     const keep = wholeNumber(values, "keep", stack?.keep ?? 5, "cleanup");
     const days = wholeNumber(values, "days", stack?.days ?? 7, "cleanup");
@@ -457,17 +504,24 @@ async function cleanup(values: Values, io: CliIo, makeClient: MakeClient): Promi
         const lines = fs.readFileSync(readableFile(deployedFile, "--deployed-file", "cleanup"), "utf8").split(/\r?\n/);
         explicitKeys.push(...lines.map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#")));
     }
-    const deployedKeys = [...explicitKeys, ...(stack?.keys ?? [])];
+    for (const key of explicitKeys) guard("cleanup", () => parseObjectReference(key, { bucket: c.bucket, field: "--deployed", endpoint: c.endpoint }));
+    const stackKeys: string[] = [];
+    for (const key of stack?.keys ?? []) {
+        const outside = stackKeyInScope(key, c, c.endpoint);
+        if (outside === undefined) stackKeys.push(key);
+        else io.stderr(`note: the stack's artifactKey ${outside}; this cleanup cannot reach it, so it protects nothing here.\n`);
+    }
+    const deployedKeys = [...explicitKeys, ...stackKeys];
     const dryRun = values["dry-run"] === true;
     const client = makeClient({ region: c.region, endpoint: c.endpoint });
-    const plan = await planCleanup({ client, bucket: c.bucket, app: c.app, environment: c.environment, keep, days, deployedKeys, fileName, now: io.now?.(), onProgress: progress(io) });
-    const unmatched = plan.unmatchedDeployedKeys.filter((k) => explicitKeys.includes(k));
-    for (const k of unmatched) io.stderr(`warning: deployed key ${k} matches no listed artifact (typo, other environment, or already gone).\n`);
+    const plan = await planCleanup({ client, bucket: c.bucket, app: c.app, environment: c.environment, keep, days, deployedKeys, fileName, now: io.now?.(), onProgress: progress(io), endpoint: c.endpoint, retry: io.retry, signal: io.signal });
 
     const result = await runCleanup({
         client,
         plan,
         dryRun,
+        retry: io.retry,
+        signal: io.signal,
         onProgress: (done, total) => {
             if (total > 1000) io.stderr(`  deleted ${done} of ${total} objects...\n`);
         },
@@ -487,7 +541,6 @@ async function cleanup(values: Values, io: CliIo, makeClient: MakeClient): Promi
                     bytesReclaimed: plan.bytesToReclaim,
                     listRequests: plan.listRequests,
                     deleteRequests: result.deleteRequests,
-                    unmatchedDeployedKeys: unmatched,
                 },
                 null,
                 2,
@@ -506,10 +559,13 @@ async function cleanup(values: Values, io: CliIo, makeClient: MakeClient): Promi
 }
 
 if (require.main === module) {
+    const stop = new AbortController();
+    for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => stop.abort(new Error(signal)));
     main(process.argv.slice(2), {
         stdout: (t) => process.stdout.write(t),
         stderr: (t) => process.stderr.write(t),
         env: process.env,
+        signal: stop.signal,
     }).then(
         (code) => {
             process.exitCode = code;

@@ -13,7 +13,12 @@ import {
     CleanupPlan,
     CONFIG_LABELS,
     decideCleanup,
-    deployedKeysFromStackOutputs,
+    artifactStackOutputs,
+    ArtifactArgumentError,
+    checkBuildTimeNotFuture,
+    deployedArtifactId,
+    parseObjectReference,
+    urlForLog,
     describeDifferences,
     environmentForPullRequest,
     gitOrigin,
@@ -305,6 +310,30 @@ describe("cleanup decisions", () => {
             });
         });
 
+        it("sends keys answered with a transient per-key error (InternalError, SlowDown) again, and reports the others", async () => {
+            const sent: string[][] = [];
+            const client = {
+                send: async (command: DeleteObjectsCommand) => {
+                    const keys = command.input.Delete!.Objects!.map((o) => o.Key!);
+                    sent.push(keys);
+                    if (sent.length > 1) return {};
+                    return {
+                        Errors: [
+                            { Key: keys[0], Code: "InternalError", Message: "We encountered an internal error" },
+                            { Key: keys[1], Code: "SlowDown", Message: "Reduce your request rate" },
+                            { Key: keys[2], Code: "AccessDenied", Message: "Access Denied" },
+                        ],
+                    };
+                },
+            } as unknown as S3Client;
+            await assert.rejects(runCleanup({ client, plan, retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5, attemptTimeoutMs: 1000 } }), (err: CleanupError) => {
+                assert.deepEqual(sent, [plan.keysToDelete, plan.keysToDelete.slice(0, 2)], "only the transient ones are sent again");
+                assert.deepEqual(err.failures, [{ key: plan.keysToDelete[2], code: "AccessDenied", message: "Access Denied" }]);
+                assert.deepEqual(err.partial, { dryRun: false, deletedObjects: 2, deletedArtifacts: 2, bytesReclaimed: 20, deleteRequests: 2 });
+                return true;
+            });
+        });
+
         it("says how far it got when a whole DeleteObjects request fails", async () => {
             let calls = 0;
             const client = {
@@ -317,19 +346,155 @@ describe("cleanup decisions", () => {
             await assert.rejects(runCleanup({ client, plan, batchSize: 1 }), (err: CleanupError) => {
                 assert.ok(err instanceof CleanupError, `a CleanupError, not ${String(err)}`);
                 assert.equal(calls, 2, "nothing is sent after the failed request");
-                assert.match(err.message, /^DeleteObjects failed after 1 of 3 objects were deleted \(1 whole artifacts\); the remaining 2 were not attempted: AccessDenied \(HTTP 403\): Access Denied\./);
+                assert.match(err.message, /^DeleteObjects failed after 1 of 3 objects were deleted \(1 whole artifacts\); the remaining 2 were not deleted: AccessDenied \(HTTP 403\): Access Denied\./);
                 assert.deepEqual(err.partial, { dryRun: false, deletedObjects: 1, deletedArtifacts: 1, bytesReclaimed: 10, deleteRequests: 1 });
                 return true;
             });
         });
     });
 
-    it("reads every key-like string out of pulumi stack output --json", () => {
-        assert.deepEqual(deployedKeysFromStackOutputs({ artifactKey: "express-api/staging/622d2103-20250820-124500/express-api-deployment.tar.gz", previewUrl: "https://x", n: 3, nested: { keys: ["a/b"] } }), [
-            "express-api/staging/622d2103-20250820-124500/express-api-deployment.tar.gz",
-            "https://x",
-            "a/b",
-        ]);
+    it("never gives the legacy key a --keep slot: the newest N versioned builds stay even when the legacy key was uploaded last", () => {
+        const versioned = [10, 20, 30].map((d, i) => artifact("pr-51", d, `0000000${i}`));
+        const legacyTime = new Date(now.getTime() - 86_400_000);
+        const legacy: StoredArtifact = {
+            id: "express-api/pr-51/express-api-deployment.tar.gz",
+            app: "express-api",
+            environment: "pr-51",
+            legacy: true,
+            time: legacyTime,
+            objects: [{ key: "express-api/pr-51/express-api-deployment.tar.gz", size: 5, lastModified: legacyTime }],
+            bytes: 5,
+        };
+        const { decisions } = decideCleanup([legacy, ...versioned], { keep: 2, days: 0, deployedKeys: [], now }, "b");
+        const byId = Object.fromEntries(decisions.map((d) => [d.artifact.id, d]));
+        assert.equal(byId[versioned[0].id].delete, false);
+        assert.equal(byId[versioned[1].id].delete, false, "the second-newest build keeps its slot although the legacy key is newer");
+        assert.match(byId[versioned[1].id].reasons.join(), /#2/);
+        assert.equal(byId[versioned[2].id].delete, true);
+        assert.equal(byId[legacy.id].delete, true);
+        assert.match(byId[legacy.id].reasons.join(), /legacy key, which never takes a --keep slot/);
+    });
+});
+
+describe("object references: every form of a key is understood or refused", () => {
+    const key = "express-api/pr-51/622d2103-20250820-124500/express-api-deployment.tar.gz";
+    const context = { bucket: "jobfleet-artifacts", field: "--deployed" };
+
+    it("understands a plain key, a leading /, s3:// in any case, the ARN, virtual-hosted and path-style https URLs, with or without ?versionId=", () => {
+        const forms: Array<[string, string | undefined, string]> = [
+            [key, undefined, "key"],
+            [`/${key}`, undefined, "key"],
+            [`//${key}`, undefined, "key"],
+            [`${key}?versionId=3HL4kqtJvjVBH40Nrjfkd`, "3HL4kqtJvjVBH40Nrjfkd", "key"],
+            [`s3://jobfleet-artifacts/${key}`, undefined, "s3-uri"],
+            [`S3://jobfleet-artifacts/${key}`, undefined, "s3-uri"],
+            [`s3://jobfleet-artifacts/${key}?versionId=v1`, "v1", "s3-uri"],
+            [`arn:aws:s3:::jobfleet-artifacts/${key}`, undefined, "arn"],
+            [`https://jobfleet-artifacts.s3.amazonaws.com/${key}`, undefined, "virtual-hosted-url"],
+            [`https://jobfleet-artifacts.s3.eu-west-1.amazonaws.com/${key}?versionId=v2`, "v2", "virtual-hosted-url"],
+            [`https://jobfleet-artifacts.s3-us-west-2.amazonaws.com/${key}`, undefined, "virtual-hosted-url"],
+            [`https://jobfleet-artifacts.s3.dualstack.us-east-1.amazonaws.com/${key}`, undefined, "virtual-hosted-url"],
+            [`https://s3.amazonaws.com/jobfleet-artifacts/${key}`, undefined, "path-style-url"],
+            [`https://s3.us-east-1.amazonaws.com/jobfleet-artifacts/${key}?versionId=v3`, "v3", "path-style-url"],
+            [`HTTPS://S3.US-EAST-1.AMAZONAWS.COM/jobfleet-artifacts/${key}`, undefined, "path-style-url"],
+        ];
+        for (const [given, versionId, form] of forms) {
+            const ref = parseObjectReference(given, context);
+            assert.equal(ref.key, key, given);
+            assert.equal(ref.versionId, versionId, given);
+            assert.equal(ref.form, form, given);
+        }
+        const encoded = parseObjectReference("https://jobfleet-artifacts.s3.amazonaws.com/express-api/pr-51/a%20b.txt", context);
+        assert.equal(encoded.key, "express-api/pr-51/a b.txt", "https URLs are percent-decoded, as S3 encodes keys in them");
+        const local = parseObjectReference(`http://127.0.0.1:4568/jobfleet-artifacts/${key}`, { ...context, endpoint: "http://127.0.0.1:4568" });
+        assert.deepEqual([local.key, local.form], [key, "endpoint-url"]);
+    });
+
+    it("refuses another bucket, other hosts and schemes, presigned and other queries, credentials in a URL and a bare bucket, without showing a query or user-info", () => {
+        const refused: Array<[string, RegExp]> = [
+            [`s3://other-bucket/${key}`, /names bucket "other-bucket", but this command works on "jobfleet-artifacts"/],
+            [`https://other-bucket.s3.amazonaws.com/${key}`, /names bucket "other-bucket"/],
+            [`https://s3.us-east-1.amazonaws.com/other-bucket/${key}`, /names bucket "other-bucket"/],
+            [`arn:aws:s3:::other-bucket/${key}`, /names bucket "other-bucket"/],
+            [`https://example.com/${key}`, /is not an S3 URL/],
+            [`http://127.0.0.1:4568/jobfleet-artifacts/${key}`, /plain http to a host that is not the --endpoint/],
+            [`ftp://jobfleet-artifacts/${key}`, /uses ftp:/],
+            [`gs://jobfleet-artifacts/${key}`, /uses gs:/],
+            [`https://jobfleet-artifacts.s3.amazonaws.com/${key}?X-Amz-Signature=deadbeefsecret&X-Amz-Credential=AKIA`, /is a presigned URL/],
+            [`${key}?versionId=v1&acl`, /query other than \?versionId=/],
+            [`${key}?`, /query other than \?versionId=/],
+            [`https://user:hunter2@jobfleet-artifacts.s3.amazonaws.com/${key}`, /carries credentials/],
+            ["s3://jobfleet-artifacts", /names a bucket but no object key/],
+            ["s3://jobfleet-artifacts/", /names a bucket but no object key/],
+            ["/", /names a bucket but no object key/],
+            [`${"x/".repeat(600)}a`, /1201 bytes long; S3 object keys are at most 1024 bytes/],
+        ];
+        for (const [given, pattern] of refused) {
+            assert.throws(
+                () => parseObjectReference(given, context),
+                (err: Error) => {
+                    assert.ok(err instanceof ArtifactArgumentError, given);
+                    assert.match(err.message, pattern, given);
+                    assert.match(err.message, /^--deployed /, "the message names the flag");
+                    assert.doesNotMatch(err.message, /deadbeefsecret|AKIA|hunter2/, "no query or user-info in the message");
+                    return true;
+                },
+                given,
+            );
+        }
+    });
+
+    it("maps every accepted form to the build it protects", () => {
+        const prefix = "express-api/pr-51/622d2103-20250820-124500/";
+        for (const given of [key, `S3://b/${key}`, `https://b.s3.amazonaws.com/${key}?versionId=v9`, `/${prefix.slice(0, -1)}`, `${prefix}other.txt`]) {
+            assert.equal(deployedArtifactId("b", given), prefix, given);
+        }
+        assert.equal(deployedArtifactId("b", "express-api/pr-51/express-api-deployment.tar.gz"), "express-api/pr-51/express-api-deployment.tar.gz");
+        assert.throws(() => deployedArtifactId("b", `s3://c/${key}`), /names bucket "c"/);
+    });
+
+    it("logs URLs without their query, fragment or user-info", () => {
+        assert.equal(urlForLog("https://u:p@h.example:8443/a/b?X-Amz-Signature=s#f"), "https://h.example:8443/a/b (query, fragment and credentials not shown)");
+        assert.equal(urlForLog("http://127.0.0.1:4568"), "http://127.0.0.1:4568/");
+        assert.equal(urlForLog("not a url secret=1"), "(not a URL; value not shown)");
+    });
+});
+
+describe("publish-time checks", () => {
+    it("refuses a build time in the future beyond five minutes of clock skew", () => {
+        const now = new Date("2025-09-01T12:00:00Z");
+        assert.equal(checkBuildTimeNotFuture("20250901-120500", now), "20250901-120500", "five minutes ahead is clock skew");
+        assert.equal(checkBuildTimeNotFuture("20200101-000000", now), "20200101-000000");
+        assert.throws(() => checkBuildTimeNotFuture("20250901-120501", now, "--build-time"), /^ArtifactArgumentError: --build-time 20250901-120501 is 5 minutes in the future .*at most 5 minutes of clock skew/);
+        assert.throws(() => checkBuildTimeNotFuture("20991231-235959", now), /in the future/);
+    });
+
+    it("refuses a key over S3's 1,024 bytes", () => {
+        const base = { app: "express-api", environment: "e".repeat(900), commitSha: SHA, buildTime: "20250820-124500" };
+        assert.throws(() => artifactKey({ ...base, fileName: "f".repeat(100) }), /the artifact key is 1038 bytes long; S3 object keys are at most 1024 bytes/);
+        assert.equal(Buffer.byteLength(artifactKey({ ...base, fileName: "f".repeat(86) })), 1024, "exactly 1,024 bytes is allowed");
+    });
+});
+
+describe("stack outputs", () => {
+    it("reads artifactKey, the bucket and the cleanup policy of pulumi stack output --json", () => {
+        assert.deepEqual(
+            artifactStackOutputs({ artifactKey: "express-api/staging/622d2103-20250820-124500/express-api-deployment.tar.gz", artifactBucketName: "jobfleet-artifacts", artifactCleanupPolicy: { keep: 3, days: 14 }, previewUrl: "https://x" }),
+            { keys: ["express-api/staging/622d2103-20250820-124500/express-api-deployment.tar.gz"], bucket: "jobfleet-artifacts", keep: 3, days: 14 },
+        );
+    });
+
+    it("refuses outputs that cannot protect anything: no artifactKey, a hidden secret, a non-string key, a bad bucket or policy", () => {
+        const cases: Array<[unknown, RegExp]> = [
+            [{ previewUrl: "https://x", other: "a/b" }, /has no artifactKey output/],
+            [[], /must be the JSON object/],
+            [{ artifactKey: "[secret]" }, /--show-secrets/],
+            [{ artifactKey: 3 }, /artifactKey must be an object key/],
+            [{ artifactKey: "" }, /artifactKey must be an object key/],
+            [{ artifactKey: "a/b", artifactBucketName: "Not_A_Bucket" }, /artifactBucketName must be an S3 bucket name/],
+            [{ artifactKey: "a/b", artifactCleanupPolicy: { keep: -1 } }, /artifactCleanupPolicy.keep must be a whole number/],
+        ];
+        for (const [outputs, pattern] of cases) assert.throws(() => artifactStackOutputs(outputs), pattern, JSON.stringify(outputs));
     });
 });
 

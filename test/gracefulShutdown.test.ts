@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import * as http from "http";
+import * as net from "net";
 import { AddressInfo } from "net";
 import { GracefulShutdown, parseShutdownTimeoutSeconds } from "../runtime/gracefulShutdown";
 import { get, ServerProcess, startSlowServer } from "./fixtures/serverProcess";
@@ -16,6 +17,16 @@ describe("graceful shutdown: configuration", () => {
         for (const bad of ["0", "-5", "thirty", "30s", "1e3"]) {
             assert.throws(() => parseShutdownTimeoutSeconds(bad), /GRACEFUL_SHUTDOWN_TIMEOUT_SEC is .*expected a number of seconds above 0/, bad);
         }
+    });
+
+    it("refuses a budget above what a Node timer can hold (2^31 - 1 ms), naming the variable, instead of shutting down at once", () => {
+        assert.equal(parseShutdownTimeoutSeconds("2147483"), 2147483);
+        for (const tooLong of ["2147484", "99999999", "3000000.5"]) {
+            assert.throws(() => parseShutdownTimeoutSeconds(tooLong), /^Error: GRACEFUL_SHUTDOWN_TIMEOUT_SEC is [\d.]+ seconds; at most 2147483 seconds \(2\^31 - 1 ms, the longest a Node timer holds\)/, tooLong);
+        }
+        const server = http.createServer();
+        assert.throws(() => new GracefulShutdown(server, { timeoutSeconds: 30 * 86_400, signals: [] }), /timeoutSeconds is 2592000 seconds; at most 2147483 seconds/);
+        assert.throws(() => new GracefulShutdown(server, { env: { GRACEFUL_SHUTDOWN_TIMEOUT_SEC: "2592000" }, signals: [] }), /GRACEFUL_SHUTDOWN_TIMEOUT_SEC is 2592000 seconds/);
     });
 
     it("rejects a not-ready delay that would use up the whole deadline", () => {
@@ -142,6 +153,53 @@ describe("graceful shutdown: a real server in a child process", function () {
         assert.equal((await get(proc.port, "/health")).error, "ECONNREFUSED", "after the delay the listener is closed");
         assert.deepEqual(await inFlight, { status: 200, body: "done 0", connectionHeader: "close" });
         assert.equal((await proc.exited).code, 0);
+    });
+
+    it("exits 0 as soon as the in-flight request is done: silent connections, half-sent requests, a slowloris and idle keep-alives do not hold it until the budget", async () => {
+        const timeoutSeconds = 30;
+        proc = await startSlowServer({ GRACEFUL_SHUTDOWN_TIMEOUT_SEC: String(timeoutSeconds) });
+        const port = proc.port;
+        const sockets: net.Socket[] = [];
+        const open = () =>
+            new Promise<net.Socket>((resolve, reject) => {
+                const socket = net.connect(port, "127.0.0.1", () => resolve(socket));
+                socket.on("error", () => undefined);
+                socket.once("error", reject);
+                sockets.push(socket);
+            });
+        const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+        let drip: NodeJS.Timeout | undefined;
+        try {
+            await open(); // connects and never sends a byte
+            const halfSent = await open();
+            halfSent.write("GET /slow?ms=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"); // headers never finished
+            const slowloris = await open();
+            slowloris.write("GET /slow?ms=1 HTTP/1.1\r\n");
+            let header = 0;
+            drip = setInterval(() => slowloris.writable && slowloris.write(`X-Drip-${header++}: a\r\n`), 200);
+            const keepAlive = await Promise.all([get(port, "/slow?ms=1&id=a", agent), get(port, "/slow?ms=1&id=b", agent)]);
+            assert.deepEqual(keepAlive.map((r) => r.status), [200, 200]);
+            assert.equal(Object.values(agent.freeSockets).flat().length, 2, "two idle keep-alive connections");
+
+            const inFlight = get(port, "/slow?ms=1500&id=last");
+            await proc.waitForAccepted(3);
+            const sigtermAt = Date.now();
+            proc.child.kill("SIGTERM");
+            const answer = await inFlight;
+            const answeredAt = Date.now();
+            assert.deepEqual(answer, { status: 200, body: "done last", connectionHeader: "close" }, "the in-flight request completes");
+            const exit = await proc.exited;
+            assert.equal(exit.code, 0, "nothing was cut off at a deadline: exit 0");
+            assert.ok(exit.at - sigtermAt < 10_000, `exited ${exit.at - sigtermAt} ms after SIGTERM, long before the ${timeoutSeconds} s budget`);
+            assert.ok(exit.at - answeredAt < 5_000, `exited ${exit.at - answeredAt} ms after the last response`);
+            const drained = proc.events.find((e) => e.event === "shutdown_drained");
+            assert.ok(drained, "logged shutdown_drained, not shutdown_forced");
+            assert.equal(drained.aborted_at_deadline, 0);
+        } finally {
+            clearInterval(drip);
+            agent.destroy();
+            sockets.forEach((s) => s.destroy());
+        }
     });
 
     it("forces the exit at the deadline when requests outlive it", async () => {

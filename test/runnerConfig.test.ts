@@ -55,7 +55,7 @@ describe("runner config loader (runtime/runnerConfig.ts)", () => {
             assert.equal(config.logsPrefix, "logs/");
             assert.equal(config.workDir, "/tmp/runner");
             assert.deepEqual(
-                { host: config.database.host, port: config.database.port, name: config.database.name, user: config.database.user, sslMode: config.database.sslMode },
+                { host: config.database.host, port: config.database.port, name: config.database.name, user: config.database.credentials().user, sslMode: config.database.sslMode },
                 { host: "tfmdb.cfeggi80y56w.eu-south-2.rds.amazonaws.com", port: 5432, name: "tfmdb", user: "runner", sslMode: "verify-full" },
             );
         });
@@ -108,13 +108,23 @@ describe("runner config loader (runtime/runnerConfig.ts)", () => {
             assert.equal(loadRunnerConfig(goodEnv()).database.sslRootCert, undefined);
         });
 
-        it("never prints the password when the config is logged, inspected or serialised", () => {
-            const config = loadRunnerConfig(goodEnv({ DB_PASSWORD: NASTY_PASSWORD }));
-            const printed = [JSON.stringify(config), util.inspect(config, { depth: 10 }), String(config), config.database.redactedConnectionString()].join("\n");
-            for (const form of [NASTY_PASSWORD, encodeURIComponent(NASTY_PASSWORD)]) {
-                assert.ok(!printed.includes(form), `the printed config contains the password as ${form}`);
+        it("never prints a credential part, the database user included, when the config is logged, inspected, serialised or redacted", () => {
+            const user = "jobfleet_runner_7q";
+            const config = loadRunnerConfig(goodEnv({ DB_USERNAME: user, DB_PASSWORD: NASTY_PASSWORD }));
+            const printed = [
+                JSON.stringify(config),
+                JSON.stringify(config.database),
+                util.inspect(config, { depth: 10, showHidden: true }),
+                util.inspect(config.database, { depth: 10, showHidden: true, getters: true }),
+                String(config),
+                `${config.database}`,
+                config.database.redactedConnectionString(),
+            ].join("\n");
+            for (const form of [NASTY_PASSWORD, encodeURIComponent(NASTY_PASSWORD), user]) {
+                assert.ok(!printed.includes(form), `the printed config contains ${form}:\n${printed}`);
             }
-            assert.equal(config.database.redactedConnectionString(), "postgresql://runner:****@tfmdb.cfeggi80y56w.eu-south-2.rds.amazonaws.com:5432/tfmdb?sslmode=verify-full");
+            assert.equal(config.database.redactedConnectionString(), "postgresql://****:****@tfmdb.cfeggi80y56w.eu-south-2.rds.amazonaws.com:5432/tfmdb?sslmode=verify-full");
+            assert.deepEqual(config.database.credentials(), { user, password: NASTY_PASSWORD }, "the client still gets both");
         });
     });
 
@@ -143,15 +153,16 @@ describe("runner config loader (runtime/runnerConfig.ts)", () => {
             ["BUILD_TOOL", "ant", /BUILD_TOOL: "ant" is not valid; expected one of maven, gradle/],
             ["JDK_VERSION", "17-ea", /JDK_VERSION: "17-ea" is not valid; expected a JDK major version like 17/],
             ["DB_PORT", "70000", /DB_PORT: "70000" is not valid; expected a TCP port from 1 to 65535/],
-            ["DB_HOST", "db host", /DB_HOST: "db host" is not valid; expected a host name/],
+            ["DB_HOST", "db host", /DB_HOST: the value \(7 characters; contains whitespace; not shown, it may hold a secret\) is not valid; expected a host name/],
             ["DB_SSLMODE", "disable", /DB_SSLMODE: "disable" is not valid; expected one of require, verify-ca, verify-full/],
             ["AWS_SQS_QUEUE_URL", "http://sqs.eu-south-2.amazonaws.com/451747690955/q", /AWS_SQS_QUEUE_URL: .* is not valid; expected an SQS queue URL/],
-            ["AWS_SQS_QUEUE_URL", "submissions-queue", /AWS_SQS_QUEUE_URL: "submissions-queue" is not valid/],
-            ["AWS_S3_BUCKET", "Bad_Bucket", /AWS_S3_BUCKET: "Bad_Bucket" is not valid; expected an S3 bucket name/],
-            ["AWS_S3_LOGS_PREFIX", "logs", /AWS_S3_LOGS_PREFIX: "logs" is not valid; expected an S3 key prefix ending in \//],
-            ["RUNNER_WORK_DIR", "tmp/runner", /RUNNER_WORK_DIR: "tmp\/runner" is not valid; expected an absolute directory path/],
-            ["RUNNER_WORK_DIR", "/tmp/../etc", /RUNNER_WORK_DIR: "\/tmp\/..\/etc" is not valid/],
-            ["DB_SSL_ROOT_CERT", "certs/rds.pem", /DB_SSL_ROOT_CERT: "certs\/rds.pem" is not valid; expected an absolute path to the RDS CA bundle/],
+            ["AWS_SQS_QUEUE_URL", "submissions-queue", /AWS_SQS_QUEUE_URL: the value \(17 characters; not shown, it may hold a secret\) is not valid/],
+            ["AWS_SQS_QUEUE_URL", "https://AKIA:hunter2@sqs.eu-south-2.amazonaws.com/451747690955/q?X-Amz-Signature=s3cr3t", /AWS_SQS_QUEUE_URL: https:\/\/sqs.eu-south-2.amazonaws.com\/451747690955\/q \(query, fragment and credentials not shown\) is not valid/],
+            ["AWS_S3_BUCKET", "Bad_Bucket", /AWS_S3_BUCKET: the value \(10 characters; contains upper-case letters; contains "_"; not shown, it may hold a secret\) is not valid; expected an S3 bucket name/],
+            ["AWS_S3_LOGS_PREFIX", "logs", /AWS_S3_LOGS_PREFIX: the value \(4 characters; not shown, it may hold a secret\) is not valid; expected an S3 key prefix ending in \//],
+            ["RUNNER_WORK_DIR", "tmp/runner", /RUNNER_WORK_DIR: the value \(10 characters; contains "\/"; not shown, it may hold a secret\) is not valid; expected an absolute directory path/],
+            ["RUNNER_WORK_DIR", "/tmp/../etc", /RUNNER_WORK_DIR: the value .* is not valid/],
+            ["DB_SSL_ROOT_CERT", "certs/rds.pem", /DB_SSL_ROOT_CERT: the value .* is not valid; expected an absolute path to the RDS CA bundle/],
             ["GRACEFUL_SHUTDOWN_TIMEOUT_SEC", "120", /GRACEFUL_SHUTDOWN_TIMEOUT_SEC: "120" is not valid; expected a whole number of seconds from 1 to 115/],
         ];
         for (const [name, value, message] of cases) {
@@ -166,10 +177,10 @@ describe("runner config loader (runtime/runnerConfig.ts)", () => {
             assert.equal(loadRunnerConfig(goodEnv({ AWS_SQS_QUEUE_URL: "http://localhost:9324/000000000000/submissions" })).queueUrl, "http://localhost:9324/000000000000/submissions");
         });
 
-        it("shortens a very long malformed value in the message", () => {
+        it("keeps the message short for a very long malformed value", () => {
             const error = loadError(goodEnv({ DB_HOST: `${"x".repeat(300)} y` }));
             assert.ok(error.message.length < 400, `message is ${error.message.length} characters long`);
-            assert.match(error.message, /DB_HOST: "x{77}\.\.\." is not valid/);
+            assert.match(error.message, /DB_HOST: the value \(302 characters; contains whitespace; not shown/);
         });
 
         it("refuses the seed's DATABASE_URL without printing it", () => {
@@ -200,6 +211,25 @@ describe("runner config loader (runtime/runnerConfig.ts)", () => {
                 assert.equal(error.cause, undefined, "no underlying error (which could hold the input) is attached");
             });
         }
+
+        it("when a connection string or the password was pasted into another variable, even with DB_PASSWORD unset", () => {
+            const pasted: Array<Record<string, string | undefined>> = [
+                { DB_HOST: `postgresql://postgres:${SEED_PASSWORD}@tfmdb.example.com:5432/tfmdb`, DB_PASSWORD: undefined },
+                { DB_NAME: SEED_PASSWORD },
+                { BUILD_TOOL: SEED_PASSWORD },
+                { BUILD_TOOL: "SecureKey9", DB_PASSWORD: "SecureKey9" },
+                { RUNNER_WORK_DIR: SEED_PASSWORD },
+                { AWS_SQS_QUEUE_URL: `https://runner:${SEED_PASSWORD}@sqs.eu-south-2.amazonaws.com/451747690955/q` },
+                { DB_SSL_ROOT_CERT: `postgres://u:${SEED_PASSWORD}@h/db` },
+            ];
+            for (const overrides of pasted) {
+                const printed = everythingPrintable(loadError(goodEnv(overrides)));
+                for (const form of [SEED_PASSWORD, encodeURIComponent(SEED_PASSWORD), "SecureKey9"]) {
+                    assert.ok(!printed.includes(form), `${Object.keys(overrides).join()}: the error shows ${JSON.stringify(form)}:\n${printed}`);
+                }
+            }
+            assert.match(loadError(goodEnv({ BUILD_TOOL: "ant" })).message, /BUILD_TOOL: "ant" is not valid/, "a short word in a word-valued variable is still shown");
+        });
 
         it("names a malformed password by variable only", () => {
             const error = loadError(goodEnv({ DB_PASSWORD: "line1\nline2" }));

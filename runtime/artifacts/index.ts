@@ -7,3 +7,5 @@ export * from "./verify";
 export * from "./listing";
 export * from "./resolve";
 export * from "./cleanup";
+export * from "./objectReference";
+export * from "./s3Requests";

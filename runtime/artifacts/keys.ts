@@ -40,11 +40,23 @@ export interface ParsedArtifactKey {
     versionPrefix: string;
 }
 
+/** S3 refuses object keys longer than 1,024 bytes of UTF-8. */
+export const MAX_S3_KEY_BYTES = 1024;
+
 export class ArtifactArgumentError extends Error {
     constructor(message: string) {
         super(message);
         this.name = "ArtifactArgumentError";
     }
+}
+
+/** Refuses a key S3 would refuse, before any request is sent. */
+export function checkKeyLength(key: string, field = "key", hint = "S3 would refuse it, so no request is sent."): string {
+    const bytes = Buffer.byteLength(key, "utf8");
+    if (bytes > MAX_S3_KEY_BYTES) {
+        throw new ArtifactArgumentError(`${field} is ${bytes} bytes long; S3 object keys are at most ${MAX_S3_KEY_BYTES} bytes (UTF-8). ${hint}`);
+    }
+    return key;
 }
 
 function check(field: string, value: unknown, pattern: RegExp, expected: string): string {
@@ -113,12 +125,29 @@ export function environmentPrefix(app: string, environment: string): string {
 }
 
 export function artifactKey(c: ArtifactCoordinates): string {
-    return `${environmentPrefix(c.app, c.environment)}${artifactVersion(c.commitSha, c.buildTime)}/${checkFileName(c.fileName)}`;
+    return checkKeyLength(`${environmentPrefix(c.app, c.environment)}${artifactVersion(c.commitSha, c.buildTime)}/${checkFileName(c.fileName)}`, "the artifact key", "Use a shorter app, environment or file name.");
+}
+
+/** Clock skew tolerated between the build machine and this one before a build time counts as "in the future". */
+export const BUILD_TIME_SKEW_MS = 5 * 60 * 1000;
+
+/**
+ * A build time later than now (beyond a small clock skew) would rank that build newest until the
+ * clock catches up, in resolve and in cleanup's --keep: refused at publish.
+ */
+export function checkBuildTimeNotFuture(buildTime: string, now: Date, field = "build time"): string {
+    const at = buildTimeToDate(checkBuildTime(buildTime, field));
+    if (at.getTime() > now.getTime() + BUILD_TIME_SKEW_MS) {
+        throw new ArtifactArgumentError(
+            `${field} ${buildTime} is ${Math.round((at.getTime() - now.getTime()) / 60000)} minutes in the future (now is ${formatBuildTime(now)} UTC; at most ${BUILD_TIME_SKEW_MS / 60000} minutes of clock skew are accepted): a build from the future would outrank every real build. Use the UTC time of the build.`,
+        );
+    }
+    return buildTime;
 }
 
 /** Seed 003's pre-versioning key, `express-api/pr-51/express-api-deployment.tar.gz`: read-only fallback. */
 export function legacyArtifactKey(app: string, environment: string, fileName = defaultArtifactFileName(app)): string {
-    return `${environmentPrefix(app, environment)}${checkFileName(fileName)}`;
+    return checkKeyLength(`${environmentPrefix(app, environment)}${checkFileName(fileName)}`, "the legacy key", "Use a shorter app, environment or file name.");
 }
 
 /** Parses a versioned key; undefined for anything else (legacy keys, stray objects). */

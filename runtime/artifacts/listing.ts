@@ -1,4 +1,6 @@
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import type { RetryPolicy } from "../retry";
+import { artifactRequest } from "./s3Requests";
 import { ArtifactArgumentError, buildTimeToDate, checkApp, checkEnvironment, defaultArtifactFileName, environmentPrefix, parseArtifactKey } from "./keys";
 
 export interface StoredObject {
@@ -46,14 +48,27 @@ export function checkPageSize(size: unknown, field: string): number {
     return size;
 }
 
-/** Every object under a prefix, a page (default 1,000, S3's maximum) per ListObjectsV2 request, following continuation tokens. */
-export async function* listObjects(client: S3Client, bucket: string, prefix: string, onPage?: (progress: ListingProgress) => void, pageSize = MAX_LIST_PAGE_SIZE): AsyncGenerator<StoredObject[]> {
+export interface RequestControl {
+    /** Default ARTIFACT_RETRY_POLICY, per request (here: per page). */
+    retry?: RetryPolicy;
+    signal?: AbortSignal;
+}
+
+/**
+ * Every object under a prefix, a page (default 1,000, S3's maximum) per ListObjectsV2 request,
+ * following continuation tokens. Each page is retried on its own under the artifact retry policy.
+ */
+export async function* listObjects(client: S3Client, bucket: string, prefix: string, onPage?: (progress: ListingProgress) => void, pageSize = MAX_LIST_PAGE_SIZE, control: RequestControl = {}): AsyncGenerator<StoredObject[]> {
     checkPageSize(pageSize, "pageSize");
     let token: string | undefined;
     let pages = 0;
     let objects = 0;
     do {
-        const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: pageSize }));
+        const continuation = token;
+        const page = await artifactRequest(
+            ({ signal }) => client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: continuation, MaxKeys: pageSize }), { abortSignal: signal }),
+            { policy: control.retry, signal: control.signal, what: `ListObjectsV2 s3://${bucket}/${prefix} (page ${pages + 1})` },
+        );
         pages += 1;
         const batch = (page.Contents ?? []).map((o) => ({ key: o.Key!, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) }));
         objects += batch.length;
@@ -63,7 +78,7 @@ export async function* listObjects(client: S3Client, bucket: string, prefix: str
     } while (token);
 }
 
-export interface ListArtifactsInput {
+export interface ListArtifactsInput extends RequestControl {
     client: S3Client;
     bucket: string;
     app: string;
@@ -94,7 +109,7 @@ export async function listArtifacts(input: ListArtifactsInput): Promise<Artifact
         listRequests = p.pages;
         objects = p.objects;
         input.onProgress?.(p);
-    }, input.pageSize)) {
+    }, input.pageSize, { retry: input.retry, signal: input.signal })) {
         for (const object of page) {
             const parsed = parseArtifactKey(object.key);
             if (parsed && parsed.app === app) {

@@ -1,10 +1,12 @@
 import * as fs from "fs";
 import * as path from "path";
-import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { HeadObjectCommand, PutObjectCommand, PutObjectCommandOutput, S3Client } from "@aws-sdk/client-s3";
+import type { RetryPolicy } from "../retry";
 import { artifactMetadata, BuildInfo } from "./buildInfo";
-import { digestFile } from "./checksum";
+import { digestFile, FileDigest } from "./checksum";
 import { httpStatus } from "./client";
-import { ArtifactArgumentError, artifactKey, checkApp, checkEnvironment, checkFileName, defaultArtifactFileName } from "./keys";
+import { ARTIFACT_RETRY_POLICY, artifactRequest, transferPolicy } from "./s3Requests";
+import { ArtifactArgumentError, artifactKey, checkApp, checkBuildTimeNotFuture, checkEnvironment, checkFileName, defaultArtifactFileName } from "./keys";
 
 /** S3 refuses a single PUT above 5 GiB; deployment tarballs are far below it. */
 export const MAX_SINGLE_PUT_BYTES = 5 * 1024 ** 3;
@@ -18,6 +20,11 @@ export interface PublishArtifactInput {
     /** Name under the version prefix; default `{app}-deployment.tar.gz` (seed 003). */
     fileName?: string;
     build: BuildInfo;
+    /** The clock the build time is checked against (a build from the future is refused); default now. */
+    now?: Date;
+    /** Default ARTIFACT_RETRY_POLICY (its attempt timeout grows by 1 s per MiB of the file). */
+    retry?: RetryPolicy;
+    signal?: AbortSignal;
 }
 
 export interface PublishedArtifact {
@@ -28,6 +35,8 @@ export interface PublishedArtifact {
     sha256Base64: string;
     metadata: Record<string, string>;
     versionId?: string;
+    /** True when the PUT's answer was lost after it landed and the retry's 412 was recognised as this write. */
+    recoveredLostAnswer?: boolean;
 }
 
 export class ArtifactExistsError extends Error {
@@ -63,6 +72,7 @@ export async function publishArtifact(input: PublishArtifactInput): Promise<Publ
     const environment = checkEnvironment(input.environment);
     const fileName = checkFileName(input.fileName ?? defaultArtifactFileName(app));
     const key = artifactKey({ app, environment, commitSha: input.build.commitSha, buildTime: input.build.buildTime, fileName });
+    checkBuildTimeNotFuture(input.build.buildTime, input.now ?? new Date());
     let stat: fs.Stats;
     try {
         stat = fs.statSync(input.filePath);
@@ -75,25 +85,62 @@ export async function publishArtifact(input: PublishArtifactInput): Promise<Publ
 
     const digest = await digestFile(input.filePath);
     const metadata = artifactMetadata(input.build, digest.sha256Hex);
+    const what = `PutObject s3://${bucket}/${key}`;
+    const policy = transferPolicy(input.retry ?? ARTIFACT_RETRY_POLICY, digest.size);
+    // Attempts that were sent: once one was, a 412 may be our own write whose answer was lost.
+    let sent = 0;
+    let response: PutObjectCommandOutput;
     try {
-        const response = await input.client.send(
-            new PutObjectCommand({
-                Bucket: bucket,
-                Key: key,
-                Body: fs.createReadStream(input.filePath),
-                ContentLength: digest.size,
-                ContentType: contentType(fileName),
-                ContentDisposition: `attachment; filename="${path.basename(fileName)}"`,
-                ChecksumSHA256: digest.sha256Base64,
-                Metadata: metadata,
-                IfNoneMatch: "*",
-            }),
+        response = await artifactRequest(
+            ({ signal }) => {
+                sent += 1;
+                return input.client.send(
+                    new PutObjectCommand({
+                        Bucket: bucket,
+                        Key: key,
+                        // Re-opened on every attempt: a retried upload sends the whole file again.
+                        Body: fs.createReadStream(input.filePath),
+                        ContentLength: digest.size,
+                        ContentType: contentType(fileName),
+                        ContentDisposition: `attachment; filename="${path.basename(fileName)}"`,
+                        ChecksumSHA256: digest.sha256Base64,
+                        Metadata: metadata,
+                        IfNoneMatch: "*",
+                    }),
+                    { abortSignal: signal },
+                );
+            },
+            // 409 ConditionalRequestConflict: another PUT of this key is in flight, possibly our own lost attempt; S3 says retry.
+            { policy, signal: input.signal, what, alsoRetry: (err) => httpStatus(err) === 409 },
         );
-        return { bucket, key, size: digest.size, sha256Hex: digest.sha256Hex, sha256Base64: digest.sha256Base64, metadata, versionId: response.VersionId };
     } catch (err) {
-        // 412: the key exists. 409: another PUT of the same key is in flight (S3's ConditionalRequestConflict).
         const status = httpStatus(err);
+        // The SDK of a client made elsewhere may have retried on its own: its $metadata.attempts says so.
+        const sdkAttempts = (err as { $metadata?: { attempts?: number } })?.$metadata?.attempts ?? 1;
+        if (status === 412 && (sent > 1 || sdkAttempts > 1)) {
+            // The key exists and an earlier attempt of ours may have landed: it is ours if it holds our bytes and our metadata.
+            const own = await ownWrite(input, bucket, key, digest, metadata);
+            if (own) return { bucket, key, size: digest.size, sha256Hex: digest.sha256Hex, sha256Base64: digest.sha256Base64, metadata, versionId: own.versionId, recoveredLostAnswer: true };
+        }
         if (status === 412 || status === 409) throw new ArtifactExistsError(bucket, key);
         throw err;
     }
+    return { bucket, key, size: digest.size, sha256Hex: digest.sha256Hex, sha256Base64: digest.sha256Base64, metadata, versionId: response.VersionId };
+}
+
+/**
+ * Whether the object now at `key` is the one this publish wrote: same size, S3's SHA-256 (when
+ * it reports one) and every metadata entry equal. Another build under the same key would differ
+ * at least in its sha256 metadata; identical bytes and metadata are the same build.
+ */
+async function ownWrite(input: PublishArtifactInput, bucket: string, key: string, digest: FileDigest, metadata: Record<string, string>): Promise<{ versionId?: string } | undefined> {
+    const head = await artifactRequest(({ signal }) => input.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: "ENABLED" }), { abortSignal: signal }), {
+        policy: input.retry,
+        signal: input.signal,
+        what: `HeadObject s3://${bucket}/${key}`,
+    });
+    const stored = head.Metadata ?? {};
+    const sameMetadata = Object.keys(metadata).length === Object.keys(stored).length && Object.entries(metadata).every(([k, v]) => stored[k] === v);
+    const sameChecksum = head.ChecksumSHA256 === undefined || head.ChecksumSHA256 === digest.sha256Base64;
+    return sameMetadata && sameChecksum && head.ContentLength === digest.size ? { versionId: head.VersionId } : undefined;
 }

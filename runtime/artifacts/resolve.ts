@@ -1,10 +1,10 @@
 import { S3Client } from "@aws-sdk/client-s3";
 import { checkApp, checkEnvironment, checkFileName, defaultArtifactFileName, legacyArtifactKey } from "./keys";
-import { listArtifacts, ListingProgress } from "./listing";
+import { listArtifacts, ListingProgress, RequestControl } from "./listing";
 import { checkBucketName } from "./publish";
 import { ArtifactNotFoundError } from "./verify";
 
-export interface ResolveArtifactInput {
+export interface ResolveArtifactInput extends RequestControl {
     client: S3Client;
     bucket: string;
     app: string;
@@ -35,7 +35,9 @@ export async function resolveArtifact(input: ResolveArtifactInput): Promise<Reso
     const app = checkApp(input.app);
     const environment = checkEnvironment(input.environment);
     const fileName = checkFileName(input.fileName ?? defaultArtifactFileName(app));
-    const listing = await listArtifacts({ client: input.client, bucket, app, environment, fileName, onProgress: input.onProgress });
+    // Also refuses, before any request, names that make even the shortest key longer than S3 allows.
+    const legacyKey = legacyArtifactKey(app, environment, fileName);
+    const listing = await listArtifacts({ client: input.client, bucket, app, environment, fileName, onProgress: input.onProgress, retry: input.retry, signal: input.signal });
 
     for (const artifact of listing.artifacts) {
         if (artifact.legacy) continue;
@@ -44,7 +46,6 @@ export async function resolveArtifact(input: ResolveArtifactInput): Promise<Reso
             return { bucket, key: object.key, legacy: false, version: artifact.version, buildTime: artifact.buildTime, size: object.size, lastModified: object.lastModified };
         }
     }
-    const legacyKey = legacyArtifactKey(app, environment, fileName);
     const legacy = listing.artifacts.find((a) => a.legacy && a.id === legacyKey);
     if (legacy) {
         return { bucket, key: legacyKey, legacy: true, size: legacy.bytes, lastModified: legacy.objects[0].lastModified };

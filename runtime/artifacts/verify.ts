@@ -1,4 +1,6 @@
-import { GetObjectCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, HeadObjectCommand, HeadObjectCommandOutput, S3Client } from "@aws-sdk/client-s3";
+import { RetryPolicy, TransientError } from "../retry";
+import { ARTIFACT_RETRY_POLICY, artifactRequest, describeFailure, transferPolicy, truncatedBody } from "./s3Requests";
 import { BuildInfo, METADATA } from "./buildInfo";
 import { digestStream, isSha256Hex, sha256Base64ToHex } from "./checksum";
 import { isNotFound } from "./client";
@@ -121,12 +123,17 @@ export interface VerifyArtifactInput {
     client: S3Client;
     bucket: string;
     key: string;
+    /** A specific object version (`?versionId=`); default the current one. */
+    versionId?: string;
     expected?: ExpectedArtifact;
     /**
      * auto (default): trust S3's stored SHA-256 when HeadObject returns one, else download and
      * hash; always: download even so; never: metadata and size only.
      */
     download?: "auto" | "always" | "never";
+    /** Default ARTIFACT_RETRY_POLICY. */
+    retry?: RetryPolicy;
+    signal?: AbortSignal;
 }
 
 /** HeadObject (with S3's checksum), compare, and hash the bytes when S3 has no checksum to offer. */
@@ -136,11 +143,15 @@ export async function verifyArtifact(input: VerifyArtifactInput): Promise<Verifi
     if (expected.sha256Hex !== undefined && !isSha256Hex(expected.sha256Hex)) {
         throw new Error(`expected sha256 must be 64 lower-case hex characters (got ${JSON.stringify(expected.sha256Hex)}).`);
     }
-    let head;
+    const location = `s3://${bucket}/${input.key}${input.versionId ? " (the requested version)" : ""}`;
+    let head: HeadObjectCommandOutput;
     try {
-        head = await input.client.send(new HeadObjectCommand({ Bucket: bucket, Key: input.key, ChecksumMode: "ENABLED" }));
+        head = await artifactRequest(
+            ({ signal }) => input.client.send(new HeadObjectCommand({ Bucket: bucket, Key: input.key, ChecksumMode: "ENABLED", ...(input.versionId ? { VersionId: input.versionId } : {}) }), { abortSignal: signal }),
+            { policy: input.retry, signal: input.signal, what: `HeadObject ${location}` },
+        );
     } catch (err) {
-        if (isNotFound(err)) throw new ArtifactNotFoundError(`s3://${bucket}/${input.key} does not exist (or this identity may not read it).`);
+        if (isNotFound(err)) throw new ArtifactNotFoundError(`${location} does not exist (or this identity may not read it).`);
         throw err;
     }
     const observed: ObservedArtifact = {
@@ -151,8 +162,26 @@ export async function verifyArtifact(input: VerifyArtifactInput): Promise<Verifi
     const s3HasChecksum = head.ChecksumSHA256 !== undefined && !head.ChecksumSHA256.includes("-");
     const mode = input.download ?? "auto";
     if (mode === "always" || (mode === "auto" && !s3HasChecksum)) {
-        const object = await input.client.send(new GetObjectCommand({ Bucket: bucket, Key: input.key, ...(head.VersionId ? { VersionId: head.VersionId } : {}) }));
-        const digest = await digestStream(object.Body as AsyncIterable<Uint8Array>);
+        // The body is read inside the attempt: a reset, an early close or a short answer is a
+        // transport failure and retried, never compared as if it were the object's content.
+        const expectedSize = head.ContentLength;
+        const what = `GetObject ${location}`;
+        const digest = await artifactRequest(
+            async ({ signal }) => {
+                const object = await input.client.send(new GetObjectCommand({ Bucket: bucket, Key: input.key, ...(head.VersionId ? { VersionId: head.VersionId } : {}) }), { abortSignal: signal });
+                let got;
+                try {
+                    got = await digestStream(object.Body as AsyncIterable<Uint8Array>);
+                } catch (err) {
+                    throw new TransientError(`${what}: the body could not be read in full (${describeFailure(err)})`, { cause: err });
+                }
+                const announced = object.ContentLength ?? expectedSize;
+                if (announced !== undefined && got.size !== announced) throw truncatedBody(what, got.size, announced);
+                if (expectedSize !== undefined && got.size !== expectedSize) throw truncatedBody(what, got.size, expectedSize);
+                return got;
+            },
+            { policy: transferPolicy(input.retry ?? ARTIFACT_RETRY_POLICY, expectedSize ?? 0), signal: input.signal, what },
+        );
         observed.downloadedSha256Hex = digest.sha256Hex;
         observed.downloadedSize = digest.size;
     }

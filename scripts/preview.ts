@@ -3,6 +3,7 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { ConfigValidationError } from "../config";
 import { captureProgram, toStackExport } from "../tooling/capture";
+import { checkAwsAcceptance, renderAcceptance } from "../tooling/awsAcceptance";
 import { renderPlan } from "../tooling/planReport";
 import { StackConfigFileError } from "../tooling/stackConfig";
 import { PolicyAnalyzer, PolicyPackConfigError, PolicyPackStartError, StackResource } from "../tooling/policyAnalyzer";
@@ -23,8 +24,9 @@ policies/ over the plan, as \`pulumi preview --policy-pack policies\` does, and 
   -h, --help                    show this help
 
 Exit codes: 0 plan printed, no mandatory policy violation; 1 mandatory policy violation(s);
-2 bad arguments, unreadable config, state or pack config file, or invalid config; 3 the program
-or the policy pack failed to run.`;
+2 bad arguments, unreadable config, state or pack config file, invalid config, or a value AWS
+would refuse (the AWS acceptance checks, printed before the policies); 3 the program or the policy
+pack failed to run.`;
 
 export interface CliIO {
     out: (text: string) => void;
@@ -92,7 +94,10 @@ export async function runPreview(argv: string[], io: CliIO = defaultIO, policy: 
         io.out(`\nWrote the plan as a stack export to ${path.relative(process.cwd(), file) || file}\n`);
     }
     io.out("\n");
-    return policyGate(plan.resources, { stack: values.stack, configFile: values["policy-pack-config"] }, io, policy.analyzer);
+    const refused = await checkAwsAcceptance(plan.resources);
+    (refused.length > 0 ? io.err : io.out)(`${renderAcceptance(refused, plan.resources.length)}\n`);
+    const gate = await policyGate(plan.resources, { stack: values.stack, configFile: values["policy-pack-config"] }, io, policy.analyzer);
+    return refused.length > 0 && gate !== 3 ? 2 : gate;
 }
 
 async function checkStackExport(file: string, stackFlag: string | undefined, configFile: string | undefined, io: CliIO, analyzer?: PolicyAnalyzer): Promise<number> {

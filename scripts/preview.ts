@@ -13,8 +13,10 @@ const USAGE = `Usage: npm run preview -- --stack <staging|prod> [--config-file <
        npm run preview -- --state <stack-export.json> [--stack <name>] [--policy-pack-config <file>]
 
 Runs the jobfleet program offline under Pulumi's mock runtime with the stack's config and prints
-the plan: the tree of components and resources and a count per type. Then runs the policy pack in
-policies/ over the plan, as \`pulumi preview --policy-pack policies\` does, and prints its verdict.
+the plan: the tree of components and resources and a count per type. Then checks every resource
+against the rules AWS and the AWS provider apply (names, free text, JSON documents, IAM, value
+ranges), and runs the policy pack in policies/ over the plan, as
+\`pulumi preview --policy-pack policies\` does, and prints its verdict.
 
   --stack <name>                stack whose Pulumi.<name>.yaml to read (staging or prod)
   --config-file <path>          read config from this file instead, like \`pulumi preview --config-file\`
@@ -94,10 +96,7 @@ export async function runPreview(argv: string[], io: CliIO = defaultIO, policy: 
         io.out(`\nWrote the plan as a stack export to ${path.relative(process.cwd(), file) || file}\n`);
     }
     io.out("\n");
-    const refused = await checkAwsAcceptance(plan.resources);
-    (refused.length > 0 ? io.err : io.out)(`${renderAcceptance(refused, plan.resources.length)}\n`);
-    const gate = await policyGate(plan.resources, { stack: values.stack, configFile: values["policy-pack-config"] }, io, policy.analyzer);
-    return refused.length > 0 && gate !== 3 ? 2 : gate;
+    return policyGate(plan.resources, { stack: values.stack, configFile: values["policy-pack-config"] }, io, policy.analyzer);
 }
 
 async function checkStackExport(file: string, stackFlag: string | undefined, configFile: string | undefined, io: CliIO, analyzer?: PolicyAnalyzer): Promise<number> {
@@ -122,11 +121,13 @@ async function checkStackExport(file: string, stackFlag: string | undefined, con
 }
 
 async function policyGate(resources: StackResource[], options: Pick<GateOptions, "stack" | "project" | "configFile">, io: CliIO, analyzer?: PolicyAnalyzer): Promise<number> {
+    const refusedByAws = await checkAwsAcceptance(resources);
+    (refusedByAws.length > 0 ? io.err : io.out)(`${renderAcceptance(refusedByAws, resources.length)}\n`);
     try {
         const result = await runPolicyGate(resources, { ...options, analyzer });
         io.out(`${result.policies}\n`);
         (result.exitCode === 0 ? io.out : io.err)(result.verdict);
-        return result.exitCode;
+        return refusedByAws.length > 0 ? 2 : result.exitCode;
     } catch (err) {
         if (err instanceof PolicyGateInputError || err instanceof PolicyPackConfigError) {
             io.err(`error: ${err.message}\n`);

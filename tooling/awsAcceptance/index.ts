@@ -14,10 +14,10 @@ export type { AcceptanceResource, AcceptanceViolation } from "./violation";
  * against the IAM service reference, and documented value ranges. Every resource is checked; the
  * answer lists every violation, each with the source of its rule.
  */
-export async function checkAwsAcceptance(resources: ReadonlyArray<AcceptanceResource>): Promise<AcceptanceViolation[]> {
+export async function checkAwsAcceptance(resources: ReadonlyArray<Omit<AcceptanceResource, "inputs"> & { inputs?: Record<string, unknown> }>): Promise<AcceptanceViolation[]> {
     const plain = resources
         .filter((r) => r.type.startsWith("aws:"))
-        .map((r) => ({ urn: r.urn, type: r.type, inputs: revealSecrets(r.inputs) as Record<string, unknown> }));
+        .map((r) => ({ urn: r.urn, type: r.type, inputs: revealSecrets(r.inputs ?? {}) as Record<string, unknown> }));
     const violations: AcceptanceViolation[] = [];
     for (const resource of plain) {
         const report = (property: string, rule: string, message: string, source: string) => violations.push({ urn: resource.urn, type: resource.type, property, rule, message, source });

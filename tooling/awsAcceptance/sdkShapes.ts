@@ -86,9 +86,9 @@ export function validateAgainstShape(value: unknown, ref: ShapeRef, basePath: st
     const root = NormalizedSchema.of(schema as never);
     if (ref.list) {
         if (!Array.isArray(value)) issues.push({ path: basePath, rule: "sdk-shape-type", message: `${basePath} must be a JSON list of ${root.getName()}`, shape: root.getName(true) ?? ref.schemaExport });
-        else value.forEach((item, i) => walk(item, root, `${basePath}[${i}]`, enums, issues));
+        else value.forEach((item, i) => walk(item, root, `${basePath}[${i}]`, enums, issues, root.getName(true) ?? ref.schemaExport));
     } else {
-        walk(value, root, basePath, enums, issues);
+        walk(value, root, basePath, enums, issues, root.getName(true) ?? ref.schemaExport);
     }
     return issues;
 }
@@ -97,9 +97,10 @@ function describe(value: unknown): string {
     return Array.isArray(value) ? "a list" : value === null ? "null" : typeof value === "object" ? "an object" : `${typeof value} ${JSON.stringify(value)}`;
 }
 
-function walk(value: unknown, schema: NormalizedSchema, at: string, enums: EnumIndex, issues: ShapeIssue[], enumValues?: { name: string; values: string[] }): void {
-    const shape = schema.getName(true) ?? "(anonymous)";
-    const fail = (rule: ShapeIssue["rule"], message: string) => issues.push({ path: at, rule, message, shape });
+/** `owner` is the structure that holds a scalar, list or map member: the shape named in the issue. */
+function walk(value: unknown, schema: NormalizedSchema, at: string, enums: EnumIndex, issues: ShapeIssue[], owner: string, enumValues?: { name: string; values: string[] }): void {
+    const shape = schema.isStructSchema() ? (schema.getName(true) ?? owner) : owner;
+    const fail = (rule: ShapeIssue["rule"], message: string, where = at) => issues.push({ path: where, rule, message, shape });
     if (value === undefined) return;
     if (schema.isStructSchema()) {
         if (value === null || typeof value !== "object" || Array.isArray(value)) return void fail("sdk-shape-type", `${at} must be an object (${schema.getName()}), found ${describe(value)}`);
@@ -114,24 +115,24 @@ function walk(value: unknown, schema: NormalizedSchema, at: string, enums: EnumI
             const member = members.get(key);
             if (!member) {
                 const sameLetters = memberNames.find((m) => m.toLowerCase() === key.toLowerCase());
-                if (sameLetters) fail("sdk-shape-miscased-key", `${at}.${key} is mis-cased: ${schema.getName()} has ${sameLetters}; the provider drops the key without a word`);
-                else fail("sdk-shape-unknown-key", `${at}.${key} is not a member of ${schema.getName()} (members: ${memberNames.join(", ")}); the provider drops it without a word`);
+                if (sameLetters) fail("sdk-shape-miscased-key", `${at}.${key} is mis-cased: ${schema.getName()} has ${sameLetters}; the provider drops the key without a word`, `${at}.${key}`);
+                else fail("sdk-shape-unknown-key", `${at}.${key} is not a member of ${schema.getName()} (members: ${memberNames.join(", ")}); the provider drops it without a word`, `${at}.${key}`);
                 continue;
             }
-            walk(child, member, `${at}.${key}`, enums, issues, structEnums?.get(key));
+            walk(child, member, `${at}.${key}`, enums, issues, shape, structEnums?.get(key));
         }
         return;
     }
     if (schema.isListSchema()) {
         if (!Array.isArray(value)) return void fail("sdk-shape-type", `${at} must be a list, found ${describe(value)}`);
         const item = schema.getValueSchema();
-        value.forEach((v, i) => walk(v, item, `${at}[${i}]`, enums, issues, enumValues));
+        value.forEach((v, i) => walk(v, item, `${at}[${i}]`, enums, issues, shape, enumValues));
         return;
     }
     if (schema.isMapSchema()) {
         if (value === null || typeof value !== "object" || Array.isArray(value)) return void fail("sdk-shape-type", `${at} must be an object of string keys, found ${describe(value)}`);
         const item = schema.getValueSchema();
-        for (const [k, v] of Object.entries(value as Record<string, unknown>)) walk(v, item, `${at}.${k}`, enums, issues);
+        for (const [k, v] of Object.entries(value as Record<string, unknown>)) walk(v, item, `${at}.${k}`, enums, issues, shape);
         return;
     }
     if (schema.isStringSchema()) {

@@ -79,6 +79,13 @@ describe("AWS acceptance checks", () => {
         });
     });
 
+    it("the mocks autoname as the provider does: <logical name>-<7 hex>, lowercased for buckets, never truncated", () => {
+        const named = (type: string, name: string) => find(staging.resources, type, name).outputs;
+        assert.match(String(named("aws:iam/role:Role", "agent-runtime-task").name), /^agent-runtime-task-[0-9a-f]{7}$/);
+        assert.match(String(named("aws:lb/targetGroup:TargetGroup", "agent-runtime-rest").name), /^agent-runtime-rest-[0-9a-f]{7}$/);
+        assert.match(String(named("aws:s3/bucket:Bucket", "artifacts").bucket), /^artifacts-[0-9a-f]{7}$/);
+    });
+
     describe("free text", () => {
         it("a security group rule description with an apostrophe fails as EC2 fails it", async () => {
             const resources = copyOf(staging);
@@ -215,6 +222,21 @@ describe("AWS acceptance checks", () => {
                 assert.ok(properties.includes(expected), `${expected} in ${properties.join("; ")}`);
             }
             violationsOf(await checkAwsAcceptance(resources), "fargate-size");
+        });
+
+        it("documented cross-field rules: a reserved Lambda variable, awslogs without a stream prefix on Fargate, a grace period without load balancers", async () => {
+            const resources = copyOf(prod);
+            const fn = find(resources, "aws:lambda/function:Function", "jobfleet-prod-api");
+            (fn.inputs.environment as { variables: Record<string, string> }).variables.AWS_REGION = "us-east-1";
+            editJson<Container[]>(find(resources, "aws:ecs/taskDefinition:TaskDefinition", "submission-runner"), "containerDefinitions", ([c]) => {
+                delete (c.logConfiguration as { options: Record<string, string> }).options["awslogs-stream-prefix"];
+            });
+            find(resources, "aws:ecs/service:Service", "submission-runner").inputs.healthCheckGracePeriodSeconds = 60;
+            const messages = violationsOf(await checkAwsAcceptance(resources), "documented-constraint").map((v) => `${v.property}: ${v.message}`);
+            assert.equal(messages.length, 3, messages.join("\n"));
+            assert.ok(messages.some((m) => /^environment\.variables\.AWS_REGION: AWS_REGION is reserved by the Lambda runtime/.test(m)), messages.join("\n"));
+            assert.ok(messages.some((m) => /^containerDefinitions\[0\]\.logConfiguration\.options: the awslogs driver on Fargate needs awslogs-stream-prefix$/.test(m)), messages.join("\n"));
+            assert.ok(messages.some((m) => /^healthCheckGracePeriodSeconds: .*only for a service with load balancers/.test(m)), messages.join("\n"));
         });
 
         it("an ECR lifecycle rule with a mis-cased tagStatus fails against the documented policy format", async () => {

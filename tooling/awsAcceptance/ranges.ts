@@ -3,8 +3,8 @@ import { parseDocument } from "./documents";
 import { AcceptanceResource, Report } from "./violation";
 
 /**
- * Documented value ranges the AWS SDK shapes do not carry (their static schemas keep no range
- * traits): hand-kept, each with the page that states it.
+ * Documented value ranges and cross-field constraints the AWS SDK shapes do not carry (their
+ * static schemas keep no range traits): hand-kept, each with the page that states it.
  */
 interface RangeRule {
     path: string;
@@ -96,7 +96,41 @@ export function checkRanges(resource: AcceptanceResource, report: Report): void 
         if (typeof period === "number" && typeof evaluationPeriods === "number" && period * evaluationPeriods > 86400 * 7) report("period", "value-range", `period × evaluationPeriods is ${period * evaluationPeriods} s; at most 7 days`, source);
         if (typeof datapointsToAlarm === "number" && typeof evaluationPeriods === "number" && datapointsToAlarm > evaluationPeriods) report("datapointsToAlarm", "value-range", `datapointsToAlarm ${datapointsToAlarm} exceeds evaluationPeriods ${evaluationPeriods}`, source);
     }
+    if (resource.type === "aws:lb/targetGroup:TargetGroup") {
+        const health = inputs.healthCheck ?? {};
+        if (["TCP", "TLS", "UDP", "TCP_UDP"].includes(health.protocol) && (health.path !== undefined || health.matcher !== undefined)) {
+            report("healthCheck", "documented-constraint", `a ${health.protocol} health check takes no path or matcher (they apply to HTTP, HTTPS and gRPC checks)`, `${TG} (HealthCheckPath, Matcher)`);
+        }
+    }
+    if (resource.type === "aws:ecs/service:Service") {
+        const balanced = Array.isArray(inputs.loadBalancers) && inputs.loadBalancers.length > 0;
+        if (inputs.healthCheckGracePeriodSeconds !== undefined && !balanced) {
+            report("healthCheckGracePeriodSeconds", "documented-constraint", "healthCheckGracePeriodSeconds is valid only for a service with load balancers; ECS refuses it otherwise", "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateService.html (healthCheckGracePeriodSeconds)");
+        }
+    }
+    if (resource.type === "aws:lambda/function:Function") checkLambdaEnvironment(inputs.environment?.variables, report);
+    if (resource.type === "aws:apigatewayv2/stage:Stage") {
+        const format = inputs.accessLogSettings?.format;
+        if (typeof format === "string" && !/\$context\.(requestId|extendedRequestId)\b/.test(format)) {
+            report("accessLogSettings.format", "documented-constraint", "an access log format must include $context.requestId or $context.extendedRequestId", "https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging.html");
+        }
+    }
     if (resource.type === "aws:ecs/taskDefinition:TaskDefinition") checkTaskDefinition(inputs, report);
+}
+
+const LAMBDA_ENV_SOURCE = "https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html";
+/** Keys the Lambda runtime sets itself; CreateFunction refuses them. */
+const LAMBDA_RESERVED_KEYS = ["_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV", "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR"];
+
+function checkLambdaEnvironment(variables: unknown, report: Report): void {
+    if (!variables || typeof variables !== "object") return;
+    const entries = Object.entries(variables as Record<string, unknown>);
+    const size = entries.reduce((sum, [k, v]) => sum + Buffer.byteLength(k) + Buffer.byteLength(typeof v === "string" ? v : JSON.stringify(v ?? "")), 0);
+    if (size > 4096) report("environment.variables", "documented-constraint", `the environment variables take ${size} bytes; Lambda accepts at most 4 KB in all`, `${LAMBDA_ENV_SOURCE} (4 KB)`);
+    for (const [key] of entries) {
+        if (!/^[a-zA-Z][a-zA-Z0-9_]+$/.test(key)) report(`environment.variables.${key}`, "documented-constraint", `${key} is not a Lambda environment variable name (a letter, then letters, digits or _)`, LAMBDA_ENV_SOURCE);
+        if (LAMBDA_RESERVED_KEYS.includes(key)) report(`environment.variables.${key}`, "documented-constraint", `${key} is reserved by the Lambda runtime; CreateFunction refuses it`, `${LAMBDA_ENV_SOURCE}#configuration-envvars-runtime`);
+    }
 }
 
 function checkTaskDefinition(inputs: Record<string, any>, report: Report): void {
@@ -111,10 +145,17 @@ function checkTaskDefinition(inputs: Record<string, any>, report: Report): void 
     }
     const parsed = parseDocument(inputs.containerDefinitions);
     if (!parsed?.ok || !Array.isArray(parsed.document)) return;
+    const size = Buffer.byteLength(JSON.stringify(parsed.document));
+    if (size > 65536) report("containerDefinitions", "documented-constraint", `the container definitions take ${size} bytes; a task definition holds at most 64 KiB`, "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-quotas.html (task definition size)");
     parsed.document.forEach((container: Record<string, any>, i: number) => {
         const at = `containerDefinitions[${i}]`;
         if (fargate) checkRange(`${at}.stopTimeout`, container?.stopTimeout, { path: "", min: 0, max: 120, source: `${CONTAINER} (stopTimeout: at most 120 seconds on Fargate)` }, report);
         checkRange(`${at}.startTimeout`, container?.startTimeout, { path: "", min: 2, max: 600, source: `${CONTAINER} (startTimeout)` }, report);
+        const log = container?.logConfiguration;
+        if (fargate && log?.logDriver === "awslogs") {
+            const missing = ["awslogs-group", "awslogs-region", "awslogs-stream-prefix"].filter((option) => typeof log.options?.[option] !== "string");
+            if (missing.length > 0) report(`${at}.logConfiguration.options`, "documented-constraint", `the awslogs driver on Fargate needs ${missing.join(", ")}`, "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_LogConfiguration.html (awslogs options: Required on Fargate)");
+        }
         const health = container?.healthCheck;
         if (health && typeof health === "object") {
             checkRange(`${at}.healthCheck.interval`, health.interval, { path: "", min: 5, max: 300, source: CONTAINER_HEALTH }, report);

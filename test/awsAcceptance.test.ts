@@ -107,7 +107,7 @@ describe("AWS acceptance checks", () => {
     describe("container definitions against the ECS SDK shape", () => {
         const taskDefinition = (resources: CapturedResource[]) => find(resources, "aws:ecs/taskDefinition:TaskDefinition", "submission-runner");
 
-        it("a mis-cased key, which the provider would drop, fails naming the shape's member", async () => {
+        it("a mis-cased key fails naming the shape's member", async () => {
             const resources = copyOf(staging);
             editJson<Container[]>(taskDefinition(resources), "containerDefinitions", ([c]) => {
                 c.readOnlyRootFilesystem = true;

@@ -115,8 +115,8 @@ function walk(value: unknown, schema: NormalizedSchema, at: string, enums: EnumI
             const member = members.get(key);
             if (!member) {
                 const sameLetters = memberNames.find((m) => m.toLowerCase() === key.toLowerCase());
-                if (sameLetters) fail("sdk-shape-miscased-key", `${at}.${key} is mis-cased: ${schema.getName()} has ${sameLetters}; the provider drops the key without a word`, `${at}.${key}`);
-                else fail("sdk-shape-unknown-key", `${at}.${key} is not a member of ${schema.getName()} (members: ${memberNames.join(", ")}); the provider drops it without a word`, `${at}.${key}`);
+                if (sameLetters) fail("sdk-shape-miscased-key", `${at}.${key} is mis-cased: ${schema.getName()} has ${sameLetters}; only the provider's Go JSON decoder matches keys regardless of case, the AWS CLI and CloudFormation refuse it: write it as the API spells it`, `${at}.${key}`);
+                else fail("sdk-shape-unknown-key", `${at}.${key} is not a member of ${schema.getName()} (members: ${memberNames.join(", ")}); the provider's JSON decoder drops it without a word`, `${at}.${key}`);
                 continue;
             }
             walk(child, member, `${at}.${key}`, enums, issues, shape, structEnums?.get(key));

@@ -1,5 +1,5 @@
 import { EC2_DESCRIPTION_ALLOWED, EC2_DESCRIPTION_CHARSET } from "./names";
-import { AcceptanceResource, isKnown, Report } from "./violation";
+import { AcceptanceResource, isKnown, Report, valuesAt } from "./violation";
 
 /** A free-text input whose length or characters AWS restricts. */
 interface TextRule {
@@ -35,25 +35,6 @@ const TEXT_RULES: Record<string, TextRule[]> = {
     "aws:secretsmanager/secret:Secret": [{ path: "description", rule: "text-length", maxLength: 2048, source: "https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html (Description)" }],
     "aws:kms/key:Key": [{ path: "description", rule: "text-length", maxLength: 8192, source: "https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html (Description)" }],
 };
-
-/** Values at a dotted path; `[]` fans out over a list. */
-export function valuesAt(value: unknown, path: string): Array<{ path: string; value: unknown }> {
-    let current: Array<{ path: string; value: unknown }> = [{ path: "", value }];
-    for (const step of path.split(".")) {
-        const list = step.endsWith("[]");
-        const key = list ? step.slice(0, -2) : step;
-        const next: Array<{ path: string; value: unknown }> = [];
-        for (const { path: at, value: v } of current) {
-            if (v === null || typeof v !== "object") continue;
-            const child = (v as Record<string, unknown>)[key];
-            const childPath = at ? `${at}.${key}` : key;
-            if (!list) next.push({ path: childPath, value: child });
-            else if (Array.isArray(child)) child.forEach((item, i) => next.push({ path: `${childPath}[${i}]`, value: item }));
-        }
-        current = next;
-    }
-    return current.filter((entry) => isKnown(entry.value));
-}
 
 const TAG_SOURCE = "https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html#tag-conventions";
 const IAM_TAG_SOURCE = "https://docs.aws.amazon.com/IAM/latest/APIReference/API_Tag.html";

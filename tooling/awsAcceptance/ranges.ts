@@ -1,6 +1,5 @@
-import { valuesAt } from "./freeText";
 import { parseDocument } from "./documents";
-import { AcceptanceResource, Report } from "./violation";
+import { AcceptanceResource, Report, valuesAt } from "./violation";
 
 /**
  * Documented value ranges and cross-field constraints the AWS SDK shapes do not carry (their

@@ -33,4 +33,23 @@ export function logicalName(urn: string): string {
     return urn.slice(urn.lastIndexOf("::") + 2);
 }
 
+/** Values at a dotted path; `[]` fans out over a list. */
+export function valuesAt(value: unknown, path: string): Array<{ path: string; value: unknown }> {
+    let current: Array<{ path: string; value: unknown }> = [{ path: "", value }];
+    for (const step of path.split(".")) {
+        const list = step.endsWith("[]");
+        const key = list ? step.slice(0, -2) : step;
+        const next: Array<{ path: string; value: unknown }> = [];
+        for (const { path: at, value: v } of current) {
+            if (v === null || typeof v !== "object") continue;
+            const child = (v as Record<string, unknown>)[key];
+            const childPath = at ? `${at}.${key}` : key;
+            if (!list) next.push({ path: childPath, value: child });
+            else if (Array.isArray(child)) child.forEach((item, i) => next.push({ path: `${childPath}[${i}]`, value: item }));
+        }
+        current = next;
+    }
+    return current.filter((entry) => isKnown(entry.value));
+}
+
 export type Report = (property: string, rule: string, message: string, source: string) => void;

@@ -296,12 +296,12 @@ export class AgentRuntime extends pulumi.ComponentResource {
         this.loadBalancer.allowTrafficTo("ui", taskSecurityGroupId, rt.uiPort);
         new aws.vpc.SecurityGroupEgressRule(
             `${name}-nlb-to-tasks`,
-            { securityGroupId: nlbSecurityGroup.id, ipProtocol: "tcp", fromPort: rt.a2aPort, toPort: rt.a2aPort, referencedSecurityGroupId: taskSecurityGroupId, description: "to the runtime's A2A port", tags },
+            { securityGroupId: nlbSecurityGroup.id, ipProtocol: "tcp", fromPort: rt.a2aPort, toPort: rt.a2aPort, referencedSecurityGroupId: taskSecurityGroupId, description: "to the A2A port of the runtime tasks", tags },
             { parent: this },
         );
         new aws.vpc.SecurityGroupIngressRule(
             `${name}-tasks-from-nlb`,
-            { securityGroupId: taskSecurityGroupId, ipProtocol: "tcp", fromPort: rt.a2aPort, toPort: rt.a2aPort, referencedSecurityGroupId: nlbSecurityGroup.id, description: "A2A (and the NLB's TCP health checks) from the internal NLB", tags },
+            { securityGroupId: taskSecurityGroupId, ipProtocol: "tcp", fromPort: rt.a2aPort, toPort: rt.a2aPort, referencedSecurityGroupId: nlbSecurityGroup.id, description: "A2A (and the TCP health checks of the NLB) from the internal NLB", tags },
             { parent: this },
         );
         new aws.vpc.SecurityGroupEgressRule(
@@ -311,7 +311,7 @@ export class AgentRuntime extends pulumi.ComponentResource {
         );
         new aws.vpc.SecurityGroupIngressRule(
             `${name}-efs-from-tasks`,
-            { securityGroupId: efsSecurityGroup.id, ipProtocol: "tcp", fromPort: 2049, toPort: 2049, referencedSecurityGroupId: taskSecurityGroupId, description: "NFS from the runtime's tasks", tags },
+            { securityGroupId: efsSecurityGroup.id, ipProtocol: "tcp", fromPort: 2049, toPort: 2049, referencedSecurityGroupId: taskSecurityGroupId, description: "NFS from the runtime tasks", tags },
             { parent: this },
         );
 

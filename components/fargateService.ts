@@ -344,7 +344,7 @@ export class FargateService extends pulumi.ComponentResource {
             Sid: "WriteOwnLogGroup",
             Effect: "Allow",
             Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
-            Resource: [this.logGroup.arn, pulumi.interpolate`${this.logGroup.arn}:log-stream:*`],
+            Resource: pulumi.interpolate`${this.logGroup.arn}:log-stream:*`,
         });
         const secretValues = Object.values(secrets);
         if (secretValues.length > 0) {

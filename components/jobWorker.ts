@@ -45,7 +45,7 @@ export function lambdaArgsProblems(
 
 /** What a Lambda function needs to write its own log group (the group is created by the component, so no logs:CreateLogGroup). */
 export function lambdaLogStatement(logGroup: aws.cloudwatch.LogGroup): PolicyStatement {
-    return { Sid: "WriteOwnLogGroup", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: [logGroup.arn, pulumi.interpolate`${logGroup.arn}:log-stream:*`] };
+    return { Sid: "WriteOwnLogGroup", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: pulumi.interpolate`${logGroup.arn}:log-stream:*` };
 }
 
 export interface JobWorkerArgs {

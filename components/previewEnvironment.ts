@@ -212,7 +212,7 @@ export class PreviewEnvironment extends pulumi.ComponentResource {
         for (const port of [443, 80]) {
             new aws.vpc.SecurityGroupIngressRule(`${name}-alb-in-${port}`, { securityGroupId: albSecurityGroup.id, ipProtocol: "tcp", fromPort: port, toPort: port, cidrIpv4: "0.0.0.0/0", description: port === 443 ? "HTTPS from the internet" : "HTTP from the internet, redirected to HTTPS" }, { parent: this });
         }
-        new aws.vpc.SecurityGroupEgressRule(`${name}-alb-to-instances`, { securityGroupId: albSecurityGroup.id, ipProtocol: "tcp", fromPort: appPort, toPort: appPort, referencedSecurityGroupId: instanceSecurityGroup.id, description: "Forward to the instances' app port" }, { parent: this });
+        new aws.vpc.SecurityGroupEgressRule(`${name}-alb-to-instances`, { securityGroupId: albSecurityGroup.id, ipProtocol: "tcp", fromPort: appPort, toPort: appPort, referencedSecurityGroupId: instanceSecurityGroup.id, description: "Forward to the app port of the instances" }, { parent: this });
         new aws.vpc.SecurityGroupIngressRule(`${name}-instances-from-alb`, { securityGroupId: instanceSecurityGroup.id, ipProtocol: "tcp", fromPort: appPort, toPort: appPort, referencedSecurityGroupId: albSecurityGroup.id, description: "App port from the ALB only" }, { parent: this });
         new aws.vpc.SecurityGroupEgressRule(`${name}-instances-https-out`, { securityGroupId: instanceSecurityGroup.id, ipProtocol: "tcp", fromPort: 443, toPort: 443, cidrIpv4: "0.0.0.0/0", description: "HTTPS to S3, Systems Manager and the AL2023 package repositories" }, { parent: this });
 

@@ -165,7 +165,7 @@ export class ShellExecutor extends pulumi.ComponentResource {
             executionStatements.push({ Sid: "EcrAuthorizationToken", Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" });
             executionStatements.push({ Sid: "EcrPullRunnerImage", Effect: "Allow", Action: ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"], Resource: repositoryArn });
         }
-        executionStatements.push({ Sid: "WriteRunnerLog", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: [logGroup.arn, pulumi.interpolate`${logGroup.arn}:log-stream:*`] });
+        executionStatements.push({ Sid: "WriteRunnerLog", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: pulumi.interpolate`${logGroup.arn}:log-stream:*` });
         const executionPolicy = grant(`${base}-execution`, this.executionRole, executionStatements, { parent: this });
 
         // Deliberately without any policy: the runner reads and writes only through the caller's presigned URLs.
@@ -213,7 +213,7 @@ export class ShellExecutor extends pulumi.ComponentResource {
         );
         const httpsEgress = new aws.vpc.SecurityGroupEgressRule(
             `${base}-https-egress`,
-            { securityGroupId: securityGroup.id, ipProtocol: "tcp", fromPort: 443, toPort: 443, cidrIpv4: "0.0.0.0/0", description: "HTTPS: the presigned S3 URLs, ECR and Logs endpoints, and the job's own HTTPS calls", tags },
+            { securityGroupId: securityGroup.id, ipProtocol: "tcp", fromPort: 443, toPort: 443, cidrIpv4: "0.0.0.0/0", description: "HTTPS: the presigned S3 URLs, ECR and Logs endpoints, and the HTTPS calls of the job itself", tags },
             { parent: this },
         );
 

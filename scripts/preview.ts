@@ -3,6 +3,7 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { ConfigValidationError } from "../config";
 import { captureProgram, toStackExport } from "../tooling/capture";
+import { checkAwsAcceptance, renderAcceptance } from "../tooling/awsAcceptance";
 import { renderPlan } from "../tooling/planReport";
 import { StackConfigFileError } from "../tooling/stackConfig";
 import { PolicyAnalyzer, PolicyPackConfigError, PolicyPackStartError, StackResource } from "../tooling/policyAnalyzer";
@@ -12,8 +13,10 @@ const USAGE = `Usage: npm run preview -- --stack <staging|prod> [--config-file <
        npm run preview -- --state <stack-export.json> [--stack <name>] [--policy-pack-config <file>]
 
 Runs the jobfleet program offline under Pulumi's mock runtime with the stack's config and prints
-the plan: the tree of components and resources and a count per type. Then runs the policy pack in
-policies/ over the plan, as \`pulumi preview --policy-pack policies\` does, and prints its verdict.
+the plan: the tree of components and resources and a count per type. Then checks every resource
+against the rules AWS and the AWS provider apply (names, free text, JSON documents, IAM, value
+ranges), and runs the policy pack in policies/ over the plan, as
+\`pulumi preview --policy-pack policies\` does, and prints its verdict.
 
   --stack <name>                stack whose Pulumi.<name>.yaml to read (staging or prod)
   --config-file <path>          read config from this file instead, like \`pulumi preview --config-file\`
@@ -23,8 +26,9 @@ policies/ over the plan, as \`pulumi preview --policy-pack policies\` does, and 
   -h, --help                    show this help
 
 Exit codes: 0 plan printed, no mandatory policy violation; 1 mandatory policy violation(s);
-2 bad arguments, unreadable config, state or pack config file, or invalid config; 3 the program
-or the policy pack failed to run.`;
+2 bad arguments, unreadable config, state or pack config file, invalid config, or a value AWS
+would refuse (the AWS acceptance checks, printed before the policies); 3 the program or the policy
+pack failed to run.`;
 
 export interface CliIO {
     out: (text: string) => void;
@@ -117,11 +121,13 @@ async function checkStackExport(file: string, stackFlag: string | undefined, con
 }
 
 async function policyGate(resources: StackResource[], options: Pick<GateOptions, "stack" | "project" | "configFile">, io: CliIO, analyzer?: PolicyAnalyzer): Promise<number> {
+    const refusedByAws = await checkAwsAcceptance(resources);
+    (refusedByAws.length > 0 ? io.err : io.out)(`${renderAcceptance(refusedByAws, resources.length)}\n`);
     try {
         const result = await runPolicyGate(resources, { ...options, analyzer });
         io.out(`${result.policies}\n`);
         (result.exitCode === 0 ? io.out : io.err)(result.verdict);
-        return result.exitCode;
+        return refusedByAws.length > 0 ? 2 : result.exitCode;
     } catch (err) {
         if (err instanceof PolicyGateInputError || err instanceof PolicyPackConfigError) {
             io.err(`error: ${err.message}\n`);

@@ -1,5 +1,6 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { AUTONAME_RANDOM_HEX, autoname, NAME_RULES } from "./awsAcceptance/names";
 
 /**
  * What the AWS provider would answer, closely enough for the program to wire itself together
@@ -23,11 +24,18 @@ function awsModule(type: string): string {
     return type.split(":")[1]?.split("/")[0] ?? "unknown";
 }
 
-function physicalName(name: string, inputs: Record<string, any>, maxLength = 63): string {
-    if (typeof inputs.name === "string" && inputs.name.length > 0) return inputs.name;
-    if (typeof inputs.namePrefix === "string") return `${inputs.namePrefix}${shortHash(name)}`;
-    const suffix = shortHash(name);
-    return `${name.slice(0, maxLength - suffix.length - 1)}-${suffix}`;
+/**
+ * The physical name the AWS provider would give: the program's own name, `<namePrefix>` plus a
+ * unique suffix, or the autoname `<logical name>-<7 hex>` (lowercased where the provider lowercases
+ * it). Never truncated: a name too long for AWS stays too long here, so the acceptance checks see it.
+ */
+function physicalName(type: string, name: string, inputs: Record<string, any>): string {
+    const rule = NAME_RULES[type];
+    const property = rule?.property ?? "name";
+    if (typeof inputs[property] === "string" && inputs[property].length > 0) return inputs[property];
+    const prefix = inputs[property === "bucket" ? "bucketPrefix" : "namePrefix"];
+    if (typeof prefix === "string") return `${prefix}${shortHash(name, "prefix").padEnd(26, "0")}`;
+    return autoname(name, rule ?? {}, shortHash(type, name).slice(0, AUTONAME_RANDOM_HEX));
 }
 
 export class JobfleetMocks implements pulumi.runtime.Mocks {
@@ -45,7 +53,7 @@ export class JobfleetMocks implements pulumi.runtime.Mocks {
         const { accountId, region } = this.account;
         const h = shortHash(type, name);
         const mod = awsModule(type);
-        const resourceName = physicalName(name, inputs);
+        const resourceName = physicalName(type, name, inputs);
         const state: Record<string, any> = { ...inputs };
         let id = `${name}-${h}`;
 
@@ -61,7 +69,7 @@ export class JobfleetMocks implements pulumi.runtime.Mocks {
                 break;
             case "aws:s3/bucket:Bucket":
             case "aws:s3/bucketV2:BucketV2": {
-                const bucket = (inputs.bucket as string | undefined) ?? `${name.toLowerCase().slice(0, 54)}-${h}`;
+                const bucket = resourceName;
                 id = bucket;
                 Object.assign(state, { bucket, arn: `arn:aws:s3:::${bucket}`, bucketDomainName: `${bucket}.s3.amazonaws.com`, bucketRegionalDomainName: `${bucket}.s3.${region}.amazonaws.com`, region });
                 break;
@@ -123,14 +131,14 @@ export class JobfleetMocks implements pulumi.runtime.Mocks {
                 break;
             case "aws:lb/loadBalancer:LoadBalancer": {
                 const kind = inputs.loadBalancerType === "network" ? "net" : "app";
-                const lbName = resourceName.slice(0, 32);
+                const lbName = resourceName;
                 const arnSuffix = `${kind}/${lbName}/${h}${h}`;
                 id = this.arn("elasticloadbalancing", `loadbalancer/${arnSuffix}`);
                 Object.assign(state, { name: lbName, arn: id, arnSuffix, dnsName: `${lbName}-${parseInt(h, 16)}.${region}.elb.amazonaws.com`, zoneId: "Z35SXDOTRQ7X7K" });
                 break;
             }
             case "aws:lb/targetGroup:TargetGroup": {
-                const tgName = resourceName.slice(0, 32);
+                const tgName = resourceName;
                 const arnSuffix = `targetgroup/${tgName}/${h}${h}`;
                 id = this.arn("elasticloadbalancing", arnSuffix);
                 Object.assign(state, { name: tgName, arn: id, arnSuffix });

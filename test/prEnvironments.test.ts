@@ -1,4 +1,5 @@
 import * as assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -306,6 +307,50 @@ describe("pr-environments: one review stack per pull request (seed 003, issue 14
             assert.deepEqual(await keysUnder("express-api/pr-51/"), ["express-api/pr-51/README.txt"]);
             const everything = await keysUnder("");
             for (const k of others.filter((k) => !k.includes("/pr-5/"))) assert.ok(everything.includes(k), `${k} untouched by closing pull request 51`);
+        });
+
+        it("pre-run.sh, as Deployments runs it: update fixes the build and retains, destroy removes the pull request's builds", async function () {
+            this.timeout(120_000);
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pr-prerun-"));
+            try {
+                const outputs = path.join(dir, "outputs.json");
+                fs.writeFileSync(outputs, JSON.stringify({ pullRequestNumber: 51, artifactBucketName: BUCKET, artifactKey: pr51[0], artifactRetention: { app: "express-api", keep: 3 } }));
+                // Stands in for the Pulumi CLI: answers exactly `stack output --json --stack <this review stack>`.
+                const fakePulumi = path.join(dir, "pulumi");
+                fs.writeFileSync(fakePulumi, `#!/usr/bin/env bash\n[ "$*" = "stack output --json --stack jobfleet-org/jobfleet-pr-environments/pr-jobfleet-org-jobfleet-51" ] || { echo "unexpected: $*" >&2; exit 9; }\ncat ${JSON.stringify(outputs)}\n`, { mode: 0o755 });
+                const envFile = path.join(dir, "PULUMI_ENV");
+                const run = (operation: string) =>
+                    spawnSync("bash", [path.join(PR_ROOT, "pre-run.sh")], {
+                        encoding: "utf8",
+                        env: {
+                            ...process.env,
+                            PATH: `${path.dirname(process.execPath)}:${process.env.PATH}`,
+                            PULUMI_CI_OPERATION: operation,
+                            PULUMI_CI_ORGANIZATION: "jobfleet-org",
+                            PULUMI_CI_PROJECT: PR_PROJECT,
+                            PULUMI_CI_STACK: "pr-jobfleet-org-jobfleet-51",
+                            PULUMI_BIN: fakePulumi,
+                            PULUMI_ENV_FILE: envFile,
+                            JOBFLEET_BUILD_COMMAND: "true",
+                            JOBFLEET_S3_ENDPOINT: server.endpoint,
+                            AWS_ACCESS_KEY_ID: "S3RVER",
+                            AWS_SECRET_ACCESS_KEY: "S3RVER",
+                            AWS_REGION: "us-east-1",
+                        },
+                    });
+                const update = run("update");
+                assert.equal(update.status, 0, update.stdout + update.stderr);
+                const head = execFileSync("git", ["rev-parse", "HEAD"], { cwd: PR_ROOT, encoding: "utf8" }).trim();
+                assert.match(fs.readFileSync(envFile, "utf8"), new RegExp(`^GITHUB_SHA=${head}\nJOBFLEET_BUILD_TIME=\\d{8}-\\d{6}\n$`));
+                assert.deepEqual(await keysUnder("express-api/pr-51/0"), [pr51[4], pr51[3], pr51[0]].sort(), update.stdout);
+                const destroy = run("destroy");
+                assert.equal(destroy.status, 0, destroy.stdout + destroy.stderr);
+                assert.deepEqual(await keysUnder("express-api/pr-51/"), ["express-api/pr-51/README.txt"]);
+                for (const k of others) assert.ok((await keysUnder(k)).includes(k), `${k} untouched`);
+                assert.equal(run("preview").status, 0);
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
         });
 
         it("the pre-run CLI retains and closes from the review stack's outputs, and refuses staging's outputs", async () => {

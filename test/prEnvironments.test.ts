@@ -215,6 +215,16 @@ describe("pr-environments: one review stack per pull request (seed 003, issue 14
             assert.equal(result.exitCode, 0, result.report);
         });
 
+        it("stops when the shared stack is prod, or its bucket name and ARN disagree", async () => {
+            const tampered = (outputs: Record<string, unknown>): CapturedPlan => ({ ...staging, outputs: { ...staging.outputs, ...outputs } });
+            await assert.rejects(captureReviewStack({ stack: "pr-51", sharedPlan: tampered({ environment: "prod" }), env: CLEAN_ENV }), /StackReference jobfleet-org\/jobfleet\/staging: is a prod stack/);
+            await assert.rejects(
+                captureReviewStack({ stack: "pr-51", sharedPlan: tampered({ artifactBucketArn: "arn:aws:s3:::someone-elses-bucket" }), env: CLEAN_ENV }),
+                /bucketArn arn:aws:s3:::someone-elses-bucket names the bucket someone-elses-bucket, but bucketName is /,
+            );
+            await assert.rejects(captureReviewStack({ stack: "pr-51", sharedPlan: tampered({ publicSubnetIds: [] }), env: CLEAN_ENV }), /output publicSubnetIds is \[\]; expected a non-empty list of subnet ids/);
+        });
+
         it("fails before registering anything when the sources of the pull request disagree, and names an unknown shared stack", async () => {
             await assert.rejects(captureReviewStack({ stack: "pr-51", sharedPlan: staging, env: { ...CLEAN_ENV, PULUMI_PR_NUMBER: "52" } }), (err: unknown) => err instanceof PrConfigValidationError && /disagree/.test(err.message));
             await assert.rejects(
@@ -222,6 +232,25 @@ describe("pr-environments: one review stack per pull request (seed 003, issue 14
                 // The runtime wraps the mock's UnknownStackReferenceError into the read's failure; its sentence is kept.
                 (err: unknown) => /failed to read resource #someone-else\/jobfleet\/staging .*offline preview has no plan for/.test((err as Error).message),
             );
+        });
+    });
+
+    describe("npm run preview -- --project", () => {
+        const preview = async (args: string[]) => {
+            let out = "";
+            const code = await runPreview(args, { out: (t) => (out += t), err: (t) => (out += t) });
+            return { code, out };
+        };
+
+        it("refuses an unknown project and the template stack, before planning anything", async () => {
+            const unknown = await preview(["--project", "pr-environment", "--stack", "pr-51"]);
+            assert.equal(unknown.code, 2);
+            assert.match(unknown.out, /--project "pr-environment" is not a project of this repository; expected one of jobfleet, pr-environments/);
+            const started = Date.now();
+            const template = await preview(["--project", "pr-environments", "--stack", "pr"]);
+            assert.equal(template.code, 2);
+            assert.match(template.out, /pr is the review stack template[\s\S]*Nothing was registered/);
+            assert.ok(Date.now() - started < 10_000, "the config is refused before the staging plan is made");
         });
     });
 

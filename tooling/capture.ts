@@ -300,16 +300,32 @@ async function runUnderMocks(
     const sourceMappedStackTraces = Error.prepareStackTrace;
     (Error as { prepareStackTrace?: ErrorConstructor["prepareStackTrace"] }).prepareStackTrace = undefined;
     let outputs: Record<string, unknown> | undefined;
+    // An Output that fails inside a component's registerResourceOutputs rejects no promise the
+    // program awaits; the Pulumi language host fails the program on such an unhandled rejection,
+    // so the capture does too instead of returning a plan the engine would never produce.
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    const waitForRPCs = () => (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+    let failure: { error: unknown } | undefined;
     try {
         outputs = (await pulumi.runtime.runInPulumiStack(async () => {
             // eslint-disable-next-line @typescript-eslint/no-require-imports
             return require(program);
         })) as Record<string, unknown> | undefined;
         // Marked internal (absent from the typings) but exported: it drains the registrations still in flight.
-        await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+        await waitForRPCs();
+    } catch (error) {
+        failure = { error };
+        // Let the failed run's remaining registrations settle, so their rejections are this run's, not the next capture's.
+        await waitForRPCs().catch(() => undefined);
     } finally {
+        await new Promise((resolve) => setImmediate(resolve));
+        process.off("unhandledRejection", onUnhandled);
         Error.prepareStackTrace = sourceMappedStackTraces;
     }
+    if (failure) throw failure.error;
+    if (unhandled.length > 0) throw unhandled[0] instanceof Error ? unhandled[0] : new Error(`the program failed: ${String(unhandled[0])}`);
 
     return { resources, outputs: revealSecrets(toCheckpointValue(outputs ?? {})) as Record<string, unknown> };
 }

@@ -87,9 +87,6 @@ export async function captureReviewStack(options: ReviewStackCaptureOptions): Pr
     const configFile = options.configFile ?? reviewStackConfigFile(options.stack);
     const source = loadStackConfig(options.stack, configFile, PR_ENVIRONMENTS_ROOT, PR_PROJECT);
     const raw = { ...source.config, ...(options.configOverrides ?? {}) };
-    const sharedPlan = options.sharedPlan ?? (await captureProgram({ stack: SHARED_STACK }));
-    const sharedName = `${sharedPlan.config.pulumiOrganization}/${PROJECT}/${sharedPlan.stack}`;
-
     const saved = new Map<string, string | undefined>();
     for (const [key, value] of Object.entries(options.env ?? {})) {
         saved.set(key, process.env[key]);
@@ -97,7 +94,10 @@ export async function captureReviewStack(options: ReviewStackCaptureOptions): Pr
         else process.env[key] = value;
     }
     try {
+        // Before the staging plan: a bad review stack config fails at once, with nothing registered.
         validatePrConfig(raw, options.stack, process.env);
+        const sharedPlan = options.sharedPlan ?? (await captureProgram({ stack: SHARED_STACK }));
+        const sharedName = `${sharedPlan.config.pulumiOrganization}/${PROJECT}/${sharedPlan.stack}`;
         let references: StackReferenceMocks | undefined;
         const plan = await captureProject({
             projectRoot: PR_ENVIRONMENTS_ROOT,

@@ -14,6 +14,7 @@ import { PR_CONFIG_KEYS, PR_PROJECT, PrConfigValidationError, validatePrConfig }
 import { resolvePullRequest } from "../pr-environments/pullRequest";
 import { main as prArtifacts } from "../pr-environments/artifacts";
 import { parseArtifactKey } from "../runtime/artifacts/keys";
+import { cidrProblem } from "../components/previewEnvironment";
 import { runCleanup } from "../runtime/artifacts/cleanup";
 import { planPullRequestClose, planPullRequestRetention } from "../runtime/artifacts/pullRequests";
 import { S3rverProcess, startS3rver } from "./artifactS3rver";
@@ -83,6 +84,15 @@ describe("pr-environments: one review stack per pull request (seed 003, issue 14
                 if (spec.default !== undefined && !Array.isArray(spec.default)) assert.ok(`${PR_PROJECT}:${key}` in declared.config, `${key} has its default in Pulumi.yaml`);
             }
             assert.equal((project.slice(project.indexOf("\nconfig:\n")).match(/^  [A-Za-z]+:$/gm) ?? []).length, Object.keys(PR_CONFIG_KEYS).length);
+        });
+
+        it("checks CIDR blocks the way the security group API does: address, prefix length, no host bits", () => {
+            for (const ok of ["198.51.100.0/24", "203.0.113.16/28", "10.0.0.1/32", "2001:db8::/32", "0.0.0.0/0"]) assert.equal(cidrProblem(ok), undefined, ok);
+            assert.match(cidrProblem("198.51.100.0")!, /not a CIDR block/);
+            assert.match(cidrProblem("198.51.100.0/33")!, /prefix length above 32/);
+            assert.match(cidrProblem("300.1.1.0/24")!, /no valid IP address/);
+            assert.match(cidrProblem("2001:db8::/129")!, /prefix length above 128/);
+            assert.match(cidrProblem("203.0.113.17/28")!, /host bits set; the network is 203\.0\.113\.16\/28/);
         });
 
         it("names every bad key at once: the internet as reviewers, a prod stack to share, host bits, a domain without its zone", () => {

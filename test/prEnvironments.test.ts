@@ -12,6 +12,7 @@ import { loadStackConfig } from "../tooling/stackConfig";
 import { runPreview } from "../scripts/preview";
 import { PR_CONFIG_KEYS, PR_PROJECT, PrConfigValidationError, validatePrConfig } from "../pr-environments/config";
 import { resolvePullRequest } from "../pr-environments/pullRequest";
+import { SHARED_OUTPUT_NAMES } from "../pr-environments/staging";
 import { main as prArtifacts } from "../pr-environments/artifacts";
 import { parseArtifactKey } from "../runtime/artifacts/keys";
 import { cidrProblem } from "../components/previewEnvironment";
@@ -194,6 +195,8 @@ describe("pr-environments: one review stack per pull request (seed 003, issue 14
                 const owned = plan.resources.filter((r) => /^(awsx:ec2:Vpc|aws:ec2\/(vpc|subnet|natGateway|vpcEndpoint):|aws:s3\/(bucket|bucketV2):|aws:rds\/|aws:ecs\/|aws:sqs\/|aws:lambda\/|jobfleet:artifacts:ArtifactStore|jobfleet:network:)/.test(r.type));
                 assert.deepEqual(owned.map((r) => r.type), [], "no VPC, bucket, database, cluster, queue or function per pull request");
             }
+            // The root program exports every output a review stack reads (a rename in index.ts breaks review stacks).
+            for (const name of SHARED_OUTPUT_NAMES) assert.ok(staging.outputs[name] !== undefined, `staging exports ${name}`);
             assert.deepEqual(pr51.stackReferences, [STAGING_REF]);
             // Everything lands in staging's network and bucket, by their ids.
             assert.equal(inputsOf(only(pr51, "aws:lb/targetGroup:TargetGroup")).vpcId, staging.outputs.vpcId);

@@ -60,6 +60,8 @@ const preview = new PreviewEnvironment("preview", {
     tags: config.tags,
 });
 export const artifactBucketName = artifactStore.bucketName;
+// Read by pr-environments/ through a StackReference (with vpcId and the subnet ids): review stacks share this bucket.
+export const artifactBucketArn = artifactStore.bucketArn;
 export const artifactKey = previewArtifact.key;
 export const artifactChecksum = previewArtifact.checksum;
 export const previewUrl = preview.url;

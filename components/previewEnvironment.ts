@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
+import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
-import { ArtifactStore } from "./artifactStore";
+import { ArtifactBucket } from "./artifactStore";
 import { grant, serviceRole } from "./iam";
 import { VersionedArtifact } from "./versionedArtifact";
 import { checkApp, checkEnvironment, environmentPrefix, parseArtifactKey } from "../runtime/artifacts/keys";
@@ -10,7 +11,8 @@ export interface PreviewEnvironmentArgs {
     environment: string;
     /** The build every instance runs; the launch template takes its key, version id and checksum as inputs. */
     artifact: VersionedArtifact;
-    store: ArtifactStore;
+    /** The bucket the artifact lives in; the instance role is granted read on `{app}/{environment}/*` of it. */
+    store: ArtifactBucket;
     vpcId: pulumi.Input<string>;
     privateSubnetIds: pulumi.Input<string[]>;
     publicSubnetIds: pulumi.Input<string[]>;
@@ -19,8 +21,15 @@ export interface PreviewEnvironmentArgs {
     maxSize: number;
     /** Off (default): instances sit in private subnets with no public address, reachable only through the ALB. */
     associatePublicIp?: boolean;
-    /** ACM certificate of the HTTPS listener. */
+    /** ACM certificate of the HTTPS listener (for a review stack, a wildcard certificate of `domain.name`'s parent). */
     certificateArn: string;
+    /** Who may reach the ALB on 443 and 80 (IPv4 or IPv6 CIDR blocks); default the whole IPv4 internet, 0.0.0.0/0. */
+    allowedCidrs?: string[];
+    /**
+     * A DNS name for the environment: an alias record `name` in the Route 53 zone `hostedZoneId`
+     * pointing at the ALB, and the URL uses it (so the certificate matches). Without it the URL is the ALB's own name.
+     */
+    domain?: { name: string; hostedZoneId: string };
     /** Port the app listens on (PORT); default 8080. */
     appPort?: number;
     /** Default /health, as the sample build answers. */
@@ -135,6 +144,28 @@ echo "$APP started from $ARTIFACT_KEY"
 `;
 }
 
+/** Why a CIDR block is not one the security group accepts, or undefined when it is. */
+export function cidrProblem(cidr: unknown): string | undefined {
+    if (typeof cidr !== "string") return "is not a string; expected a CIDR block like 203.0.113.0/24";
+    const m = /^([^/]+)\/(\d{1,3})$/.exec(cidr);
+    if (!m) return "is not a CIDR block like 203.0.113.0/24 or 2001:db8::/32 (address/prefix length)";
+    const family = net.isIP(m[1]);
+    const bits = Number(m[2]);
+    if (family === 0) return `has no valid IP address before the /`;
+    if (family === 4 && bits > 32) return "has a prefix length above 32";
+    if (family === 6 && bits > 128) return "has a prefix length above 128";
+    if (family === 4) {
+        const value = m[1].split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0);
+        const hostBits = 32 - bits;
+        if (hostBits > 0 && value % 2 ** hostBits !== 0) return `has host bits set; the network is ${toIpv4(value - (value % 2 ** hostBits))}/${bits}`;
+    }
+    return undefined;
+}
+
+function toIpv4(value: number): string {
+    return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join(".");
+}
+
 /** Graviton families (t4g, m7g, c7gn, ...) run arm64 images; everything else x86_64. */
 export function architectureOf(instanceType: string): "arm64" | "x86_64" {
     return /^[a-z]+\d+g[a-z]*\./.test(instanceType) ? "arm64" : "x86_64";
@@ -178,6 +209,17 @@ export class PreviewEnvironment extends pulumi.ComponentResource {
         if (!/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/.test(args.certificateArn)) {
             fail(`certificateArn must be an ACM certificate ARN like arn:aws:acm:us-east-1:123456789012:certificate/<id> (got ${JSON.stringify(args.certificateArn)}).`);
         }
+        const allowedCidrs = args.allowedCidrs ?? ["0.0.0.0/0"];
+        if (!Array.isArray(allowedCidrs) || allowedCidrs.length === 0) fail(`allowedCidrs must list at least one CIDR block (got ${JSON.stringify(args.allowedCidrs)}); with none, nobody could reach the environment.`);
+        for (const cidr of allowedCidrs) {
+            const problem = cidrProblem(cidr);
+            if (problem) fail(`allowedCidrs: ${JSON.stringify(cidr)} ${problem}.`);
+        }
+        if (new Set(allowedCidrs).size !== allowedCidrs.length) fail(`allowedCidrs lists a CIDR block twice (${JSON.stringify(allowedCidrs)}); security group rules must be unique.`);
+        if (args.domain !== undefined) {
+            if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(args.domain.name)) fail(`domain.name must be a lower-case DNS name like pr-51.preview.example.com (got ${JSON.stringify(args.domain.name)}).`);
+            if (!/^Z[A-Z0-9]{1,31}$/.test(args.domain.hostedZoneId)) fail(`domain.hostedZoneId must be a Route 53 hosted zone id like Z0123456789ABCDEFGHIJ (got ${JSON.stringify(args.domain.hostedZoneId)}).`);
+        }
         const appPort = args.appPort ?? 8080;
         if (!Number.isInteger(appPort) || appPort < 1024 || appPort > 65535) fail(`appPort must be an unprivileged port from 1024 to 65535 (got ${JSON.stringify(appPort)}).`);
         const healthCheckPath = args.healthCheckPath ?? "/health";
@@ -207,10 +249,22 @@ export class PreviewEnvironment extends pulumi.ComponentResource {
         const profile = new aws.iam.InstanceProfile(`${name}-instance`, { role: role.name, tags }, { parent: this });
 
         // Security groups, closed by default: the internet reaches the ALB, the ALB reaches the instances.
-        const albSecurityGroup = new aws.ec2.SecurityGroup(`${name}-alb`, { vpcId: args.vpcId, description: `${args.app} ${args.environment} preview ALB: HTTPS and HTTP (redirect) from the internet`, tags: { ...tags, Name: `${name}-alb` } }, { parent: this });
+        const albSecurityGroup = new aws.ec2.SecurityGroup(`${name}-alb`, { vpcId: args.vpcId, description: `${args.app} ${args.environment} preview ALB: HTTPS and HTTP (redirect) from ${args.allowedCidrs === undefined ? "the internet" : "the allowed CIDR blocks"}`, tags: { ...tags, Name: `${name}-alb` } }, { parent: this });
         const instanceSecurityGroup = new aws.ec2.SecurityGroup(`${name}-instances`, { vpcId: args.vpcId, description: `${args.app} ${args.environment} preview instances: app port from the ALB only`, tags: { ...tags, Name: `${name}-instances` } }, { parent: this });
+        // The default (staging, prod) keeps its original rule names; configured CIDR blocks get one rule each.
+        const internetOnly = args.allowedCidrs === undefined;
         for (const port of [443, 80]) {
-            new aws.vpc.SecurityGroupIngressRule(`${name}-alb-in-${port}`, { securityGroupId: albSecurityGroup.id, ipProtocol: "tcp", fromPort: port, toPort: port, cidrIpv4: "0.0.0.0/0", description: port === 443 ? "HTTPS from the internet" : "HTTP from the internet, redirected to HTTPS" }, { parent: this });
+            const what = port === 443 ? "HTTPS" : "HTTP, redirected to HTTPS,";
+            allowedCidrs.forEach((cidr, i) => {
+                const ipv6 = cidr.includes(":");
+                const ruleName = internetOnly ? `${name}-alb-in-${port}` : `${name}-alb-in-${port}-${i}`;
+                const from = internetOnly ? "the internet" : cidr;
+                new aws.vpc.SecurityGroupIngressRule(
+                    ruleName,
+                    { securityGroupId: albSecurityGroup.id, ipProtocol: "tcp", fromPort: port, toPort: port, ...(ipv6 ? { cidrIpv6: cidr } : { cidrIpv4: cidr }), description: `${what} from ${from}` },
+                    { parent: this },
+                );
+            });
         }
         new aws.vpc.SecurityGroupEgressRule(`${name}-alb-to-instances`, { securityGroupId: albSecurityGroup.id, ipProtocol: "tcp", fromPort: appPort, toPort: appPort, referencedSecurityGroupId: instanceSecurityGroup.id, description: "Forward to the app port of the instances" }, { parent: this });
         new aws.vpc.SecurityGroupIngressRule(`${name}-instances-from-alb`, { securityGroupId: instanceSecurityGroup.id, ipProtocol: "tcp", fromPort: appPort, toPort: appPort, referencedSecurityGroupId: albSecurityGroup.id, description: "App port from the ALB only" }, { parent: this });
@@ -335,7 +389,14 @@ export class PreviewEnvironment extends pulumi.ComponentResource {
         );
 
         this.loadBalancerDnsName = loadBalancer.dnsName;
-        this.url = pulumi.interpolate`https://${loadBalancer.dnsName}`;
+        if (args.domain) {
+            new aws.route53.Record(
+                `${name}-dns`,
+                { zoneId: args.domain.hostedZoneId, name: args.domain.name, type: "A", aliases: [{ name: loadBalancer.dnsName, zoneId: loadBalancer.zoneId, evaluateTargetHealth: true }] },
+                { parent: this },
+            );
+        }
+        this.url = args.domain ? pulumi.output(`https://${args.domain.name}`) : pulumi.interpolate`https://${loadBalancer.dnsName}`;
         this.autoScalingGroupName = autoScalingGroup.name;
         this.launchTemplateId = launchTemplate.id;
         this.instanceRoleArn = role.arn;

@@ -1,13 +1,14 @@
 import * as fs from "fs";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { ArtifactStore } from "./artifactStore";
+import { ArtifactBucket } from "./artifactStore";
 import { artifactMetadata, BuildField, BuildFieldLabels, CONFIG_LABELS, METADATA, resolveBuildInfo, ResolvedBuildInfo } from "../runtime/artifacts/buildInfo";
 import { digestFileSync } from "../runtime/artifacts/checksum";
 import { artifactKey, artifactVersion, checkApp, checkEnvironment, checkFileName, defaultArtifactFileName } from "../runtime/artifacts/keys";
 
 export interface VersionedArtifactArgs {
-    store: ArtifactStore;
+    /** The bucket: this stack's `ArtifactStore`, or another stack's through `SharedArtifactStore`. */
+    store: ArtifactBucket;
     app: string;
     environment: string;
     /** The tarball to upload (absolute, or relative to the working directory). */
@@ -112,7 +113,7 @@ export class VersionedArtifact extends pulumi.ComponentResource {
         this.object = new aws.s3.BucketObjectv2(
             `${name}-${artifactVersion(build!.commitSha, build!.buildTime)}`,
             {
-                bucket: args.store.bucket.id,
+                bucket: args.store.bucketName,
                 key: this.keyValue,
                 source: new pulumi.asset.FileAsset(args.filePath),
                 contentType: /\.(tar\.gz|tgz)$/.test(fileName) ? "application/gzip" : "application/octet-stream",

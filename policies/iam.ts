@@ -59,6 +59,12 @@ function documentsOf(type: string, props: Record<string, any>): DocumentAt[] {
     return docs;
 }
 
+/**
+ * Wildcards AWS's own key policy examples grant to services (CloudWatch alarms, SNS, CloudTrail:
+ * "kms:GenerateDataKey*" in the AWS KMS and SNS developer guides), read in a key policy only.
+ */
+const KMS_DOCUMENTED_WILDCARDS = ["kms:GenerateDataKey*"];
+
 /** AWS's default key policy statement: the key's own account root may use kms:* (access is then decided by IAM policies). */
 function isKmsDefaultRootStatement(type: string, s: Statement): boolean {
     if (!KMS_KEY_POLICY_TYPES.includes(type) || s.hasNotAction) return false;
@@ -145,6 +151,7 @@ export const iamNoWildcardActions: ResourceValidationPolicy = resourcePolicy({
             if (!isAllow(s) || isKmsDefaultRootStatement(args.type, s)) return;
             for (const entry of s.actions) {
                 if (!hasWildcard(entry)) continue;
+                if (KMS_KEY_POLICY_TYPES.includes(args.type) && KMS_DOCUMENTED_WILDCARDS.includes(entry)) continue;
                 const expanded = await expandAction(entry);
                 const writes: string[] = [];
                 for (const action of expanded) {
@@ -239,6 +246,13 @@ const ATTACHMENT_TYPES: string[] = [
  * (`*`, `s3:*`, `iam:*`). Read-only wildcards (`s3:Get*` in ReadOnlyAccess) and named actions on
  * `*` (AWSLambdaBasicExecutionRole's logs:CreateLogGroup) are not.
  */
+/**
+ * A wildcard on every resource reaching this many write actions is full access to a service
+ * (s3:* reaches over a hundred); the session channels of AmazonSSMManagedInstanceCore
+ * (ssmmessages:*, four actions) are not.
+ */
+const FULL_ACCESS_WRITE_ACTIONS = 10;
+
 async function managedPolicyOverGrant(document: object): Promise<string | undefined> {
     const parsed = parsePolicyDocument(document);
     if (!parsed.ok) return undefined;
@@ -249,8 +263,18 @@ async function managedPolicyOverGrant(document: object): Promise<string | undefi
         for (const entry of s.actions) {
             if (!hasWildcard(entry)) continue;
             const writes: string[] = [];
-            for (const action of await expandAction(entry)) if (grantsWriteOrPermissions(await actionFacts(action))) writes.push(action);
-            if (writes.length > 0) return `${statementLabel(s)} allows "${entry}" on every resource (${writes.length} write or permissions-management actions, e.g. ${sample(writes, 3)})`;
+            const permissions: string[] = [];
+            for (const action of await expandAction(entry)) {
+                const facts = await actionFacts(action);
+                if (!grantsWriteOrPermissions(facts)) continue;
+                writes.push(action);
+                if (/permissions management/i.test(facts.accessLevel ?? "")) permissions.push(action);
+            }
+            const serviceWide = /^[^:]+:\*$/.test(entry);
+            if (entry === "*" || (serviceWide && permissions.length > 0) || writes.length >= FULL_ACCESS_WRITE_ACTIONS) {
+                const what = permissions.length > 0 ? `${permissions.length} permissions-management actions, e.g. ${sample(permissions, 3)}` : `${writes.length} write actions, e.g. ${sample(writes, 3)}`;
+                return `${statementLabel(s)} allows "${entry}" on every resource (${what})`;
+            }
         }
     }
     return undefined;

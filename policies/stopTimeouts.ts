@@ -227,7 +227,7 @@ export const sqsVisibilityExceedsJobTimeout: StackValidationPolicy = stackPolicy
             for (const consumer of [...lambdaConsumers(queue, resources), ...ecsConsumers(queue, resources, vars)]) {
                 if (visibility > consumer.timeoutSeconds) continue;
                 report(queue, {
-                    field: `visibilityTimeoutSeconds${queue.props.visibilityTimeoutSeconds === undefined ? " (unset: 30)" : ""}`,
+                    field: "visibilityTimeoutSeconds",
                     problem: `is ${visibility} s, not longer than the job timeout of its consumer ${consumer.description}, so a message can reappear and run twice`,
                     fix: `set visibilityTimeoutSeconds above ${consumer.timeoutSeconds} s (the job timeout plus a margin)`,
                 });

@@ -130,7 +130,7 @@ export function collectRoleGrants(resources: PolicyResource[]): RoleGrants[] {
             return;
         }
         const managed = awsManagedPolicyDocument(arn);
-        if (managed) g.documents.push({ holder, field: `${field} (AWS managed policy document)`, document: managed });
+        if (managed) g.documents.push({ holder, field: `${field} "${arn}" (its AWS managed document)`, document: managed });
         else g.externalPolicies.push({ arn, holder, field });
     };
 

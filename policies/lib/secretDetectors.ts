@@ -52,6 +52,7 @@ export function isInertValue(value: string): boolean {
     if (/^\{\{resolve:(secretsmanager|ssm|ssm-secure):[^}]+\}\}$/.test(v)) return true;
     if (/^(ssm|secretsmanager|ssm-secure):/.test(v)) return true;
     if (PLACEHOLDER.test(v)) return true;
+    if (/^(Bearer|Basic|Token)\s+/i.test(v) && PLACEHOLDER.test(v.replace(/^\S+\s+/, ""))) return true;
     if (/^-?\d+(\.\d+)?$/.test(v)) return true;
     if (/^\d+(\.\d+)?\s*(ms|s|sec|m|min|h|d|w|y|seconds?|minutes?|hours?|days?)$/i.test(v)) return true;
     if (/^(true|false|yes|no|on|off|enabled|disabled|none|null|nil|required|optional)$/i.test(v)) return true;
@@ -94,7 +95,7 @@ export function normaliseName(name: string): string {
 }
 
 /** Words that on their own name a secret. */
-const SECRET_WORDS = new Set(["PASSWORD", "PASSWD", "PASSPHRASE", "PWD", "PASS", "SECRET", "SECRETS", "TOKEN", "APIKEY", "CREDENTIAL", "CREDENTIALS", "DSN", "CONNSTR", "PRIVATEKEY", "SECRETKEY", "ACCESSKEY"]);
+const SECRET_WORDS = new Set(["AUTHORIZATION", "PASSWORD", "PASSWD", "PASSPHRASE", "PWD", "PASS", "SECRET", "SECRETS", "TOKEN", "APIKEY", "CREDENTIAL", "CREDENTIALS", "DSN", "CONNSTR", "PRIVATEKEY", "SECRETKEY", "ACCESSKEY"]);
 /** `<word> KEY` is a secret for these words (`API_KEY`, `SIGNING_KEY`); `PUBLIC_KEY`, `KMS_KEY` are not. */
 const SECRET_KEY_QUALIFIERS = new Set(["API", "ACCESS", "SECRET", "PRIVATE", "SIGNING", "ENCRYPTION", "MASTER", "CLIENT", "AUTH", "SERVICE", "LICENSE", "WEBHOOK", "HMAC", "JWT", "SESSION", "APP", "ADMIN", "SHARED", "ROOT", "ENCRYPT", "DECRYPT", "CIPHER", "BOT", "INGEST", "WRITE"]);
 /** Compound names that hold a secret as a whole. */
@@ -120,6 +121,8 @@ export function isSecretName(name: string): boolean {
     if (SECRET_PHRASES.some((p) => p.test(joined))) return true;
     const last = words[words.length - 1];
     if (SECRET_WORDS.has(last)) return true;
+    // Run-together names: `apitoken`, `adminpassword`, `clientsecret`.
+    if (/^[A-Z]{2,}(TOKEN|PASSWORD|PASSWD|SECRET|APIKEY)$/.test(last)) return true;
     if (last === "KEY" && words.length >= 2 && SECRET_KEY_QUALIFIERS.has(words[words.length - 2])) return true;
     if (last === "KEY" && words.length === 1) return false;
     return false;

@@ -51,7 +51,7 @@ interface At {
 }
 
 function render(at: At): string {
-    return at.hints.length > 0 ? `${at.field} (${at.hints.join(" ")})` : at.field;
+    return at.hints.length > 0 ? `${at.field}, ${at.hints.join(" ")}` : at.field;
 }
 
 function keySegment(key: string): string {
@@ -110,7 +110,7 @@ export function walkProperties(props: Record<string, unknown>, options: WalkOpti
             });
             // An argument list (command, entryPoint, runcmd entries) read as one command line for its flags.
             if (value.length >= 2 && value.every((v) => typeof v === "string" && !isUnknown(v))) {
-                const joined = (value as string[]).map((v) => (/\s/.test(v) ? JSON.stringify(v) : v)).join(" ");
+                const joined = (value as string[]).map((v) => (/\s/.test(v) && !v.includes("'") ? `'${v}'` : v)).join(" ");
                 const decoded = DECODERS.find((d) => d.name === "line")?.decode(joined);
                 for (const piece of decoded?.pieces ?? []) {
                     if (piece.value !== undefined) out.leaves.push({ field: `${render(at)} ${piece.label}`, property: at.property, name: piece.name, value: piece.value, byValue: false });

@@ -246,7 +246,8 @@ export function limitingConditionValues(s: Statement, key: string): string[] {
         const like = /Like$/i.test(op);
         for (const v of values) {
             if (v === "" || /^[*?]+$/.test(v)) continue;
-            if (/^arn:/.test(v) && isWildcardResource(v)) continue;
+            // An ARN pattern limits when it pins the account or names a resource: `arn:aws:ecs:<region>:<account>:*` does, `arn:aws:s3:::*` does not.
+            if (/^arn:/.test(v) && isWildcardResource(v) && !/^arn:[^:]*:[^:]*:[^:]*:\d{12}:/.test(v)) continue;
             if (like && /^[*?]/.test(v)) continue;
             out.push(v);
         }

@@ -239,6 +239,123 @@ const SECRET_CASES: Case[] = [
     },
 ];
 
+interface PolicyCase extends Case {
+    policy: string;
+}
+
+const rolePolicy = (name: string, ...statements: aws.iam.PolicyStatement[]) => res(aws.iam.RolePolicy, name, { role: "app", policy: doc(...statements) });
+const bucketPolicy = (statement: aws.iam.PolicyStatement) => res(aws.s3.BucketPolicy, "bp", { bucket: "jobs", policy: doc(statement) });
+const githubTrust = (sub: string) =>
+    res(aws.iam.Role, "ci", {
+        assumeRolePolicy: doc({
+            Effect: "Allow",
+            Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/token.actions.githubusercontent.com` },
+            Action: "sts:AssumeRoleWithWebIdentity",
+            Condition: { StringEquals: { "token.actions.githubusercontent.com:aud": "sts.amazonaws.com" }, StringLike: { "token.actions.githubusercontent.com:sub": sub } },
+        }),
+    });
+
+const IAM_CASES: PolicyCase[] = [
+    {
+        title: "s3:GetObject on arn:aws:s3:::* (every bucket)",
+        policy: "iam-no-wildcard-resource",
+        unsafe: () => rolePolicy("read", { Effect: "Allow", Action: "s3:GetObject", Resource: "arn:aws:s3:::*" }),
+        where: ['Resource "arn:aws:s3:::*"'],
+        twin: () => rolePolicy("read", { Effect: "Allow", Action: "s3:GetObject", Resource: "arn:aws:s3:::jobfleet-jobs/*" }),
+    },
+    {
+        title: "sqs:* on the queue",
+        policy: "iam-no-wildcard-actions",
+        unsafe: () => rolePolicy("q", { Effect: "Allow", Action: "sqs:*", Resource: `arn:aws:sqs:us-east-1:${ACCOUNT}:jobs` }),
+        where: ['Action "sqs:*"'],
+        twin: () => rolePolicy("q", { Effect: "Allow", Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"], Resource: `arn:aws:sqs:us-east-1:${ACCOUNT}:jobs` }),
+    },
+    {
+        title: "iam:* in a role's inlinePolicies",
+        policy: "iam-no-wildcard-actions",
+        unsafe: () => res(aws.iam.Role, "inline", { assumeRolePolicy: trust("lambda.amazonaws.com", SOURCE_ACCOUNT), inlinePolicies: [{ name: "admin-ish", policy: doc({ Effect: "Allow", Action: "iam:*", Resource: `arn:aws:iam::${ACCOUNT}:role/app-*` }) }] }),
+        where: ['inlinePolicies[0] ("admin-ish").policy', 'Action "iam:*"'],
+        twin: () => res(aws.iam.Role, "inline", { assumeRolePolicy: trust("lambda.amazonaws.com", SOURCE_ACCOUNT), inlinePolicies: [{ name: "read", policy: doc({ Effect: "Allow", Action: "iam:Get*", Resource: `arn:aws:iam::${ACCOUNT}:role/app-*` }) }] }),
+    },
+    {
+        title: "Allow with NotAction",
+        policy: "iam-no-not-action-allow",
+        unsafe: () => rolePolicy("not", { Effect: "Allow", NotAction: "iam:*", Resource: "*" }),
+        where: ["NotAction"],
+        twin: () => rolePolicy("not", { Effect: "Deny", NotAction: ["s3:GetObject", "s3:PutObject"], Resource: "*" }),
+    },
+    {
+        title: "public bucket policy whose aws:PrincipalOrgID is StringLike *",
+        policy: "iam-resource-policy-principals",
+        unsafe: () => bucketPolicy({ Effect: "Allow", Principal: "*", Action: "s3:GetObject", Resource: "arn:aws:s3:::jobs/*", Condition: { StringLike: { "aws:PrincipalOrgID": "*" } } }),
+        where: ["grants to anyone"],
+        twin: () => bucketPolicy({ Effect: "Allow", Principal: "*", Action: "s3:GetObject", Resource: "arn:aws:s3:::jobs/*", Condition: { StringEquals: { "aws:PrincipalOrgID": "o-a1b2c3d4e5" } } }),
+    },
+    {
+        title: "SNS topic policy for S3 with aws:SourceArn arn:aws:s3:::*",
+        policy: "iam-resource-policy-principals",
+        unsafe: () => res(aws.sns.TopicPolicy, "tp", { arn: "t", policy: doc({ Effect: "Allow", Principal: { Service: "s3.amazonaws.com" }, Action: "sns:Publish", Resource: "*", Condition: { ArnLike: { "aws:SourceArn": "arn:aws:s3:::*" } } }) }),
+        where: ['Principal.Service "s3.amazonaws.com"'],
+        twin: () => res(aws.sns.TopicPolicy, "tp", { arn: "t", policy: doc({ Effect: "Allow", Principal: { Service: "s3.amazonaws.com" }, Action: "sns:Publish", Resource: "*", Condition: { ArnLike: { "aws:SourceArn": "arn:aws:s3:::jobfleet-uploads" } } }) }),
+    },
+    {
+        title: "source condition only IfExists in a queue policy",
+        policy: "iam-resource-policy-principals",
+        unsafe: () => res(aws.sqs.QueuePolicy, "qp", { queueUrl: "q", policy: doc({ Effect: "Allow", Principal: { Service: "sns.amazonaws.com" }, Action: "sqs:SendMessage", Resource: "*", Condition: { ArnEqualsIfExists: { "aws:SourceArn": `arn:aws:sns:us-east-1:${ACCOUNT}:jobs` } } }) }),
+        where: ['Principal.Service "sns.amazonaws.com"'],
+        twin: () => res(aws.sqs.QueuePolicy, "qp", { queueUrl: "q", policy: doc({ Effect: "Allow", Principal: { Service: "sns.amazonaws.com" }, Action: "sqs:SendMessage", Resource: "*", Condition: { ArnEquals: { "aws:SourceArn": `arn:aws:sns:us-east-1:${ACCOUNT}:jobs` } } }) }),
+    },
+    {
+        title: "Lambda permission for API Gateway without sourceArn",
+        policy: "iam-resource-policy-principals",
+        unsafe: () => res(aws.lambda.Permission, "invoke", { action: "lambda:InvokeFunction", function: "fn", principal: "apigateway.amazonaws.com" }),
+        where: ['principal "apigateway.amazonaws.com"'],
+        twin: () => res(aws.lambda.Permission, "invoke", { action: "lambda:InvokeFunction", function: "fn", principal: "apigateway.amazonaws.com", sourceArn: `arn:aws:execute-api:us-east-1:${ACCOUNT}:abc123/*/*` }),
+    },
+    {
+        title: "GitHub OIDC trust for every repository of the owner",
+        policy: "iam-trust-policy-principals",
+        unsafe: () => githubTrust("repo:example/*"),
+        where: ["does not name one repository"],
+        twin: () => githubTrust("repo:example/jobfleet:ref:refs/heads/main"),
+    },
+    {
+        title: "trust in ECS tasks with a ForAllValues source condition",
+        policy: "iam-trust-service-source-condition",
+        unsafe: () => res(aws.iam.Role, "task", { assumeRolePolicy: trust("ecs-tasks.amazonaws.com", { "ForAllValues:StringEquals": { "aws:SourceAccount": ACCOUNT } }) }),
+        where: ['Principal.Service "ecs-tasks.amazonaws.com"'],
+        twin: () => res(aws.iam.Role, "task", { assumeRolePolicy: trust("ecs-tasks.amazonaws.com", { ArnLike: { "aws:SourceArn": `arn:aws:ecs:us-east-1:${ACCOUNT}:*` } }) }),
+    },
+    {
+        title: "iam:PassRole on role/* with a limiting condition",
+        policy: "iam-passrole-scoped",
+        unsafe: () => rolePolicy("pass", { Effect: "Allow", Action: "iam:PassRole", Resource: `arn:aws:iam::${ACCOUNT}:role/*`, Condition: { StringEquals: { "iam:PassedToService": "ecs-tasks.amazonaws.com" } } }),
+        where: ["iam:PassRole Resource"],
+        twin: () => rolePolicy("pass", { Effect: "Allow", Action: "iam:PassRole", Resource: `arn:aws:iam::${ACCOUNT}:role/jobfleet-task`, Condition: { StringEquals: { "iam:PassedToService": "ecs-tasks.amazonaws.com" } } }),
+    },
+    {
+        title: "AdministratorAccess in a role's managedPolicyArns",
+        policy: "iam-no-admin-managed-policies",
+        unsafe: () => res(aws.iam.Role, "ops", { assumeRolePolicy: trust("lambda.amazonaws.com", SOURCE_ACCOUNT), managedPolicyArns: ["arn:aws:iam::aws:policy/AdministratorAccess"] }),
+        where: ['managedPolicyArns[0] "arn:aws:iam::aws:policy/AdministratorAccess"'],
+        twin: () => res(aws.iam.Role, "ops", { assumeRolePolicy: trust("ec2.amazonaws.com"), managedPolicyArns: ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"] }),
+    },
+    {
+        title: "AmazonEC2FullAccess through a user policy attachment",
+        policy: "iam-no-admin-managed-policies",
+        unsafe: () => res(aws.iam.UserPolicyAttachment, "u", { user: "ops", policyArn: "arn:aws:iam::aws:policy/AmazonEC2FullAccess" }),
+        where: ["AmazonEC2FullAccess"],
+        twin: () => res(aws.iam.UserPolicyAttachment, "u", { user: "ops", policyArn: "arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess" }),
+    },
+    {
+        title: "static keys in the provider",
+        policy: "iam-no-static-credentials",
+        unsafe: () => ({ urn: urnOf("pulumi:providers:aws", "keys"), type: "pulumi:providers:aws", custom: true, inputs: { region: "us-east-1", accessKey: "AKIA" + "Q3EGRIUSNWMVXP7Z", secretKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY" } }),
+        where: ["accessKey", "static AWS credential"],
+        twin: () => ({ urn: urnOf("pulumi:providers:aws", "keys"), type: "pulumi:providers:aws", custom: true, inputs: { region: "us-east-1", profile: "jobfleet-ci" } }),
+    },
+];
+
 describe("policy pack: adversarial corpus (wire form, unsafe change and near-miss twin)", function () {
     const analyzer = useAnalyzer("policies/config/prod.json");
     const analyze = (r: StackResource) => analyzer.get().analyze(r);
@@ -252,6 +369,17 @@ describe("policy pack: adversarial corpus (wire form, unsafe change and near-mis
             });
             it(`passes the twin: ${c.title}`, async () => {
                 expectPass(await analyze(c.twin()), SECRETS);
+            });
+        }
+    });
+
+    describe("IAM rules, one unsafe change and its twin each", () => {
+        for (const c of IAM_CASES) {
+            it(`${c.policy} blocks: ${c.title}`, async () => {
+                expectViolation(await analyze(c.unsafe()), c.policy, ...c.where);
+            });
+            it(`${c.policy} passes the twin: ${c.title}`, async () => {
+                expectPass(await analyze(c.twin()), c.policy);
             });
         }
     });

@@ -1,7 +1,7 @@
 import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { conditionValues, isPublicPrincipal, parsePolicyDocument, Statement } from "./lib/iamDocument";
 import { resourcePolicy, stackPolicy } from "./lib/policy";
-import { BUCKET_TYPES, bucketIdentifiers, containerLabel, parseContainerDefinitions, refersTo, T } from "./lib/resources";
+import { BUCKET_TYPES, bucketIdentifiers, containerLabel, parseContainerDefinitions, ResourceIndex, T } from "./lib/resources";
 
 /**
  * Immutable artifacts: what runs is exactly what was built and reviewed. Images are pinned by
@@ -163,9 +163,21 @@ function buckets(resources: PolicyResource[]): PolicyResource[] {
     return resources.filter((r) => BUCKET_TYPES.includes(r.type));
 }
 
-function attachedTo(bucket: PolicyResource, resources: PolicyResource[], types: string[]): PolicyResource[] {
-    const ids = bucketIdentifiers(bucket);
-    return resources.filter((r) => types.includes(r.type) && refersTo(r, "bucket", bucket, ids));
+/** The resources of `types` attached to each bucket (by their `bucket` property), in one pass through an identifier index. */
+function attachmentsByBucket(resources: PolicyResource[], types: string[]): Map<PolicyResource, PolicyResource[]> {
+    const all = buckets(resources);
+    const index = new ResourceIndex(all);
+    for (const b of all) for (const id of bucketIdentifiers(b)) index.add(id, b);
+    const out = new Map<PolicyResource, PolicyResource[]>(all.map((b) => [b, []]));
+    for (const r of resources) {
+        if (!types.includes(r.type)) continue;
+        for (const b of index.targets(r, "bucket")) out.get(b)!.push(r);
+    }
+    return out;
+}
+
+function attachedTo(bucket: PolicyResource, attachments: Map<PolicyResource, PolicyResource[]>): PolicyResource[] {
+    return attachments.get(bucket) ?? [];
 }
 
 const PAB_FLAGS = ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"] as const;
@@ -180,8 +192,9 @@ export const s3BlockPublicAccess: StackValidationPolicy = stackPolicy({
     validate: ({ resources, report }) => {
         const account = resources.find((r) => r.type === T.s3AccountPublicAccessBlock && PAB_FLAGS.every((f) => r.props[f] === true));
         if (account) return;
+        const blocksByBucket = attachmentsByBucket(resources, [T.s3PublicAccessBlock]);
         for (const bucket of buckets(resources)) {
-            const blocks = attachedTo(bucket, resources, [T.s3PublicAccessBlock]);
+            const blocks = attachedTo(bucket, blocksByBucket);
             if (blocks.length === 0) {
                 report(bucket, { field: "(no aws.s3.BucketPublicAccessBlock)", problem: "has no public access block, so an ACL or bucket policy can make it public", fix: `add aws.s3.BucketPublicAccessBlock with bucket set to this bucket and ${PAB_FLAGS.join(", ")} all true` });
                 continue;
@@ -215,8 +228,9 @@ export const s3EnforceTls: StackValidationPolicy = stackPolicy({
     remediationSteps:
         'Add an aws.s3.BucketPolicy for the bucket with the statement {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [<bucket ARN>, "<bucket ARN>/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}.',
     validate: ({ resources, report }) => {
+        const policiesByBucket = attachmentsByBucket(resources, [T.s3BucketPolicy]);
         for (const bucket of buckets(resources)) {
-            const policies = attachedTo(bucket, resources, [T.s3BucketPolicy]).map((p) => ({ holder: p, doc: p.props.policy }));
+            const policies = attachedTo(bucket, policiesByBucket).map((p) => ({ holder: p, doc: p.props.policy }));
             if (bucket.props.policy) policies.push({ holder: bucket, doc: bucket.props.policy });
             const ok = policies.some(({ doc }) => {
                 const parsed = parsePolicyDocument(doc);
@@ -242,8 +256,9 @@ export const s3Encryption: StackValidationPolicy = stackPolicy({
     remediationSteps:
         'Add an aws.s3.BucketServerSideEncryptionConfiguration for the bucket with rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms" (or "AES256") }, bucketKeyEnabled: true }]. Configuring it explicitly keeps the choice (and a KMS key, where used) reviewed rather than implied.',
     validate: ({ resources, report }) => {
+        const configsByBucket = attachmentsByBucket(resources, [T.s3Encryption, T.s3EncryptionV2]);
         for (const bucket of buckets(resources)) {
-            const configs = attachedTo(bucket, resources, [T.s3Encryption, T.s3EncryptionV2]);
+            const configs = attachedTo(bucket, configsByBucket);
             const algorithms: string[] = [];
             for (const c of configs) {
                 for (const rule of Array.isArray(c.props.rules) ? c.props.rules : []) {

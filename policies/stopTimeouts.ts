@@ -1,6 +1,6 @@
 import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { resourcePolicy, stackPolicy, stringList } from "./lib/policy";
-import { asNumber, ContainerDefinition, containerLabel, environmentOf, identifiersOf, isFargate, parseContainerDefinitions, refersTo, T } from "./lib/resources";
+import { asNumber, ContainerDefinition, containerLabel, environmentOf, isFargate, knownOrUndefined, parseContainerDefinitions, ResourceIndex, T } from "./lib/resources";
 
 /**
  * Timeouts that keep work from being cut off or run twice: container stop timeouts longer than the
@@ -151,21 +151,53 @@ interface Consumer {
     timeoutSeconds: number;
 }
 
-function lambdaConsumers(queue: PolicyResource, resources: PolicyResource[]): Consumer[] {
-    const queueIds = identifiersOf(queue);
-    const functions = resources.filter((r) => r.type === T.lambdaFunction);
-    const aliases = resources.filter((r) => r.type === "aws:lambda/alias:Alias");
-    const out: Consumer[] = [];
-    for (const esm of resources.filter((r) => r.type === T.lambdaEventSourceMapping)) {
-        if (!refersTo(esm, "eventSourceArn", queue, queueIds)) continue;
-        for (const fn of functions) {
-            const fnIds = identifiersOf(fn, ["invokeArn"]);
-            const target = String(esm.props.functionName ?? "");
-            const viaAlias = aliases.find((a) => (refersTo(esm, "functionName", a) || identifiersOf(a).has(target)) && refersTo(a, "functionName", fn, fnIds));
-            const qualified = target !== "" && [...fnIds].some((id) => target.startsWith(`${id}:`));
-            if (!refersTo(esm, "functionName", fn, fnIds) && !qualified && !viaAlias) continue;
-            const timeout = asNumber(fn.props.timeout) ?? 3;
-            out.push({ resource: fn, description: `Lambda "${fn.name}" (timeout ${timeout} s, through event source mapping "${esm.name}"${viaAlias ? ` and alias "${viaAlias.name}"` : ""})`, timeoutSeconds: timeout });
+/**
+ * Every queue's consumers, in one pass over the stack through identifier indexes (linear in the
+ * stack's size): Lambdas behind an event source mapping on the queue (directly, through a
+ * qualified ARN or through an alias), and ECS containers that reference the queue and declare a
+ * job timeout.
+ */
+function consumersByQueue(resources: PolicyResource[], jobTimeoutVariables: Set<string>): Map<PolicyResource, Consumer[]> {
+    const queues = resources.filter((r) => r.type === T.sqsQueue);
+    const queueIndex = new ResourceIndex(queues);
+    const functionIndex = new ResourceIndex(resources.filter((r) => r.type === T.lambdaFunction), ["invokeArn"]);
+    const aliasIndex = new ResourceIndex(resources.filter((r) => r.type === "aws:lambda/alias:Alias"));
+    const out = new Map<PolicyResource, Consumer[]>(queues.map((q) => [q, []]));
+    for (const r of resources) {
+        if (r.type === T.lambdaEventSourceMapping) {
+            const targets = queueIndex.targets(r, "eventSourceArn");
+            if (targets.length === 0) continue;
+            const found = new Map<PolicyResource, PolicyResource | undefined>();
+            for (const fn of functionIndex.targets(r, "functionName")) found.set(fn, undefined);
+            for (const alias of aliasIndex.targets(r, "functionName")) for (const fn of functionIndex.targets(alias, "functionName")) found.set(fn, alias);
+            for (const [fn, alias] of found) {
+                const timeout = asNumber(fn.props.timeout) ?? 3;
+                const consumer = { resource: fn, description: `Lambda "${fn.name}" (timeout ${timeout} s, through event source mapping "${r.name}"${alias ? ` and alias "${alias.name}"` : ""})`, timeoutSeconds: timeout };
+                for (const q of targets) out.get(q)!.push(consumer);
+            }
+        } else if (r.type === T.ecsTaskDefinition) {
+            const parsed = parseContainerDefinitions(knownOrUndefined(() => r.props.containerDefinitions));
+            if (!parsed.ok) continue;
+            const dependedOn = queueIndex.targets({ ...r, props: {} } as PolicyResource, "containerDefinitions");
+            parsed.containers.forEach((c, i) => {
+                const env = environmentOf(c);
+                const referenced = new Map<PolicyResource, string | undefined>(dependedOn.map((q) => [q, undefined]));
+                for (const e of env) for (const q of queueIndex.lookup(e.value)) referenced.set(q, e.name);
+                if (referenced.size === 0) return;
+                for (const e of env) {
+                    if (!jobTimeoutVariables.has(e.name)) continue;
+                    const n = asNumber(e.value);
+                    if (n === undefined) continue;
+                    const seconds = unitSeconds(e.name, n);
+                    for (const [q, via] of referenced) {
+                        out.get(q)!.push({
+                            resource: r,
+                            description: `task definition "${r.name}" ${containerLabel(c, i)} (${e.name}=${e.value}, ${seconds} s${via ? `; reads the queue from ${via}` : ""})`,
+                            timeoutSeconds: seconds,
+                        });
+                    }
+                }
+            });
         }
     }
     return out;
@@ -175,33 +207,6 @@ function unitSeconds(name: string, value: number): number {
     if (/_MS$|MILLIS(ECONDS)?$/i.test(name)) return value / 1000;
     if (/_MIN(S|UTES)?$/i.test(name)) return value * 60;
     return value;
-}
-
-function ecsConsumers(queue: PolicyResource, resources: PolicyResource[], jobTimeoutVariables: Set<string>): Consumer[] {
-    const queueIds = identifiersOf(queue);
-    const out: Consumer[] = [];
-    for (const td of resources.filter((r) => r.type === T.ecsTaskDefinition)) {
-        const parsed = parseContainerDefinitions(td.props.containerDefinitions);
-        if (!parsed.ok) continue;
-        const dependsOnQueue = (td.propertyDependencies?.containerDefinitions ?? []).some((d) => d.urn === queue.urn);
-        parsed.containers.forEach((c, i) => {
-            const env = environmentOf(c);
-            const ref = env.find((e) => queueIds.has(e.value));
-            if (!ref && !dependsOnQueue) return;
-            for (const e of env) {
-                if (!jobTimeoutVariables.has(e.name)) continue;
-                const n = asNumber(e.value);
-                if (n === undefined) continue;
-                const seconds = unitSeconds(e.name, n);
-                out.push({
-                    resource: td,
-                    description: `task definition "${td.name}" ${containerLabel(c, i)} (${e.name}=${e.value}, ${seconds} s${ref ? `; reads the queue from ${ref.name}` : ""})`,
-                    timeoutSeconds: seconds,
-                });
-            }
-        });
-    }
-    return out;
 }
 
 export const sqsVisibilityExceedsJobTimeout: StackValidationPolicy = stackPolicy<{ jobTimeoutVariables: string[] }>({
@@ -222,9 +227,9 @@ export const sqsVisibilityExceedsJobTimeout: StackValidationPolicy = stackPolicy
     },
     validate: ({ resources, config, report }) => {
         const vars = new Set(stringList(config.jobTimeoutVariables));
-        for (const queue of resources.filter((r) => r.type === T.sqsQueue)) {
+        for (const [queue, consumers] of consumersByQueue(resources, vars)) {
             const visibility = asNumber(queue.props.visibilityTimeoutSeconds) ?? 30;
-            for (const consumer of [...lambdaConsumers(queue, resources), ...ecsConsumers(queue, resources, vars)]) {
+            for (const consumer of consumers) {
                 if (visibility > consumer.timeoutSeconds) continue;
                 report(queue, {
                     field: "visibilityTimeoutSeconds",

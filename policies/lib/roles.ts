@@ -1,7 +1,7 @@
 import { PolicyResource } from "@pulumi/policy";
 import { parsePolicyDocument, principalValues, isAllow } from "./iamDocument";
 import { awsManagedPolicyDocument } from "./managedPolicies";
-import { identifiersOf, knownOrUndefined, T } from "./resources";
+import { knownOrUndefined, ResourceIndex, T } from "./resources";
 
 /**
  * The roles of a stack with every way a permission reaches them: inline policies
@@ -53,43 +53,6 @@ function trustedServicesOf(role: PolicyResource): string[] {
     const parsed = parsePolicyDocument(knownOrUndefined(() => role.props.assumeRolePolicy));
     if (!parsed.ok) return [];
     return parsed.statements.filter(isAllow).flatMap((s) => principalValues(s.principal, "Service"));
-}
-
-/** Identifier → resources, for joins by value; property dependencies join by URN. */
-export class ResourceIndex {
-    private readonly byId = new Map<string, PolicyResource[]>();
-
-    constructor(resources: PolicyResource[], extraKeys: string[] = []) {
-        for (const r of resources) {
-            for (const id of identifiersOf(r, extraKeys)) {
-                const list = this.byId.get(id) ?? [];
-                list.push(r);
-                this.byId.set(id, list);
-            }
-        }
-    }
-
-    /** The indexed resources `holder.props[prop]` points at (by property dependency or by value; lists followed). */
-    targets(holder: PolicyResource, prop: string): PolicyResource[] {
-        const found = new Set<PolicyResource>();
-        for (const d of holder.propertyDependencies?.[prop] ?? []) for (const r of this.byId.get(d.urn) ?? []) found.add(r);
-        const values = ([] as unknown[]).concat(knownOrUndefined(() => holder.props[prop]) ?? []);
-        for (const v of values) {
-            if (typeof v !== "string") continue;
-            for (const r of this.lookup(v)) found.add(r);
-        }
-        return [...found];
-    }
-
-    lookup(value: string): PolicyResource[] {
-        const direct = this.byId.get(value);
-        if (direct) return direct;
-        // A role ARN's last segment is its name; a Lambda ARN may carry a qualifier (`:live`, `:3`).
-        const roleName = /^arn:aws[a-z-]*:iam::\d{12}:role\/(?:.*\/)?([^/]+)$/.exec(value)?.[1];
-        if (roleName) return this.byId.get(roleName) ?? [];
-        const fn = /^(arn:aws[a-z-]*:lambda:[^:]+:\d{12}:function:[^:]+):[^:]+$/.exec(value)?.[1];
-        return fn ? (this.byId.get(fn) ?? []) : [];
-    }
 }
 
 /** Attachment resources: type → the property naming the principal(s), and the property with the policy ARN(s). */

@@ -191,6 +191,8 @@ export const iamNoNotElementsInAllow: ResourceValidationPolicy = resourcePolicy(
     },
 });
 
+const LAMBDA_FUNCTION_URL = "aws:lambda/functionUrl:FunctionUrl";
+
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
 
 export const iamPassRoleScoped: ResourceValidationPolicy = resourcePolicy({
@@ -506,8 +508,14 @@ export const iamResourcePolicyPrincipals: ResourceValidationPolicy = resourcePol
     tags: ["iam", "resource-policy", "public-access"],
     remediationSteps:
         "Grant to the account or role ARN that needs access. When a service must be allowed (S3 notifications to a queue, API Gateway invoking a Lambda), add aws:SourceArn (sourceArn on aws.lambda.Permission) or aws:SourceAccount so only your own resource can use the grant.",
-    types: [...RESOURCE_POLICY_TYPES, T.lambdaPermission],
+    types: [...RESOURCE_POLICY_TYPES, T.lambdaPermission, LAMBDA_FUNCTION_URL],
     validate: async ({ props, args, report }) => {
+        if (args.type === LAMBDA_FUNCTION_URL) {
+            if (String(props.authorizationType ?? "").toUpperCase() === "NONE") {
+                report({ field: 'authorizationType "NONE"', problem: "lets anyone on the internet invoke the function through its URL", fix: 'set authorizationType "AWS_IAM" and grant lambda:InvokeFunctionUrl to the callers, or put the function behind API Gateway with an authorizer' });
+            }
+            return;
+        }
         if (args.type === T.lambdaPermission) {
             const principal = String(props.principal ?? "");
             const scoped = [props.sourceArn, props.sourceAccount, props.principalOrgId].some((v) => typeof v === "string" && v !== "");

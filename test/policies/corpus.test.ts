@@ -313,6 +313,13 @@ const IAM_CASES: PolicyCase[] = [
         twin: () => res(aws.lambda.Permission, "invoke", { action: "lambda:InvokeFunction", function: "fn", principal: "apigateway.amazonaws.com", sourceArn: `arn:aws:execute-api:us-east-1:${ACCOUNT}:abc123/*/*` }),
     },
     {
+        title: "Lambda function URL without authorization",
+        policy: "iam-resource-policy-principals",
+        unsafe: () => res(aws.lambda.FunctionUrl, "url", { functionName: "fn", authorizationType: "NONE" }),
+        where: ['authorizationType "NONE"'],
+        twin: () => res(aws.lambda.FunctionUrl, "url", { functionName: "fn", authorizationType: "AWS_IAM" }),
+    },
+    {
         title: "GitHub OIDC trust for every repository of the owner",
         policy: "iam-trust-policy-principals",
         unsafe: () => githubTrust("repo:example/*"),

@@ -581,10 +581,10 @@ const RUNTIME_ROLE_CONFIG = {
     },
 } as const;
 
-/** Roles that run workload code: trusted by a runtime service principal, or used as a task, execution or Lambda role. */
+/** Roles that run workload code: trusted by a runtime service principal, or used as a task, execution, Lambda or instance-profile role. */
 function runtimeRoles(roles: RoleGrants[], principals: string[]): RoleGrants[] {
     const wanted = new Set(principals.map((p) => p.toLowerCase()));
-    return roles.filter((r) => r.trustedServices.some((s) => wanted.has(s.toLowerCase())) || r.usedAs.has("task") || r.usedAs.has("lambda") || r.usedAs.has("execution"));
+    return roles.filter((r) => r.trustedServices.some((s) => wanted.has(s.toLowerCase())) || r.usedAs.size > 0);
 }
 
 interface GrantedAction {

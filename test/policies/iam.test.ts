@@ -391,6 +391,14 @@ describe("policy pack: least-privilege IAM", function () {
             expectViolation(await analyzer.get().analyzeStack([role, grant, fn]), "iam-runtime-no-control-plane", "ecs:UpdateService");
         });
 
+        it("classifies a role in an instance profile as a workload role", async () => {
+            const role = res(aws.iam.Role, "box", { name: "box", assumeRolePolicy: trust("ec2.amazonaws.com") });
+            const grant = res(aws.iam.RolePolicy, "box-iam", { role: "box", policy: doc({ Effect: "Allow", Action: "iam:CreateUser", Resource: "*" }) });
+            const profile = res(aws.iam.InstanceProfile, "box", { role: "box" });
+            expectViolation(await analyzer.get().analyzeStack([role, grant, profile]), "iam-runtime-no-control-plane", "iam:CreateUser");
+            assert.deepStrictEqual(of(await analyzer.get().analyzeStack([role, grant]), "iam-runtime-no-control-plane"), [], "a role no workload uses is left to the other rules");
+        });
+
         it("leaves roles that no ECS task or Lambda assumes to the other rules (CI roles)", async () => {
             const ci = res(aws.iam.Role, "ci", {
                 assumeRolePolicy: doc({ Effect: "Allow", Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/token.actions.githubusercontent.com` }, Action: "sts:AssumeRoleWithWebIdentity", Condition: { StringLike: { "token.actions.githubusercontent.com:sub": "repo:o/r:*" } } }),

@@ -20,6 +20,15 @@ function isSecretDestination(type: string, property: string, props: Record<strin
     return false;
 }
 
+/**
+ * Inputs the SDK makes secret on its own (its schema says so) although the service stores them in
+ * clear: a String/StringList SSM parameter's value. Being a Pulumi secret says nothing about the
+ * program's intent there, so the value is checked anyway.
+ */
+function storedInClear(type: string, props: Record<string, unknown>, path: (string | number)[]): boolean {
+    return type === T.ssmParameter && String(props.type ?? "String") !== "SecureString" && path[0] === "value";
+}
+
 /** What to do instead, by where the secret was found. */
 function fixFor(type: string, property: string): string {
     if (type === T.ecsTaskDefinition && property === "containerDefinitions") {
@@ -47,7 +56,7 @@ export const noPlaintextSecrets: ResourceValidationPolicy = resourcePolicy({
         const plain = plainProps(props);
         const ssmName = args.type === T.ssmParameter && typeof plain.name === "string" ? plain.name.split("/").filter((s) => s).pop() : undefined;
         const walked = walkProperties(plain, {
-            isSecret: (path) => isEngineSecret(plain, path),
+            isSecret: (path) => isEngineSecret(plain, path) && !storedInClear(args.type, plain, path),
             nameOf: (property) => (ssmName && (property === "value" || property === "insecureValue") ? ssmName : undefined),
         });
         const leaves: Leaf[] = walked.leaves.filter((l) => !isSecretDestination(args.type, l.property, plain));

@@ -1,4 +1,5 @@
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
+import { sdkSecretInputs } from "./sdkSecrets";
 
 /**
  * What the Pulumi engine sends a policy pack, reproduced for resources given in checkpoint form
@@ -15,6 +16,8 @@ import { Struct } from "google-protobuf/google/protobuf/struct_pb";
  *   (`__defaults`, `__meta`, ...; only at the top level); KeepSecrets sends a secret as
  *   `{"4dabf181...": "1b470612...", "value": v}`; KeepUnknowns sends an unknown as a per-type
  *   sentinel string; nulls are kept (SkipNulls is false).
+ * - Before any of this, @pulumi/aws's constructors make the inputs their schema marks secret into
+ *   secrets (sdkSecrets.ts), so those arrive as secrets whatever the program passed.
  * - @pulumi/policy's deserialize.js then unwraps secrets into plain values (the policy cannot
  *   tell them apart) and proxy.js throws UnknownValueError on reading a sentinel.
  */
@@ -90,11 +93,15 @@ export function engineProperties(type: string, props: Record<string, unknown> | 
     const out: Record<string, unknown> = {};
     const defaults = checked ? (PROVIDER_CHECK_DEFAULTS[type] ?? {}) : {};
     for (const [key, value] of Object.entries(defaults)) out[key] = value;
+    const sdkSecrets = new Set(sdkSecretInputs(type));
     for (const [key, value] of Object.entries(props ?? {})) {
         if (key.startsWith("__")) continue;
         if (value === undefined) continue;
         if (value === null && key in defaults) continue;
-        out[key] = toWireValue(value);
+        const wire = toWireValue(value);
+        // The SDK's constructor already made these secret (sdkSecrets.ts); a checkpoint records that, a hand-built resource may not.
+        const isSecret = wire !== null && typeof wire === "object" && (wire as Record<string, unknown>)[SPECIAL_SIG_KEY] === SECRET_SIG;
+        out[key] = sdkSecrets.has(key) && !isSecret && wire !== UNKNOWN_VALUE ? { [SPECIAL_SIG_KEY]: SECRET_SIG, value: wire } : wire;
     }
     return out;
 }

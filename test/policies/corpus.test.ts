@@ -190,10 +190,10 @@ const SECRET_CASES: Case[] = [
         twin: () => res(aws.apigateway.Stage, "stage", { restApi: "api", deployment: "d", stageName: "prod", variables: { backendHost: "backend.internal", apiKeyRequired: "true" } }),
     },
     {
-        title: "RDS master password as a literal",
-        unsafe: () => res(aws.rds.Instance, "db", { instanceClass: "db.t4g.micro", engine: "postgres", allocatedStorage: 20, username: "app", password: "Sup3rS3cretDb!" }),
-        where: ["password"],
-        twin: () => res(aws.rds.Instance, "db", { instanceClass: "db.t4g.micro", engine: "postgres", allocatedStorage: 20, username: "app", password: secret("generated-by-random-password") }),
+        title: "Amazon MQ broker user password as a literal (not a schema secret: it arrives in clear)",
+        unsafe: () => res(aws.mq.Broker, "mq", { brokerName: "jobs", engineType: "RabbitMQ", engineVersion: "3.13", hostInstanceType: "mq.t3.micro", users: [{ username: "app", password: "RabbitPassw0rd!" }] }),
+        where: ["users[0].password"],
+        twin: () => res(aws.mq.Broker, "mq", { brokerName: "jobs", engineType: "RabbitMQ", engineVersion: "3.13", hostInstanceType: "mq.t3.micro", users: [{ username: "app", password: secret("from-secrets-manager") }] }),
     },
     {
         title: "SSM String parameter named like a secret",
@@ -230,12 +230,6 @@ const SECRET_CASES: Case[] = [
                 KMS_KEY_ID: "alias/jobfleet",
                 SSH_KEY_NAME: "ops-2024",
             }),
-    },
-    {
-        title: "static credentials in the AWS provider's inputs",
-        unsafe: () => ({ urn: urnOf("pulumi:providers:aws", "legacy"), type: "pulumi:providers:aws", custom: true, inputs: { region: "us-east-1", accessKey: "AKIA" + "Q3EGRIUSNWMVXP7Z", secretKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY" } }),
-        where: ["accessKey"],
-        twin: () => ({ urn: urnOf("pulumi:providers:aws", "legacy"), type: "pulumi:providers:aws", custom: true, inputs: { region: "us-east-1", assumeRoles: JSON.stringify([{ roleArn: `arn:aws:iam::${ACCOUNT}:role/deploy` }]) } }),
     },
 ];
 

@@ -28,6 +28,17 @@ describe("policy pack: the engine's wire form", function () {
             assert.strictEqual(props.imageUri, UNKNOWN_VALUE);
         });
 
+        it("marks the inputs @pulumi/aws's constructors make secret (RDS password, SSM value, provider keys), as the engine receives them", () => {
+            assert.deepStrictEqual(engineProperties("aws:rds/instance:Instance", { password: "literal" }).password, { [SPECIAL_SIG_KEY]: SECRET_SIG, value: "literal" });
+            assert.deepStrictEqual(engineProperties("pulumi:providers:aws", { secretKey: "k" }).secretKey, { [SPECIAL_SIG_KEY]: SECRET_SIG, value: "k" });
+            assert.strictEqual(engineProperties("aws:lambda/function:Function", { role: "r" }).role, "r");
+        });
+
+        it("an RDS password literal arrives as a secret (not reported), an SSM String parameter's value is checked although the SDK made it secret", async () => {
+            expectPass(await analyzer.get().analyze(res(aws.rds.Instance, "db", { instanceClass: "db.t4g.micro", engine: "postgres", allocatedStorage: 20, username: "app", password: "Sup3rS3cretDb!" })), "no-plaintext-secrets");
+            expectViolation(await analyzer.get().analyze(res(aws.ssm.Parameter, "p", { name: "/app/db-password", type: "String", value: "Sup3rS3cret!" })), "no-plaintext-secrets", 'parameter "/app/db-password"');
+        });
+
         it("an explicit value wins over the default; ECR repositories arrive MUTABLE, queues with 30 s visibility", () => {
             assert.strictEqual(engineProperties("aws:lambda/function:Function", { timeout: 30 }).timeout, 30);
             assert.strictEqual(engineProperties("aws:ecr/repository:Repository", { name: "x" }).imageTagMutability, "MUTABLE");

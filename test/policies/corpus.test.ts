@@ -357,6 +357,47 @@ const IAM_CASES: PolicyCase[] = [
     },
 ];
 
+const DIGEST_IMAGE = `${ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/jobfleet/app@sha256:${"ab".repeat(32)}`;
+const service = (extra: Partial<aws.ecs.ServiceArgs>) => res(aws.ecs.Service, "svc", { cluster: "c", taskDefinition: "td", desiredCount: 2, launchType: "FARGATE", ...(extra as object) });
+
+const RUNTIME_CASES: PolicyCase[] = [
+    {
+        title: "stopTimeout above Fargate's 120 s",
+        policy: "ecs-container-stop-timeout",
+        unsafe: () => taskDefinition("long", [goodContainer({ stopTimeout: 150 })]),
+        where: ["stopTimeout", "120"],
+        twin: () => taskDefinition("long", [goodContainer({ stopTimeout: 120, environment: [{ name: "GRACEFUL_SHUTDOWN_TIMEOUT_SEC", value: "100" }] })]),
+    },
+    {
+        title: "ECS service whose circuit breaker does not roll back",
+        policy: "ecs-service-circuit-breaker",
+        unsafe: () => service({ deploymentCircuitBreaker: { enable: true, rollback: false } }),
+        where: ["deploymentCircuitBreaker.rollback"],
+        twin: () => service({ deploymentCircuitBreaker: { enable: true, rollback: true } }),
+    },
+    {
+        title: "Lambda image by tag in prod",
+        policy: "images-pinned-by-digest",
+        unsafe: () => res(aws.lambda.Function, "img", { role: "r", packageType: "Image", imageUri: `${ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/jobfleet/app:v1.4.2`, timeout: 30 }),
+        where: ["imageUri"],
+        twin: () => res(aws.lambda.Function, "img", { role: "r", packageType: "Image", imageUri: DIGEST_IMAGE, timeout: 30 }),
+    },
+    {
+        title: "Lambda that leaves timeout out (arrives as the provider's 3 s)",
+        policy: "lambda-explicit-timeout",
+        unsafe: () => res(aws.lambda.Function, "short", { role: "r", packageType: "Image", imageUri: DIGEST_IMAGE }),
+        where: ["timeout 3"],
+        twin: () => res(aws.lambda.Function, "short", { role: "r", packageType: "Image", imageUri: DIGEST_IMAGE, timeout: 30 }),
+    },
+    {
+        title: "ECR repository with tag mutability left out",
+        policy: "ecr-immutable-tags",
+        unsafe: () => res(aws.ecr.Repository, "r", { name: "jobfleet/app", imageScanningConfiguration: { scanOnPush: true } }),
+        where: ['"MUTABLE"'],
+        twin: () => res(aws.ecr.Repository, "r", { name: "jobfleet/app", imageTagMutability: "IMMUTABLE", imageScanningConfiguration: { scanOnPush: true } }),
+    },
+];
+
 describe("policy pack: adversarial corpus (wire form, unsafe change and near-miss twin)", function () {
     const analyzer = useAnalyzer("policies/config/prod.json");
     const analyze = (r: StackResource) => analyzer.get().analyze(r);
@@ -374,8 +415,8 @@ describe("policy pack: adversarial corpus (wire form, unsafe change and near-mis
         }
     });
 
-    describe("IAM rules, one unsafe change and its twin each", () => {
-        for (const c of IAM_CASES) {
+    describe("every rule, one unsafe change and its twin each", () => {
+        for (const c of [...IAM_CASES, ...RUNTIME_CASES]) {
             it(`${c.policy} blocks: ${c.title}`, async () => {
                 expectViolation(await analyze(c.unsafe()), c.policy, ...c.where);
             });

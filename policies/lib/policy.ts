@@ -193,10 +193,3 @@ export function stringList(value: unknown): string[] {
     if (value === undefined || value === null) return [];
     return (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === "string");
 }
-
-/** Pulumi's TF-bridged providers list the properties they defaulted in `__defaults`; those were not set by the program. */
-export function isExplicitlySet(props: Record<string, any>, key: string): boolean {
-    if (props[key] === undefined || props[key] === null) return false;
-    const defaults = props["__defaults"];
-    return !(Array.isArray(defaults) && defaults.includes(key));
-}

@@ -120,12 +120,42 @@ export function identifiersOf(r: PolicyResource, extraKeys: string[] = []): Set<
     return ids;
 }
 
-/** True when `holder.props[prop]` points at `target`, by property dependency or by value. */
-export function refersTo(holder: PolicyResource, prop: string, target: PolicyResource, targetIds = identifiersOf(target)): boolean {
-    const deps = holder.propertyDependencies?.[prop];
-    if (deps && deps.some((d) => d === target || d.urn === target.urn)) return true;
-    const values = ([] as unknown[]).concat(knownOrUndefined(() => holder.props[prop]) ?? []);
-    return values.some((v) => knownOrUndefined(() => typeof v === "string" && targetIds.has(v)) === true);
+/** Identifier → resources, for joins by value; property dependencies join by URN. */
+export class ResourceIndex {
+    private readonly byId = new Map<string, PolicyResource[]>();
+
+    constructor(resources: PolicyResource[], extraKeys: string[] = []) {
+        for (const r of resources) for (const id of identifiersOf(r, extraKeys)) this.add(id, r);
+    }
+
+    /** Lets `r` be found by one more identifier (a bucket by its ARN). */
+    add(id: string, r: PolicyResource): void {
+        const list = this.byId.get(id) ?? [];
+        if (!list.includes(r)) list.push(r);
+        this.byId.set(id, list);
+    }
+
+    /** The indexed resources `holder.props[prop]` points at (by property dependency or by value; lists followed). */
+    targets(holder: PolicyResource, prop: string): PolicyResource[] {
+        const found = new Set<PolicyResource>();
+        for (const d of holder.propertyDependencies?.[prop] ?? []) for (const r of this.byId.get(d.urn) ?? []) found.add(r);
+        const values = ([] as unknown[]).concat(knownOrUndefined(() => holder.props[prop]) ?? []);
+        for (const v of values) {
+            if (typeof v !== "string") continue;
+            for (const r of this.lookup(v)) found.add(r);
+        }
+        return [...found];
+    }
+
+    lookup(value: string): PolicyResource[] {
+        const direct = this.byId.get(value);
+        if (direct) return direct;
+        // A role ARN's last segment is its name; a Lambda ARN may carry a qualifier (`:live`, `:3`).
+        const roleName = /^arn:aws[a-z-]*:iam::\d{12}:role\/(?:.*\/)?([^/]+)$/.exec(value)?.[1];
+        if (roleName) return this.byId.get(roleName) ?? [];
+        const fn = /^(arn:aws[a-z-]*:lambda:[^:]+:\d{12}:function:[^:]+):[^:]+$/.exec(value)?.[1];
+        return fn ? (this.byId.get(fn) ?? []) : [];
+    }
 }
 
 /** Bucket names and ARNs a bucket may be referred to by. */

@@ -47,17 +47,28 @@ describe("policy pack: immutable artifacts", function () {
     });
 
     describe("ecr-immutable-tags and ecr-scan-on-push", () => {
+        const registryScanning = (filter: string, scanFrequency = "SCAN_ON_PUSH") =>
+            res(aws.ecr.RegistryScanningConfiguration, "registry-scanning", { scanType: "BASIC", rules: [{ scanFrequency, repositoryFilters: [{ filter, filterType: "WILDCARD" }] }] });
+
         it("block a repository with mutable tags and no scanning", async () => {
-            const r = await analyze(res(aws.ecr.Repository, "runner", { name: "jobfleet/runner" }));
-            expectViolation(r, "ecr-immutable-tags", "imageTagMutability (unset: MUTABLE)");
-            expectViolation(r, "ecr-scan-on-push", "imageScanningConfiguration.scanOnPush");
+            const repo = res(aws.ecr.Repository, "runner", { name: "jobfleet/runner" });
+            expectViolation(await analyze(repo), "ecr-immutable-tags", 'imageTagMutability "MUTABLE"');
+            expectViolation(await analyzer.get().analyzeStack([repo]), "ecr-scan-on-push", "imageScanningConfiguration.scanOnPush", '"jobfleet/runner"');
             expectViolation(await analyze(res(aws.ecr.Repository, "runner", { imageTagMutability: "MUTABLE", imageScanningConfiguration: { scanOnPush: false } })), "ecr-immutable-tags", '"MUTABLE"');
         });
 
         it("pass an immutable, scanned repository", async () => {
-            const r = await analyze(res(aws.ecr.Repository, "runner", { name: "jobfleet/runner", imageTagMutability: "IMMUTABLE", imageScanningConfiguration: { scanOnPush: true } }));
-            expectPass(r, "ecr-immutable-tags");
-            expectPass(r, "ecr-scan-on-push");
+            const repo = res(aws.ecr.Repository, "runner", { name: "jobfleet/runner", imageTagMutability: "IMMUTABLE", imageScanningConfiguration: { scanOnPush: true } });
+            expectPass(await analyze(repo), "ecr-immutable-tags");
+            expectPass(await analyzer.get().analyzeStack([repo]), "ecr-scan-on-push");
+        });
+
+        it("counts registry-level scanning whose filter matches the repository, and not one whose filter does not", async () => {
+            const repo = res(aws.ecr.Repository, "runner", { name: "jobfleet/runner", imageTagMutability: "IMMUTABLE" });
+            expectPass(await analyzer.get().analyzeStack([repo, registryScanning("jobfleet/*")]), "ecr-scan-on-push");
+            expectPass(await analyzer.get().analyzeStack([repo, registryScanning("*", "CONTINUOUS_SCAN")]), "ecr-scan-on-push");
+            expectViolation(await analyzer.get().analyzeStack([repo, registryScanning("other/*")]), "ecr-scan-on-push", "no registry scanning rule matches");
+            expectViolation(await analyzer.get().analyzeStack([repo, registryScanning("jobfleet/*", "MANUAL")]), "ecr-scan-on-push", "no registry scanning rule matches");
         });
     });
 

@@ -1,12 +1,15 @@
 import * as assert from "assert";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { checkpointSecret, UNKNOWN_VALUE } from "../../tooling/engineWire";
 import { AnalyzeResult, Diagnostic, PolicyAnalyzer, PolicyPackConfigFile, StackResource } from "../../tooling/policyAnalyzer";
 
 /**
  * Test fixtures for the policy pack, exercised through its analyzer protocol: resources are built
  * from the real @pulumi/aws argument types (so a misspelt property fails to compile) and sent over
- * gRPC to the pack running in its own process, as the Pulumi engine would send them.
+ * gRPC to the pack running in its own process in the engine's wire form (tooling/engineWire.ts:
+ * provider Check defaults filled in, `__` keys removed, secrets as secret values, unknowns as the
+ * engine's sentinels). `secret()` and `UNKNOWN` build the two special values.
  */
 
 type ResourceClass = (new (name: string, args: any, opts?: any) => pulumi.CustomResource) & { __pulumiType?: string };
@@ -140,3 +143,11 @@ export function expectPass(result: AnalyzeResult, policy: string): void {
     const skipped = result.notApplicable.find((n) => n.policyName === policy);
     assert.ok(!skipped, `${policy} did not evaluate the resource (${skipped?.reason})`);
 }
+
+/** A value the program made a Pulumi secret, as a checkpoint stores it (the analyzer sends it as the engine's secret value). */
+export function secret<T>(value: T): T {
+    return checkpointSecret(value) as unknown as T;
+}
+
+/** A value the engine does not know during preview (the string sentinel it sends). */
+export const UNKNOWN = UNKNOWN_VALUE;

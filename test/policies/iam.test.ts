@@ -362,8 +362,41 @@ describe("policy pack: least-privilege IAM", function () {
                 res(aws.iam.RolePolicyAttachment, "fn-basic", { role: "fn", policyArn: "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole" }),
                 res(aws.iam.RolePolicyAttachment, "fn-ddb", { role: "fn", policyArn: "arn:aws:iam::aws:policy/AmazonDynamoDBReadOnlyAccess" }),
             ]);
-            const found = expectViolation(r, "iam-runtime-no-control-plane", 'Action "application-autoscaling:RegisterScalableTarget"', "AmazonDynamoDBReadOnlyAccess", "cannot check");
+            const found = expectViolation(r, "iam-runtime-no-control-plane", 'Action "application-autoscaling:RegisterScalableTarget"');
             assert.ok(!found.some((d) => d.message.includes("AWSLambdaBasicExecutionRole")), "the allowed managed policy is not reported");
+            // Judged by its document, not skipped as "cannot check": seed 002 forbids even reading DynamoDB table metadata.
+            assert.ok(found.some((d) => d.message.includes('"arn:aws:iam::aws:policy/AmazonDynamoDBReadOnlyAccess" (its AWS managed document)') && d.message.includes("dynamodb:Describe*")), found.map((d) => d.message).join("\n"));
+        });
+
+        it("judges an AWS managed policy by its document: AmazonDynamoDBFullAccess on a Lambda role gives it dynamodb:* table management", async () => {
+            const r = await analyzer.get().analyzeStack([
+                res(aws.iam.Role, "fn", { assumeRolePolicy: trust("lambda.amazonaws.com", SOURCE_ACCOUNT) }),
+                res(aws.iam.RolePolicyAttachment, "fn-ddb", { role: "fn", policyArn: "arn:aws:iam::aws:policy/AmazonDynamoDBFullAccess" }),
+            ]);
+            expectViolation(r, "iam-runtime-no-control-plane", '"arn:aws:iam::aws:policy/AmazonDynamoDBFullAccess" (its AWS managed document)', "dynamodb:");
+        });
+
+        it("classifies roles by what uses them: an untagged role named in a task definition's executionRoleArn is held to the execution-role actions", async () => {
+            const role = res(aws.iam.Role, "exec", { name: "exec", assumeRolePolicy: trust("ecs-tasks.amazonaws.com", SOURCE_ACCOUNT) }, { outputs: { arn: `arn:aws:iam::${ACCOUNT}:role/exec` } });
+            const grant = res(aws.iam.RolePolicy, "exec-extra", { role: "exec", policy: doc({ Effect: "Allow", Action: "sqs:ReceiveMessage", Resource: `arn:aws:sqs:us-east-1:${ACCOUNT}:jobs` }) });
+            const td = res(aws.ecs.TaskDefinition, "td", { family: "td", containerDefinitions: "[]", executionRoleArn: `arn:aws:iam::${ACCOUNT}:role/exec` });
+            expectViolation(await analyzer.get().analyzeStack([role, grant, td]), "iam-execution-role-scope", 'execution role "exec"', "sqs:ReceiveMessage");
+            assert.deepStrictEqual(of(await analyzer.get().analyzeStack([role, grant]), "iam-execution-role-scope"), [], "unused and untagged: not known to be an execution role");
+        });
+
+        it("classifies a role used as a Lambda's role as a runtime role, whatever its trust says", async () => {
+            const role = res(aws.iam.Role, "odd", { name: "odd", assumeRolePolicy: trust("scheduler.amazonaws.com", SOURCE_ACCOUNT) });
+            const grant = res(aws.iam.RolePolicy, "odd-ecs", { role: "odd", policy: doc({ Effect: "Allow", Action: "ecs:UpdateService", Resource: "*" }) });
+            const fn = res(aws.lambda.Function, "fn", { role: `arn:aws:iam::${ACCOUNT}:role/odd`, packageType: "Image", imageUri: "x", timeout: 10 });
+            expectViolation(await analyzer.get().analyzeStack([role, grant, fn]), "iam-runtime-no-control-plane", "ecs:UpdateService");
+        });
+
+        it("classifies a role in an instance profile as a workload role", async () => {
+            const role = res(aws.iam.Role, "box", { name: "box", assumeRolePolicy: trust("ec2.amazonaws.com") });
+            const grant = res(aws.iam.RolePolicy, "box-iam", { role: "box", policy: doc({ Effect: "Allow", Action: "iam:CreateUser", Resource: "*" }) });
+            const profile = res(aws.iam.InstanceProfile, "box", { role: "box" });
+            expectViolation(await analyzer.get().analyzeStack([role, grant, profile]), "iam-runtime-no-control-plane", "iam:CreateUser");
+            assert.deepStrictEqual(of(await analyzer.get().analyzeStack([role, grant]), "iam-runtime-no-control-plane"), [], "a role no workload uses is left to the other rules");
         });
 
         it("leaves roles that no ECS task or Lambda assumes to the other rules (CI roles)", async () => {

@@ -14,6 +14,7 @@ const RESOURCE_POLICIES = [
     "iam-no-not-action-allow",
     "iam-passrole-scoped",
     "iam-no-admin-managed-policies",
+    "iam-no-static-credentials",
     "iam-trust-policy-principals",
     "iam-trust-service-source-condition",
     "iam-resource-policy-principals",
@@ -23,9 +24,8 @@ const RESOURCE_POLICIES = [
     "lambda-explicit-timeout",
     "images-pinned-by-digest",
     "ecr-immutable-tags",
-    "ecr-scan-on-push",
 ];
-const STACK_POLICIES = ["iam-runtime-no-control-plane", "iam-execution-role-scope", "sqs-visibility-exceeds-job-timeout", "s3-block-public-access", "s3-enforce-tls", "s3-encryption"];
+const STACK_POLICIES = ["ecr-scan-on-push", "iam-runtime-no-control-plane", "iam-execution-role-scope", "sqs-visibility-exceeds-job-timeout", "s3-block-public-access", "s3-enforce-tls", "s3-encryption"];
 const STAGING_ADVISORY = ["ecr-scan-on-push", "iam-trust-service-source-condition", "lambda-explicit-timeout"];
 
 describe("policy pack: the analyzer protocol", function () {

@@ -14,6 +14,20 @@ describe("policy pack: stop timeouts", function () {
             expectViolation(r, POLICY, 'container "sidecar" stopTimeout', "not set");
         });
 
+        it("converts a shutdown budget in milliseconds or minutes: 45000 ms and 1 min need more than 35 s", async () => {
+            const budget = (name: string, value: string) => taskDefinition("agent", [goodContainer({ stopTimeout: 35, environment: [{ name, value }] })]);
+            expectViolation(await analyze(budget("GRACEFUL_SHUTDOWN_TIMEOUT_MS", "45000")), POLICY, 'GRACEFUL_SHUTDOWN_TIMEOUT_MS is 45000 (45 s)', "at least 50 s");
+            expectViolation(await analyze(budget("SHUTDOWN_TIMEOUT_MIN", "1")), POLICY, "SHUTDOWN_TIMEOUT_MIN is 1 (60 s)");
+            expectPass(await analyze(budget("GRACEFUL_SHUTDOWN_TIMEOUT_MS", "25000")), POLICY);
+        });
+
+        it("reads a shutdown budget given as a command-line flag, in any unit", async () => {
+            const flagged = (command: string[]) => taskDefinition("api", [goodContainer({ stopTimeout: 35, environment: [], command })]);
+            expectViolation(await analyze(flagged(["node", "server.js", "--graceful-shutdown-timeout=40s"])), POLICY, "--graceful-shutdown-timeout is 40s (40 s)");
+            expectViolation(await analyze(flagged(["./server", "--shutdown-timeout", "2m"])), POLICY, "--shutdown-timeout is 2m (120 s)");
+            expectPass(await analyze(flagged(["node", "server.js", "--graceful-shutdown-timeout=25000ms"])), POLICY);
+        });
+
         it("passes seed 002's 35 s over a 30 s graceful shutdown", async () => {
             expectPass(await analyze(taskDefinition("agent", [goodContainer({ name: "agent-runtime", stopTimeout: 35, environment: [{ name: "GRACEFUL_SHUTDOWN_TIMEOUT_SEC", value: "30" }] })])), POLICY);
         });
@@ -42,7 +56,7 @@ describe("policy pack: stop timeouts", function () {
 
         it("blocks a graceful shutdown that is not a number", async () => {
             const r = await analyze(taskDefinition("agent", [goodContainer({ environment: [{ name: "GRACEFUL_SHUTDOWN_TIMEOUT_SEC", value: "thirty" }] })]));
-            expectViolation(r, POLICY, 'environment "GRACEFUL_SHUTDOWN_TIMEOUT_SEC"', "not a number");
+            expectViolation(r, POLICY, 'environment "GRACEFUL_SHUTDOWN_TIMEOUT_SEC"', "not a duration");
         });
     });
 
@@ -97,7 +111,7 @@ describe("policy pack: stop timeouts", function () {
 
         it("blocks seed 004's runner (RUNNER_TIMEOUT_MS=120000) on a queue with the default 30 s visibility", async () => {
             const r = await analyzer.get().analyzeStack([queue(), runner("120000")]);
-            const [v] = expectViolation(r, POLICY, "visibilityTimeoutSeconds (unset: 30)", 'task definition "runner" container "runner" (RUNNER_TIMEOUT_MS=120000, 120 s; reads the queue from AWS_SQS_QUEUE_URL)', "above 120 s");
+            const [v] = expectViolation(r, POLICY, "visibilityTimeoutSeconds: is 30 s", 'task definition "runner" container "runner" (RUNNER_TIMEOUT_MS=120000, 120 s; reads the queue from AWS_SQS_QUEUE_URL)', "above 120 s");
             assert.strictEqual(v.urn, urnOf("aws:sqs/queue:Queue", "submissions"));
         });
 
@@ -108,6 +122,17 @@ describe("policy pack: stop timeouts", function () {
         it("passes a visibility longer than the job timeout", async () => {
             const r = await analyzer.get().analyzeStack([queue(185), runner("120000")]);
             assert.deepStrictEqual(of(r, POLICY).map((d) => d.message), []);
+        });
+
+        it("follows a Lambda consumer reached through an alias", async () => {
+            const fnArn = `arn:aws:lambda:us-east-1:${ACCOUNT}:function:job-worker`;
+            const fn = res(aws.lambda.Function, "job-worker", { role: "r", packageType: "Image", imageUri: "x", timeout: 600 }, { outputs: { name: "job-worker", arn: fnArn } });
+            const alias = res(aws.lambda.Alias, "live", { functionName: fnArn, functionVersion: "7", name: "live" }, { outputs: { arn: `${fnArn}:live` } });
+            const byAlias = res(aws.lambda.EventSourceMapping, "jobs-live", { eventSourceArn: `arn:aws:sqs:us-east-1:${ACCOUNT}:submissions`, functionName: `${fnArn}:live` });
+            expectViolation(await analyzer.get().analyzeStack([queue(300), fn, alias, byAlias]), POLICY, 'Lambda "job-worker" (timeout 600 s, through event source mapping "jobs-live" and alias "live")');
+            const byVersion = res(aws.lambda.EventSourceMapping, "jobs-v7", { eventSourceArn: `arn:aws:sqs:us-east-1:${ACCOUNT}:submissions`, functionName: `${fnArn}:7` });
+            expectViolation(await analyzer.get().analyzeStack([queue(300), fn, byVersion]), POLICY, 'Lambda "job-worker" (timeout 600 s');
+            assert.deepStrictEqual(of(await analyzer.get().analyzeStack([queue(900), fn, alias, byAlias]), POLICY), []);
         });
 
         it("checks Lambda consumers through their event source mapping", async () => {

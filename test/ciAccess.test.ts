@@ -90,23 +90,30 @@ for (const stack of ["staging", "prod"] as const) {
             assert.deepEqual(github.clientIdLists, ["sts.amazonaws.com"]);
             const pulumiProvider = inputsOf(one(plan, PROVIDER, "ci-access-pulumi"));
             assert.equal(pulumiProvider.url, "https://api.pulumi.com/oidc");
-            assert.deepEqual(pulumiProvider.clientIdLists, [plan.config.pulumiOrganization, `aws:${plan.config.pulumiOrganization}`]);
+            // Deployments tokens only: no ESC environment logs into these roles any more.
+            assert.deepEqual(pulumiProvider.clientIdLists, [plan.config.pulumiOrganization]);
         });
 
-        it("trusts pull requests of this repository, and nothing else, with the preview role", () => {
+        it("trusts pull requests of this repository and Deployments previews of this stack, and nothing else, with the preview role", () => {
+            const org = plan.config.pulumiOrganization;
             const role = one(plan, ROLE, "ci-access-preview");
             const trust = statements(inputsOf(role).assumeRolePolicy);
             assertNoStarPrincipal(trust, "preview");
-            assert.equal(trust.length, 1);
-            const [s] = trust;
-            assert.equal(s.Effect, "Allow");
-            assert.deepEqual(s.Principal, { Federated: githubProviderArn });
-            assert.equal(s.Action, "sts:AssumeRoleWithWebIdentity");
-            assert.deepEqual(s.Condition, {
+            assert.equal(trust.length, 2);
+            for (const s of trust) {
+                assert.equal(s.Effect, "Allow");
+                assert.equal(s.Action, "sts:AssumeRoleWithWebIdentity");
+            }
+            assert.deepEqual(trust[0].Principal, { Federated: githubProviderArn });
+            assert.deepEqual(trust[0].Condition, {
                 StringEquals: {
                     "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
                     "token.actions.githubusercontent.com:sub": `repo:${plan.config.githubRepository}:pull_request`,
                 },
+            });
+            assert.deepEqual(trust[1].Principal, { Federated: pulumiProviderArn });
+            assert.deepEqual(trust[1].Condition, {
+                StringEquals: { "api.pulumi.com/oidc:aud": org, "api.pulumi.com/oidc:sub": [`pulumi:deploy:org:${org}:project:jobfleet:stack:${stack}:operation:preview:scope:write`] },
             });
         });
 
@@ -124,33 +131,23 @@ for (const stack of ["staging", "prod"] as const) {
             });
         });
 
-        it("trusts Pulumi Deployments and the ESC environment of exactly this organization, project and stack with the deploy role", () => {
+        it("trusts only update, refresh, destroy and drift runs of exactly this organization, project and stack with the deploy role", () => {
             const org = plan.config.pulumiOrganization;
             const role = one(plan, ROLE, "ci-access-deploy");
             const trust = statements(inputsOf(role).assumeRolePolicy);
             assertNoStarPrincipal(trust, "deploy");
-            assert.equal(trust.length, 2);
-            for (const s of trust) {
-                assert.equal(s.Effect, "Allow");
-                assert.deepEqual(s.Principal, { Federated: pulumiProviderArn });
-                assert.equal(s.Action, "sts:AssumeRoleWithWebIdentity");
-            }
-            const deployments = trust.find((s) => s.Sid === "PulumiDeployments")!;
-            assert.deepEqual(deployments.Condition, {
-                StringEquals: { "api.pulumi.com/oidc:aud": org },
-                StringLike: { "api.pulumi.com/oidc:sub": `pulumi:deploy:org:${org}:project:jobfleet:stack:${stack}:operation:*:scope:write` },
+            assert.equal(trust.length, 1);
+            const [s] = trust;
+            assert.equal(s.Effect, "Allow");
+            assert.deepEqual(s.Principal, { Federated: pulumiProviderArn });
+            assert.equal(s.Action, "sts:AssumeRoleWithWebIdentity");
+            // Exact subjects: no wildcard anywhere, so no preview and no other stack can match.
+            assert.deepEqual(Object.keys(s.Condition!), ["StringEquals"]);
+            assert.deepEqual(s.Condition!.StringEquals, {
+                "api.pulumi.com/oidc:aud": org,
+                "api.pulumi.com/oidc:sub": ["update", "refresh", "destroy", "detect-drift", "remediate-drift"].map((op) => `pulumi:deploy:org:${org}:project:jobfleet:stack:${stack}:operation:${op}:scope:write`),
             });
-            const esc = trust.find((s) => s.Sid === "PulumiEscEnvironment")!;
-            assert.deepEqual(esc.Condition, {
-                StringEquals: {
-                    "api.pulumi.com/oidc:aud": `aws:${org}`,
-                    "api.pulumi.com/oidc:sub": `pulumi:environments:pulumi.organization.login:${org}:currentEnvironment.name:jobfleet/${stack}`,
-                },
-            });
-            // The only wildcard in any subject is the operation (preview, update, refresh, destroy).
-            const subject = deployments.Condition!.StringLike["api.pulumi.com/oidc:sub"] as string;
-            assert.equal(subject.split("*").length - 1, 1);
-            assert.match(subject, /:operation:\*:scope:write$/);
+            assert.doesNotMatch(JSON.stringify(s.Condition), /\*|operation:preview/);
         });
 
         it("names each role for its stack and tags it as a CI role", () => {
@@ -227,7 +224,7 @@ describe("CI access with existing OIDC providers", () => {
         const principals = ["ci-access-preview", "ci-access-image-push", "ci-access-deploy"].flatMap((name) =>
             statements(inputsOf(one(plan, ROLE, name)).assumeRolePolicy).map((s) => (s.Principal as { Federated: string }).Federated),
         );
-        assert.deepEqual(principals, [github, github, pulumiProvider, pulumiProvider]);
+        assert.deepEqual(principals, [github, pulumiProvider, github, pulumiProvider]);
     });
 
     it("refuses a provider ARN for another issuer before registering anything", async () => {
@@ -235,6 +232,24 @@ describe("CI access with existing OIDC providers", () => {
             captureProgram({ stack: "staging", configOverrides: { "jobfleet:githubOidcProviderArn": "arn:aws:iam::111122223333:oidc-provider/gitlab.com" } }),
             /CiAccess ci-access: githubOidcProviderArn must be empty or the ARN of an IAM OIDC provider for token\.actions\.githubusercontent\.com .*gitlab\.com/,
         );
+    });
+});
+
+describe("CI access with GitHub's immutable subject claims", () => {
+    it("pins the owner and repository ids in both GitHub trusts when the prefix is set", async () => {
+        const prefix = "repo:jobfleet-org@1234567/jobfleet@89012345";
+        const plan = await captureProgram({ stack: "staging", configOverrides: { "jobfleet:githubOidcSubjectPrefix": prefix } });
+        const subjectOf = (name: string) => statements(inputsOf(one(plan, ROLE, name)).assumeRolePolicy)[0].Condition!.StringEquals["token.actions.githubusercontent.com:sub"];
+        assert.equal(subjectOf("ci-access-preview"), `${prefix}:pull_request`);
+        assert.equal(subjectOf("ci-access-image-push"), `${prefix}:ref:refs/heads/main`);
+    });
+
+    it("refuses a prefix for another repository or in neither form, before registering anything", async () => {
+        await assert.rejects(
+            captureProgram({ stack: "staging", configOverrides: { "jobfleet:githubOidcSubjectPrefix": "repo:evil-org@1/jobfleet@2" } }),
+            /CiAccess ci-access: githubSubjectPrefix must be empty or a prefix for the repository jobfleet-org\/jobfleet \(it names evil-org\/jobfleet\)/,
+        );
+        await assert.rejects(captureProgram({ stack: "staging", configOverrides: { "jobfleet:githubOidcSubjectPrefix": "repo:jobfleet-org/*" } }), /githubOidcSubjectPrefix/);
     });
 });
 
@@ -257,6 +272,9 @@ describe("CiAccess arguments", () => {
         ["an organization with a space", { pulumiOrganization: "job fleet" }, /pulumiOrganization must be a Pulumi organization name.*"job fleet"/],
         ["no image repositories", { imageRepositoryArns: [] }, /imageRepositoryArns must be a non-empty list of ECR repository ARNs/],
         ["a wildcard repository", { imageRepositoryArns: ["arn:aws:ecr:us-east-1:111122223333:repository/*"] }, /imageRepositoryArns must be ECR repository ARNs .*without wildcards.*repository\/\*/],
+        ["an immutable prefix with a non-numeric id", { githubSubjectPrefix: "repo:jobfleet-org@abc/jobfleet@1" }, /githubSubjectPrefix must be empty or repo:jobfleet-org\/jobfleet \(name form\) or repo:jobfleet-org@<owner id>\/jobfleet@<repository id>/],
+        ["a prefix with a wildcard", { githubSubjectPrefix: "repo:jobfleet-org/*" }, /githubSubjectPrefix must be empty or/],
+        ["review stacks of the same project", { reviewStacksProject: "jobfleet" }, /reviewStacksProject must be unset or the name of another Pulumi project than jobfleet/],
         ["a Pulumi provider for another host", { pulumiOidcProviderArn: "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com" }, /pulumiOidcProviderArn must be empty or the ARN of an IAM OIDC provider for api\.pulumi\.com\/oidc/],
     ];
     for (const [what, change, expected] of cases) {

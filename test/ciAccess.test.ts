@@ -347,8 +347,78 @@ describe("GitHub workflows", () => {
         assert.equal(pulumiStep.with!.policyPackConfigs, "policies/config/${{ matrix.stack }}.json");
         assert.equal(pulumiStep.with!["comment-on-pr"], true);
         assert.equal(pulumiStep.env!.PULUMI_ACCESS_TOKEN, "${{ secrets.PULUMI_ACCESS_TOKEN }}");
-        const steps = cloud.steps as Step[];
-        assert.ok(steps.findIndex((s) => s.run?.includes('doc.delete("environment")')) < steps.indexOf(pulumiStep), "the ESC import is dropped before the preview");
+        // The stack file's ESC environment holds no credentials now, so the preview keeps it (and its account guard).
+        assert.equal((cloud.steps as Step[]).some((s) => s.run?.includes("environment")), false);
+        const setupNode = (cloud.steps as Step[]).find((s) => s.uses?.startsWith("actions/setup-node@"))!;
+        assert.equal(setupNode.with!["package-manager-cache"], false, "no shared cache in the job that holds an OIDC token");
+    });
+
+    it("pin the Pulumi CLI wherever they install it, to the version of @pulumi/pulumi in package-lock.json", () => {
+        const lock = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "package-lock.json"), "utf8"));
+        const sdk = lock.packages["node_modules/@pulumi/pulumi"].version as string;
+        let installs = 0;
+        for (const name of fs.readdirSync(workflowDir)) {
+            for (const step of stepsOf(read(name).doc).filter((s) => s.uses?.startsWith("pulumi/actions@"))) {
+                installs += 1;
+                assert.equal(String(step.with?.["pulumi-version"]), sdk, `${name}: pulumi/actions installs the CLI ${sdk}`);
+            }
+        }
+        assert.ok(installs >= 2);
+    });
+
+    it("pin every action at a release that runs on Node 24", () => {
+        // First release of each action whose action.yml says runs.using: node24 (read from the actions' tags).
+        const firstNode24Release: Record<string, [number, number, number]> = {
+            "actions/checkout": [5, 0, 0],
+            "actions/setup-node": [5, 0, 0],
+            "actions/upload-artifact": [6, 0, 0],
+            "aws-actions/configure-aws-credentials": [6, 0, 0],
+            "aws-actions/amazon-ecr-login": [2, 0, 2],
+            "docker/setup-buildx-action": [4, 0, 0],
+            "docker/build-push-action": [7, 0, 0],
+            "pulumi/actions": [7, 0, 0],
+        };
+        const atLeast = (v: number[], min: number[]) => v[0] !== min[0] ? v[0] > min[0] : v[1] !== min[1] ? v[1] > min[1] : v[2] >= min[2];
+        for (const name of fs.readdirSync(workflowDir)) {
+            for (const line of read(name).text.split("\n").filter((l) => /^\s*(-\s+)?uses:/.test(l))) {
+                const [, action, version] = /uses: ([\w.-]+\/[\w.-]+)@[0-9a-f]{40} # v(\d+\.\d+\.\d+)$/.exec(line)!;
+                const min = firstNode24Release[action];
+                assert.ok(min, `${name}: ${action} is an action whose first Node 24 release is known here`);
+                assert.ok(atLeast(version.split(".").map(Number), min), `${name}: ${action} v${version} runs on an older Node than v${min.join(".")}`);
+            }
+        }
+    });
+
+    it("gate the PR's own review stack offline too", () => {
+        const runs = (read("preview.yml").doc.jobs.offline.steps as Step[]).map((s) => s.run ?? "");
+        assert.ok(runs.some((r) => r.startsWith("npm run preview -- --project pr-environments --stack pr-${{ github.event.pull_request.number }}")));
+    });
+
+    it("update prod only through the approved production environment, never on push", () => {
+        const { doc, text } = read("deploy-prod.yml");
+        assert.deepEqual(Object.keys(doc.on), ["workflow_dispatch"]);
+        const job = doc.jobs.update;
+        assert.equal(job.environment, "production", "GitHub's required reviewers of production approve the run");
+        assert.equal(job.permissions, undefined, "no OIDC token: the deployment's own token gets the deploy role");
+        const run = (job.steps as Step[]).map((s) => s.run ?? "").join("\n");
+        assert.match(run, /pulumi deployment run update --stack "\$STACK"/);
+        assert.match(text, /secrets\.PULUMI_DEPLOY_TOKEN/);
+    });
+
+    it("have Dependabot keep the action pins, npm (root and every workspace) and the image base digests current", () => {
+        const config = YAML.parse(fs.readFileSync(path.join(PROJECT_ROOT, ".github", "dependabot.yml"), "utf8"));
+        assert.equal(config.version, 2);
+        const byEcosystem = (e: string) => config.updates.filter((u: { "package-ecosystem": string }) => u["package-ecosystem"] === e);
+        assert.equal(byEcosystem("github-actions").length, 1);
+        assert.equal(byEcosystem("github-actions")[0].directory, "/");
+        const npmDirs: string[] = byEcosystem("npm").flatMap((u: { directory?: string; directories?: string[] }) => u.directories ?? [u.directory!]);
+        const workspaces: string[] = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")).workspaces;
+        for (const dir of ["/", ...workspaces.map((w) => `/${w}`)]) assert.ok(npmDirs.includes(dir), `npm updates cover ${dir}`);
+        const imageDirs = fs.readdirSync(path.join(PROJECT_ROOT, "images")).filter((d) => fs.existsSync(path.join(PROJECT_ROOT, "images", d, "Dockerfile")));
+        assert.ok(imageDirs.length >= 1);
+        const dockerDirs = byEcosystem("docker").map((u: { directory: string }) => u.directory);
+        for (const d of imageDirs) assert.ok(dockerDirs.includes(`/images/${d}`), `docker updates cover images/${d}`);
+        for (const u of config.updates) assert.ok(u.schedule?.interval, `${u["package-ecosystem"]} has a schedule`);
     });
 
     it("push images only from main, with the image-push role, under immutable tags", () => {

@@ -4,6 +4,7 @@
 // covers review stacks from the moment Pulumi Cloud creates them.
 import * as pulumi from "@pulumi/pulumi";
 import * as pulumiservice from "@pulumi/pulumiservice";
+import * as YAML from "yaml";
 import {
     DEFAULT_POLICY_GROUP,
     deploymentSettingsArgs,
@@ -17,8 +18,10 @@ import {
     prodApprovalRuleArgs,
     readReviewStacks,
     readTargetStack,
+    reviewEnvironmentDefinition,
     reviewStackSettingsArgs,
     reviewStacksPolicyGroupArgs,
+    REVIEW_TEMPLATE_STACK,
 } from "./settings";
 
 const settings = parseDeploymentsConfig(pulumi.runtime.allConfig());
@@ -68,7 +71,13 @@ for (const target of targets) {
     });
 }
 
-const reviewSettings = new pulumiservice.DeploymentSettings("review-stacks-template", reviewStackSettingsArgs(review));
+const reviewEnvironment = new pulumiservice.Environment("review-stacks-environment", {
+    organization: review.organization,
+    project: "jobfleet",
+    name: REVIEW_TEMPLATE_STACK,
+    yaml: new pulumi.asset.StringAsset(`# Managed by ${"jobfleet-deployments"} (deployments/): imported by pr-environments/Pulumi.pr.yaml; no credentials.\n` + YAML.stringify(reviewEnvironmentDefinition(review, staging.awsAccountId))),
+});
+const reviewSettings = new pulumiservice.DeploymentSettings("review-stacks-template", reviewStackSettingsArgs(review), { dependsOn: [reviewEnvironment] });
 const defaultGroup = new pulumiservice.PolicyGroup("review-stacks-policy-group", reviewStacksPolicyGroupArgs(review), {
     ...afterPack,
     // Adopted, not created: `pulumi import pulumiservice:index:PolicyGroup review-stacks-policy-group <org>/default-policy-group` once (docs/deployments.md).
@@ -82,6 +91,7 @@ export const reviewStacks = pulumi.output({
     template: `${review.organization}/${review.project}/${review.templateStack}`,
     deploymentSettings: reviewSettings.id,
     roleArn: review.roleArn,
+    environment: pulumi.interpolate`${reviewEnvironment.project}/${reviewEnvironment.name}`,
     policyGroup: defaultGroup.name,
     coveredBy: DEFAULT_POLICY_GROUP,
 });

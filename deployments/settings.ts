@@ -347,6 +347,18 @@ export const REVIEW_TEMPLATE_STACK = "pr";
 /** The org's default policy group: Pulumi Cloud adds every new stack to it, so review stacks land there on creation. */
 export const DEFAULT_POLICY_GROUP = "default-policy-group";
 
+/** What pr-environments/ needs before each operation of a review stack (docs/artifacts.md). */
+export const REVIEW_STACK_PRE_RUN_COMMANDS = ["cd .. && npm ci --no-audit --no-fund", "bash pre-run.sh"];
+
+/**
+ * The ESC environment Pulumi.pr.yaml imports (`jobfleet/pr`): like the main stacks' environments,
+ * no credentials (the review-stack role comes from the deployment's own OIDC token) and the
+ * staging account as the only one the AWS provider may touch.
+ */
+export function reviewEnvironmentDefinition(r: ReviewStacks, stagingAccountId: string): Record<string, unknown> {
+    return { values: { aws: { region: r.region, accountId: stagingAccountId }, pulumiConfig: { "aws:allowedAccountIds": ["${aws.accountId}"] } } };
+}
+
 export interface ReviewStacks {
     organization: string;
     project: string;
@@ -402,8 +414,9 @@ export function reviewStackSettingsArgs(r: ReviewStacks): pulumiservice.Deployme
         },
         operationContext: {
             options: { skipInstallDependencies: true, skipIntermediateDeployments: true },
-            // repoDir is pr-environments/: install the repository's workspace from its root.
-            preRunCommands: ["npm ci --prefix .. --no-audit --no-fund"],
+            // repoDir is pr-environments/: install the repository's workspace from its root, then
+            // pre-run.sh builds, retains the newest builds (update) or removes them all (destroy).
+            preRunCommands: REVIEW_STACK_PRE_RUN_COMMANDS,
             oidc: { aws: { roleARN: r.roleArn, sessionName: `${r.project}-review`, duration: "1h0m0s" } },
         },
         cacheOptions: { enable: true },
@@ -427,10 +440,11 @@ export function reviewStacksPolicyGroupArgs(r: ReviewStacks): pulumiservice.Poli
 }
 
 /**
- * How the pr-environments program learns its pull request. Review stacks are named by Pulumi Cloud
- * with the pull request number last (`<...>-<number>`); a stack previewed offline or by CI is named
- * `pr-<number>`. Pulumi Deployments also sets PULUMI_CI_STACK (the same name) and
- * PULUMI_CI_OPERATION in every deployment.
+ * How a review stack's name carries its pull request: Pulumi Cloud names review stacks
+ * `pr-<organization>-<repository>-<number>` (stated on its Azure DevOps integration page); a stack
+ * previewed offline or by CI is `pr-<number>`. Deployments also sets PULUMI_CI_STACK (that name),
+ * PULUMI_CI_OPERATION and, for pull-request events, PULUMI_PR_NUMBER. The program's own reading is
+ * pr-environments/pullRequest.ts; this one is what the role's trust and the docs assume.
  */
 export function pullRequestNumberOf(stackName: string): number {
     const match = /^(?:pr-(\d+)|[A-Za-z0-9._-]+-(\d+))$/.exec(stackName);

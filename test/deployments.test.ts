@@ -403,7 +403,12 @@ describe("deployments project (jobfleet-deployments)", () => {
             assert.equal(s.vcs.deployCommits, false, "the template itself never deploys");
             assert.deepEqual(s.vcs.paths, reviewStackPaths());
             assert.equal(s.operationContext.oidc.aws.roleARN, "arn:aws:iam::111122223333:role/jobfleet-staging-review-stacks");
-            assert.match(s.operationContext.preRunCommands[0], /^npm ci --prefix \.\. /);
+            assert.deepEqual(s.operationContext.preRunCommands, ["cd .. && npm ci --no-audit --no-fund", "bash pre-run.sh"]);
+            const env = byInput(plan, ENVIRONMENT, "name", "pr");
+            assert.equal(env.project, "jobfleet", "the environment pr-environments/Pulumi.pr.yaml imports (jobfleet/pr) exists");
+            assert.doesNotMatch(env.yaml.text, /fn::open|fn::secret|roleArn/);
+            assert.deepEqual(YAML.parse(env.yaml.text).values.pulumiConfig, { "aws:allowedAccountIds": ["${aws.accountId}"] });
+            assert.equal(YAML.parse(env.yaml.text).values.aws.accountId, "111122223333");
             const trust = trustOf(jobfleet.staging, "jobfleet-staging-review-stacks");
             for (const op of ["preview", "update", "destroy"]) assert.ok(trustAdmits(trust, providers.staging, deploymentsToken(REVIEW_STACKS_PROJECT, "pr-pulumi-jobfleet-51", op)));
             assert.equal(trustAdmits(trust, providers.staging, deploymentsToken("jobfleet", "staging", "update")), false);
@@ -424,7 +429,7 @@ describe("deployments project (jobfleet-deployments)", () => {
 
         it("derives the pull request number from the review stack's name", () => {
             assert.equal(pullRequestNumberOf("pr-51"), 51);
-            assert.equal(pullRequestNumberOf("pr-pulumi-jobfleet-52"), 52);
+            assert.equal(pullRequestNumberOf("pr-jobfleet-org-jobfleet-52"), 52);
             for (const bad of ["pr", "pr-", "staging", "pr-0", "pr-51a"]) assert.throws(() => pullRequestNumberOf(bad), /does not end in a pull request number/);
         });
     });

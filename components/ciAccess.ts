@@ -146,11 +146,11 @@ export interface CiAccessArgs {
     githubOidcProviderArn?: string;
     /** An existing `api.pulumi.com/oidc` provider of the account; empty or unset: created here. */
     pulumiOidcProviderArn?: string;
-    /** Pulumi Cloud organization whose Deployments and ESC environments may assume the deploy role. */
+    /** Pulumi Cloud organization whose Deployments may assume the preview, deploy and review-stack roles. */
     pulumiOrganization: string;
     /** Pulumi project of the stack (jobfleet). */
     pulumiProject: string;
-    /** The stack the deploy role deploys; the ESC environment it trusts is `<project>/<stack>`. */
+    /** The stack whose update, refresh, destroy and drift runs the deploy role serves. */
     stack: string;
     /** The project's ECR repositories, the only ones the image-push role may push to. */
     imageRepositoryArns: pulumi.Input<string>[];

@@ -128,6 +128,14 @@ function managedPoliciesOf(plan: CapturedPlan, roleName: string): string[] {
     return plan.resources.filter((r) => r.type === "aws:iam/rolePolicyAttachment:RolePolicyAttachment" && inputsOf(r).role === roleName).map((r) => String(inputsOf(r).policyArn));
 }
 
+/** Whether an inline policy of the role allows every action, or every IAM action (which grants the rest). */
+function inlineAdmin(plan: CapturedPlan, roleName: string): boolean {
+    return plan.resources
+        .filter((r) => r.type === "aws:iam/rolePolicy:RolePolicy" && inputsOf(r).role === roleName)
+        .flatMap((r) => JSON.parse(String(inputsOf(r).policy)).Statement as Array<{ Effect: string; Action?: string | string[] }>)
+        .some((st) => st.Effect === "Allow" && ([] as string[]).concat(st.Action ?? []).some((a) => a === "*" || a === "*:*" || a.toLowerCase() === "iam:*"));
+}
+
 /** AWS managed policies that amount to administrator: all actions, or IAM (which grants the rest). */
 const ADMIN_EQUIVALENT = /policy\/(AdministratorAccess|IAMFullAccess|AdministratorAccess-Amplify|AWSCloudFormationFullAccess)$/;
 
@@ -352,7 +360,7 @@ describe("deployments project (jobfleet-deployments)", () => {
             for (const role of roles) {
                 const name = String(inputsOf(role).name ?? role.name);
                 const managed = managedPoliciesOf(p, name);
-                const admin = managed.some((arn) => ADMIN_EQUIVALENT.test(arn));
+                const admin = managed.some((arn) => ADMIN_EQUIVALENT.test(arn)) || inlineAdmin(p, name);
                 if (!admin) continue;
                 admins += 1;
                 const trust = JSON.parse(inputsOf(role).assumeRolePolicy).Statement as TrustStatement[];

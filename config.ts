@@ -177,6 +177,12 @@ export const CONFIG_KEYS = {
     dbDeletionProtection: spec("boolean", "Refuse to delete the database (and take a final snapshot).", z.boolean(), false),
 
     githubRepository: spec("string", "owner/name of the GitHub repository that may assume the CI roles.", z.string().regex(/^[A-Za-z0-9-]+\/[A-Za-z0-9._-]+$/, "owner/name")),
+    githubOidcSubjectPrefix: spec(
+        "string",
+        "Start of GitHub's OIDC subject for the repository; empty: repo:<owner>/<name>. Repositories on GitHub's immutable subject claims: repo:<owner>@<owner id>/<name>@<repository id>.",
+        z.union([z.literal(""), z.string().regex(/^repo:[A-Za-z0-9-]+(@\d+)?\/[A-Za-z0-9._-]+(@\d+)?$/, "repo:<owner>/<name> or repo:<owner>@<owner id>/<name>@<repository id>")]),
+        "",
+    ),
     githubOidcProviderArn: spec("string", "Existing GitHub OIDC provider in the account; empty: the stack creates it.", optionalArnOf("iam", "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"), ""),
     pulumiOidcProviderArn: spec("string", "Existing Pulumi Cloud OIDC provider (api.pulumi.com/oidc) in the account; empty: the stack creates it.", optionalArnOf("iam", "arn:aws:iam::123456789012:oidc-provider/api.pulumi.com/oidc"), ""),
     pulumiOrganization: spec("string", "Pulumi Cloud organization whose Deployments assume the deploy role.", z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "a Pulumi organization name")),

@@ -2,7 +2,7 @@
 import * as path from "path";
 import { loadConfig, PROJECT } from "./config";
 import { AlarmTopic } from "./components/alarmTopic";
-import { CiAccess, ecrRepositoryArnsOf } from "./components/ciAccess";
+import { CiAccess, ecrRepositoryArnsOf, REVIEW_STACKS_PROJECT } from "./components/ciAccess";
 import { Network } from "./components/network";
 import { ArtifactStore } from "./components/artifactStore";
 import { PreviewEnvironment } from "./components/previewEnvironment";
@@ -163,9 +163,11 @@ export const jobWorkerFunctionName = jobWorker.functionName;
 export const jobWorkerDeadLetterQueueUrl = jobWorker.deadLetterQueueUrl;
 export const apiUrl = api.url;
 
-// CI and Pulumi Deployments access (issue 8): GitHub OIDC preview and image-push roles, the Deployments/ESC deploy role.
+// CI and Pulumi Deployments access (issues 8, 13, 14): read-only previews, image pushes, the deploy role for update/refresh/destroy only, review stacks in staging.
 const ciAccess = new CiAccess("ci-access", {
     githubRepository: config.githubRepository,
+    githubSubjectPrefix: config.githubOidcSubjectPrefix,
+    reviewStacksProject: config.isProd ? undefined : REVIEW_STACKS_PROJECT,
     githubOidcProviderArn: config.githubOidcProviderArn,
     pulumiOidcProviderArn: config.pulumiOidcProviderArn,
     pulumiOrganization: config.pulumiOrganization,
@@ -180,6 +182,8 @@ const ciAccess = new CiAccess("ci-access", {
 export const ciPreviewRoleArn = ciAccess.previewRoleArn;
 export const ciImagePushRoleArn = ciAccess.imagePushRoleArn;
 export const deployRoleArn = ciAccess.deployRoleArn;
+// Empty where no review stacks deploy (prod's account).
+export const reviewStacksRoleArn = ciAccess.reviewStacksRoleArn ?? "";
 
 // Sandbox broker (seed 001) and agent runtime (seed 002), issue 5: long-running Fargate services behind HTTPS load balancers.
 const sandboxBroker = new SandboxBroker("sandbox-broker", {

@@ -10,14 +10,28 @@ import { grant, ROLE_KIND_TAG } from "./iam";
  * - GitHub Actions, through the account's `token.actions.githubusercontent.com` OIDC provider:
  *   a read-only preview role for pull requests of this repository, and an image-push role for
  *   pushes to its main branch, limited to the project's ECR repositories;
- * - Pulumi Cloud, through the `api.pulumi.com/oidc` provider: the deploy role that Pulumi
- *   Deployments (and the stack's ESC environment) assume to run `pulumi up` for exactly this
- *   organization, project and stack.
+ * - Pulumi Deployments, through the `api.pulumi.com/oidc` provider, by the operation its token
+ *   names: a `preview` of the stack gets the same read-only preview role; only `update`,
+ *   `refresh`, `destroy` and the drift runs of exactly this organization, project and stack get
+ *   the deploy role. A pull request's code runs in previews only, so it never holds the deploy role;
+ * - optionally the review stacks of another project (pull-request environments): their own role,
+ *   without IAM or data reads, since every operation of a review stack runs pull-request code.
  */
 
 export const GITHUB_OIDC_HOST = "token.actions.githubusercontent.com";
 export const GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com";
 export const PULUMI_OIDC_HOST = "api.pulumi.com/oidc";
+/** The project of the pull-request environments (pr-environments/), whose review stacks deploy into staging's account. */
+export const REVIEW_STACKS_PROJECT = "jobfleet-pr-environments";
+
+/**
+ * Operations of a Pulumi Deployments token (`operation` claim and subject part; the CLI's
+ * `pulumi deployment run` accepts the same six). Only these may assume the deploy role: they run
+ * the stack's configured branch. `preview` is what pull requests run, and it gets the read-only role.
+ */
+export const DEPLOY_OPERATIONS = ["update", "refresh", "destroy", "detect-drift", "remediate-drift"] as const;
+export const PREVIEW_OPERATIONS = ["preview"] as const;
+export type DeploymentOperation = (typeof DEPLOY_OPERATIONS)[number] | (typeof PREVIEW_OPERATIONS)[number];
 
 /**
  * AWS managed policies the preview role holds. ReadOnlyAccess lets `pulumi preview` (and
@@ -114,17 +128,29 @@ export const DEPLOY_GUARDRAILS = [
 export interface CiAccessArgs {
     /** `owner/name` of the GitHub repository whose workflows may assume the CI roles. */
     githubRepository: string;
+    /**
+     * Start of GitHub's `sub` claim for this repository, before `:pull_request` or `:ref:...`.
+     * Empty or unset: the name form `repo:<owner>/<name>`. Repositories created, renamed or
+     * transferred since GitHub's immutable subject claims (default from 2026-07-15) get
+     * `repo:<owner>@<owner id>/<name>@<repository id>` instead; set that form here for them.
+     */
+    githubSubjectPrefix?: string;
+    /**
+     * Another Pulumi project of this organization whose review stacks (one per pull request) deploy
+     * into this account; gets its own role. Unset: no review stacks here.
+     */
+    reviewStacksProject?: string;
     /** Branch whose pushes may push images; the default is main. */
     mainBranch?: string;
     /** An existing `token.actions.githubusercontent.com` provider of the account; empty or unset: created here. */
     githubOidcProviderArn?: string;
     /** An existing `api.pulumi.com/oidc` provider of the account; empty or unset: created here. */
     pulumiOidcProviderArn?: string;
-    /** Pulumi Cloud organization whose Deployments and ESC environments may assume the deploy role. */
+    /** Pulumi Cloud organization whose Deployments may assume the preview, deploy and review-stack roles. */
     pulumiOrganization: string;
     /** Pulumi project of the stack (jobfleet). */
     pulumiProject: string;
-    /** The stack the deploy role deploys; the ESC environment it trusts is `<project>/<stack>`. */
+    /** The stack whose update, refresh, destroy and drift runs the deploy role serves. */
     stack: string;
     /** The project's ECR repositories, the only ones the image-push role may push to. */
     imageRepositoryArns: pulumi.Input<string>[];
@@ -143,28 +169,52 @@ export function ecrRepositoryArnsOf(images: readonly string[]): string[] {
 }
 
 /** IAM role names, fixed so workflows and the deployments/ project can name the roles before they exist. */
-export function ciRoleNames(project: string, stack: string): { preview: string; imagePush: string; deploy: string } {
-    return { preview: `${project}-${stack}-gha-preview`, imagePush: `${project}-${stack}-gha-image-push`, deploy: `${project}-${stack}-pulumi-deploy` };
+export function ciRoleNames(project: string, stack: string): { preview: string; imagePush: string; deploy: string; reviewStacks: string } {
+    return {
+        preview: `${project}-${stack}-gha-preview`,
+        imagePush: `${project}-${stack}-gha-image-push`,
+        deploy: `${project}-${stack}-pulumi-deploy`,
+        reviewStacks: `${project}-${stack}-review-stacks`,
+    };
 }
 
-/** `sub` of GitHub's token for a workflow run of `repository` on a push to `branch`. */
-export function githubBranchSubject(repository: string, branch: string): string {
-    return `repo:${repository}:ref:refs/heads/${branch}`;
+const GITHUB_NAME_PREFIX = /^repo:([A-Za-z0-9-]+)\/([A-Za-z0-9._-]+)$/;
+const GITHUB_IMMUTABLE_PREFIX = /^repo:([A-Za-z0-9-]+)@(\d+)\/([A-Za-z0-9._-]+)@(\d+)$/;
+
+/**
+ * The subject prefix the trust pins: the name form by default, or the immutable-id form, which
+ * must name the same owner and repository as `repository` (GitHub compares names case-insensitively).
+ * Returns a problem sentence instead of throwing, for the caller to attach to its argument name.
+ */
+export function githubSubjectPrefixProblem(repository: string, prefix: string): string | undefined {
+    const [owner, name] = repository.split("/");
+    const named = GITHUB_NAME_PREFIX.exec(prefix);
+    const immutable = GITHUB_IMMUTABLE_PREFIX.exec(prefix);
+    const parts = named ? [named[1], named[2]] : immutable ? [immutable[1], immutable[3]] : undefined;
+    if (!parts) return `repo:${repository} (name form) or repo:${owner}@<owner id>/${name}@<repository id> (GitHub's immutable form, digits only)`;
+    if (parts[0].toLowerCase() !== owner?.toLowerCase() || parts[1].toLowerCase() !== name?.toLowerCase()) {
+        return `a prefix for the repository ${repository} (it names ${parts[0]}/${parts[1]})`;
+    }
+    return undefined;
 }
 
-/** `sub` of GitHub's token for a workflow run of `repository` triggered by a pull request. */
-export function githubPullRequestSubject(repository: string): string {
-    return `repo:${repository}:pull_request`;
+export function githubSubjectPrefixOf(repository: string, prefix?: string): string {
+    return prefix ? prefix : `repo:${repository}`;
 }
 
-/** `sub` of a Pulumi Deployments token for any operation on one stack (the operation is the only free part). */
-export function pulumiDeploymentSubject(organization: string, project: string, stack: string): string {
-    return `pulumi:deploy:org:${organization}:project:${project}:stack:${stack}:operation:*:scope:write`;
+/** `sub` of GitHub's token for a workflow run on a push to `branch`. */
+export function githubBranchSubject(subjectPrefix: string, branch: string): string {
+    return `${subjectPrefix}:ref:refs/heads/${branch}`;
 }
 
-/** `sub` of an ESC `aws-login` token whose environment declares `subjectAttributes: [currentEnvironment.name]`. */
-export function pulumiEnvironmentSubject(organization: string, project: string, environment: string): string {
-    return `pulumi:environments:pulumi.organization.login:${organization}:currentEnvironment.name:${project}/${environment}`;
+/** `sub` of GitHub's token for a workflow run triggered by a pull request. */
+export function githubPullRequestSubject(subjectPrefix: string): string {
+    return `${subjectPrefix}:pull_request`;
+}
+
+/** `sub` of a Pulumi Deployments token for one operation on one stack (`*` only where a caller means it). */
+export function pulumiDeploymentSubject(organization: string, project: string, stack: string, operation: DeploymentOperation | "*"): string {
+    return `pulumi:deploy:org:${organization}:project:${project}:stack:${stack}:operation:${operation}:scope:write`;
 }
 
 /** Throws, naming the argument, the value and what was expected, before anything is registered. */
@@ -173,6 +223,13 @@ export function checkCiAccessArgs(name: string, args: CiAccessArgs): void {
         throw new Error(`CiAccess ${name}: ${field} must be ${expected} (got ${JSON.stringify(value)}).`);
     };
     if (!REPOSITORY.test(args.githubRepository ?? "")) fail("githubRepository", args.githubRepository, "a GitHub repository written owner/name, like jobfleet-org/jobfleet");
+    if (args.githubSubjectPrefix) {
+        const problem = REPOSITORY.test(args.githubRepository) ? githubSubjectPrefixProblem(args.githubRepository, args.githubSubjectPrefix) : undefined;
+        if (problem) fail("githubSubjectPrefix", args.githubSubjectPrefix, `empty or ${problem}`);
+    }
+    if (args.reviewStacksProject !== undefined && (!NAME.test(args.reviewStacksProject) || args.reviewStacksProject === args.pulumiProject)) {
+        fail("reviewStacksProject", args.reviewStacksProject, `unset or the name of another Pulumi project than ${args.pulumiProject} (letters, digits, _ . -)`);
+    }
     if (args.mainBranch !== undefined && (!BRANCH.test(args.mainBranch) || args.mainBranch.includes("*"))) {
         fail("mainBranch", args.mainBranch, "a branch name without wildcards, like main");
     }
@@ -195,21 +252,49 @@ export function checkCiAccessArgs(name: string, args: CiAccessArgs): void {
     }
 }
 
+/**
+ * Reads a review stack may not do even though its role may create and change EC2, load balancing
+ * and S3 objects: secret values, parameters, database logins, queue messages, table items, logs.
+ * Every operation of a review stack runs pull-request code.
+ */
+export const REVIEW_STACK_DENIED_READS = [
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:BatchGetSecretValue",
+    "ssm:GetParameter",
+    "ssm:GetParameters",
+    "ssm:GetParametersByPath",
+    "rds-db:connect",
+    "sqs:ReceiveMessage",
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "logs:GetLogEvents",
+    "logs:FilterLogEvents",
+    "ec2:GetPasswordData",
+] as const;
+
+/** PowerUserAccess allows everything but IAM, Organizations and Account; review stacks need no more. */
+export const REVIEW_STACK_MANAGED_POLICY_ARNS = ["arn:aws:iam::aws:policy/PowerUserAccess"] as const;
+
 export class CiAccess extends pulumi.ComponentResource {
     public readonly githubOidcProviderArn: pulumi.Output<string>;
     public readonly pulumiOidcProviderArn: pulumi.Output<string>;
-    /** Assumed by pull-request workflows for `pulumi preview`. */
+    /** Assumed by pull-request workflows and by Pulumi Deployments previews of the stack. */
     public readonly previewRoleArn: pulumi.Output<string>;
     /** Assumed by main-branch workflows to push images. */
     public readonly imagePushRoleArn: pulumi.Output<string>;
-    /** Assumed by Pulumi Deployments and the stack's ESC environment to run `pulumi up`. */
+    /** Assumed by Pulumi Deployments update, refresh, destroy and drift runs of the stack, and nothing else. */
     public readonly deployRoleArn: pulumi.Output<string>;
+    /** Assumed by every operation of the review stacks of `reviewStacksProject`; undefined without it. */
+    public readonly reviewStacksRoleArn?: pulumi.Output<string>;
 
     constructor(name: string, args: CiAccessArgs, opts?: pulumi.ComponentResourceOptions) {
         checkCiAccessArgs(name, args);
         super("jobfleet:ci:CiAccess", name, {}, opts);
         const tags = { ...(args.tags ?? {}), [ROLE_KIND_TAG]: "ci" };
         const repository = args.githubRepository;
+        const subjectPrefix = githubSubjectPrefixOf(repository, args.githubSubjectPrefix);
         const mainBranch = args.mainBranch ?? "main";
         const org = args.pulumiOrganization;
         const roleNames = ciRoleNames(args.pulumiProject, args.stack);
@@ -226,33 +311,41 @@ export class CiAccess extends pulumi.ComponentResource {
             ? pulumi.output(args.pulumiOidcProviderArn)
             : new aws.iam.OpenIdConnectProvider(
                   `${name}-pulumi`,
-                  // Deployments tokens carry aud=<org>; ESC aws-login tokens carry aud=aws:<org>.
-                  { url: `https://${PULUMI_OIDC_HOST}`, clientIdLists: [org, `aws:${org}`], tags: args.tags },
+                  // Deployments tokens carry aud=<org>.
+                  { url: `https://${PULUMI_OIDC_HOST}`, clientIdLists: [org], tags: args.tags },
                   { parent: this },
               ).arn;
 
-        const githubTrust = (subject: string) =>
-            pulumi.jsonStringify({
-                Version: "2012-10-17",
-                Statement: [
-                    {
-                        Sid: "GitHubActionsOidc",
-                        Effect: "Allow",
-                        Principal: { Federated: this.githubOidcProviderArn },
-                        Action: "sts:AssumeRoleWithWebIdentity",
-                        Condition: {
-                            StringEquals: { [`${GITHUB_OIDC_HOST}:aud`]: GITHUB_OIDC_AUDIENCE, [`${GITHUB_OIDC_HOST}:sub`]: subject },
-                        },
-                    },
-                ],
-            });
+        const githubStatement = (subject: string) => ({
+            Sid: "GitHubActionsOidc",
+            Effect: "Allow",
+            Principal: { Federated: this.githubOidcProviderArn },
+            Action: "sts:AssumeRoleWithWebIdentity",
+            Condition: { StringEquals: { [`${GITHUB_OIDC_HOST}:aud`]: GITHUB_OIDC_AUDIENCE, [`${GITHUB_OIDC_HOST}:sub`]: subject } },
+        });
+        // StringEquals with a list: the token's subject is one of these exact strings; no wildcard.
+        const deploymentsStatement = (sid: string, project: string, stack: string, operations: readonly DeploymentOperation[]) => ({
+            Sid: sid,
+            Effect: "Allow",
+            Principal: { Federated: this.pulumiOidcProviderArn },
+            Action: "sts:AssumeRoleWithWebIdentity",
+            Condition: {
+                StringEquals: {
+                    [`${PULUMI_OIDC_HOST}:aud`]: org,
+                    [`${PULUMI_OIDC_HOST}:sub`]: operations.map((operation) => pulumiDeploymentSubject(org, project, stack, operation)),
+                },
+            },
+        });
 
         const previewRole = new aws.iam.Role(
             `${name}-preview`,
             {
                 name: roleNames.preview,
-                description: `Read-only: pulumi preview of ${args.pulumiProject}/${args.stack} from pull requests of ${repository}`,
-                assumeRolePolicy: githubTrust(githubPullRequestSubject(repository)),
+                description: `Read-only: pulumi preview of ${args.pulumiProject}/${args.stack} from pull requests of ${repository} and Pulumi Deployments previews`,
+                assumeRolePolicy: pulumi.jsonStringify({
+                    Version: "2012-10-17",
+                    Statement: [githubStatement(githubPullRequestSubject(subjectPrefix)), deploymentsStatement("PulumiDeploymentsPreview", args.pulumiProject, args.stack, PREVIEW_OPERATIONS)],
+                }),
                 maxSessionDuration: 3600,
                 tags,
             },
@@ -268,7 +361,7 @@ export class CiAccess extends pulumi.ComponentResource {
             {
                 name: roleNames.imagePush,
                 description: `Pushes images to the ${args.pulumiProject} ECR repositories from ${repository}@${mainBranch}`,
-                assumeRolePolicy: githubTrust(githubBranchSubject(repository, mainBranch)),
+                assumeRolePolicy: pulumi.jsonStringify({ Version: "2012-10-17", Statement: [githubStatement(githubBranchSubject(subjectPrefix, mainBranch))] }),
                 maxSessionDuration: 3600,
                 tags,
             },
@@ -295,33 +388,10 @@ export class CiAccess extends pulumi.ComponentResource {
             `${name}-deploy`,
             {
                 name: roleNames.deploy,
-                description: `pulumi up of ${org}/${args.pulumiProject}/${args.stack} by Pulumi Deployments and the ESC environment ${args.pulumiProject}/${args.stack}`,
+                description: `pulumi up/refresh/destroy and drift runs of ${org}/${args.pulumiProject}/${args.stack} by Pulumi Deployments; never previews`,
                 assumeRolePolicy: pulumi.jsonStringify({
                     Version: "2012-10-17",
-                    Statement: [
-                        {
-                            Sid: "PulumiDeployments",
-                            Effect: "Allow",
-                            Principal: { Federated: this.pulumiOidcProviderArn },
-                            Action: "sts:AssumeRoleWithWebIdentity",
-                            Condition: {
-                                StringEquals: { [`${PULUMI_OIDC_HOST}:aud`]: org },
-                                StringLike: { [`${PULUMI_OIDC_HOST}:sub`]: pulumiDeploymentSubject(org, args.pulumiProject, args.stack) },
-                            },
-                        },
-                        {
-                            Sid: "PulumiEscEnvironment",
-                            Effect: "Allow",
-                            Principal: { Federated: this.pulumiOidcProviderArn },
-                            Action: "sts:AssumeRoleWithWebIdentity",
-                            Condition: {
-                                StringEquals: {
-                                    [`${PULUMI_OIDC_HOST}:aud`]: `aws:${org}`,
-                                    [`${PULUMI_OIDC_HOST}:sub`]: pulumiEnvironmentSubject(org, args.pulumiProject, args.stack),
-                                },
-                            },
-                        },
-                    ],
+                    Statement: [deploymentsStatement("PulumiDeploymentsDeploy", args.pulumiProject, args.stack, DEPLOY_OPERATIONS)],
                 }),
                 maxSessionDuration: 3600,
                 tags,
@@ -333,6 +403,48 @@ export class CiAccess extends pulumi.ComponentResource {
         });
         grant(`${name}-deploy-guardrails`, deployRole, [{ Sid: "DenyLongLivedCredentialsAndAccountChanges", Effect: "Deny", Action: [...DEPLOY_GUARDRAILS], Resource: "*" }], { parent: this });
 
+        if (args.reviewStacksProject) {
+            // Review stacks are created per pull request, so their names are not known here: any stack of that project.
+            const reviewRole = new aws.iam.Role(
+                `${name}-review-stacks`,
+                {
+                    name: roleNames.reviewStacks,
+                    description: `Every operation of the ${org}/${args.reviewStacksProject} review stacks (pull-request code): no IAM, no secret or data reads`,
+                    assumeRolePolicy: pulumi.jsonStringify({
+                        Version: "2012-10-17",
+                        Statement: [
+                            {
+                                Sid: "PulumiDeploymentsReviewStacks",
+                                Effect: "Allow",
+                                Principal: { Federated: this.pulumiOidcProviderArn },
+                                Action: "sts:AssumeRoleWithWebIdentity",
+                                Condition: {
+                                    StringEquals: { [`${PULUMI_OIDC_HOST}:aud`]: org },
+                                    StringLike: { [`${PULUMI_OIDC_HOST}:sub`]: pulumiDeploymentSubject(org, args.reviewStacksProject, "*", "*") },
+                                },
+                            },
+                        ],
+                    }),
+                    maxSessionDuration: 3600,
+                    tags,
+                },
+                { parent: this },
+            );
+            REVIEW_STACK_MANAGED_POLICY_ARNS.forEach((policyArn, i) => {
+                new aws.iam.RolePolicyAttachment(`${name}-review-stacks-poweruser-${i}`, { role: reviewRole.name, policyArn }, { parent: this });
+            });
+            grant(
+                `${name}-review-stacks-no-data`,
+                reviewRole,
+                [
+                    { Sid: "DenySecretAndDataReads", Effect: "Deny", Action: [...REVIEW_STACK_DENIED_READS], Resource: "*" },
+                    { Sid: "DenyLongLivedCredentialsAndAccountChanges", Effect: "Deny", Action: [...DEPLOY_GUARDRAILS], Resource: "*" },
+                ],
+                { parent: this },
+            );
+            this.reviewStacksRoleArn = reviewRole.arn;
+        }
+
         this.previewRoleArn = previewRole.arn;
         this.imagePushRoleArn = imagePushRole.arn;
         this.deployRoleArn = deployRole.arn;
@@ -342,6 +454,7 @@ export class CiAccess extends pulumi.ComponentResource {
             previewRoleArn: this.previewRoleArn,
             imagePushRoleArn: this.imagePushRoleArn,
             deployRoleArn: this.deployRoleArn,
+            reviewStacksRoleArn: this.reviewStacksRoleArn,
         });
     }
 }

@@ -90,23 +90,30 @@ for (const stack of ["staging", "prod"] as const) {
             assert.deepEqual(github.clientIdLists, ["sts.amazonaws.com"]);
             const pulumiProvider = inputsOf(one(plan, PROVIDER, "ci-access-pulumi"));
             assert.equal(pulumiProvider.url, "https://api.pulumi.com/oidc");
-            assert.deepEqual(pulumiProvider.clientIdLists, [plan.config.pulumiOrganization, `aws:${plan.config.pulumiOrganization}`]);
+            // Deployments tokens only: no ESC environment logs into these roles any more.
+            assert.deepEqual(pulumiProvider.clientIdLists, [plan.config.pulumiOrganization]);
         });
 
-        it("trusts pull requests of this repository, and nothing else, with the preview role", () => {
+        it("trusts pull requests of this repository and Deployments previews of this stack, and nothing else, with the preview role", () => {
+            const org = plan.config.pulumiOrganization;
             const role = one(plan, ROLE, "ci-access-preview");
             const trust = statements(inputsOf(role).assumeRolePolicy);
             assertNoStarPrincipal(trust, "preview");
-            assert.equal(trust.length, 1);
-            const [s] = trust;
-            assert.equal(s.Effect, "Allow");
-            assert.deepEqual(s.Principal, { Federated: githubProviderArn });
-            assert.equal(s.Action, "sts:AssumeRoleWithWebIdentity");
-            assert.deepEqual(s.Condition, {
+            assert.equal(trust.length, 2);
+            for (const s of trust) {
+                assert.equal(s.Effect, "Allow");
+                assert.equal(s.Action, "sts:AssumeRoleWithWebIdentity");
+            }
+            assert.deepEqual(trust[0].Principal, { Federated: githubProviderArn });
+            assert.deepEqual(trust[0].Condition, {
                 StringEquals: {
                     "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
                     "token.actions.githubusercontent.com:sub": `repo:${plan.config.githubRepository}:pull_request`,
                 },
+            });
+            assert.deepEqual(trust[1].Principal, { Federated: pulumiProviderArn });
+            assert.deepEqual(trust[1].Condition, {
+                StringEquals: { "api.pulumi.com/oidc:aud": org, "api.pulumi.com/oidc:sub": [`pulumi:deploy:org:${org}:project:jobfleet:stack:${stack}:operation:preview:scope:write`] },
             });
         });
 
@@ -124,33 +131,23 @@ for (const stack of ["staging", "prod"] as const) {
             });
         });
 
-        it("trusts Pulumi Deployments and the ESC environment of exactly this organization, project and stack with the deploy role", () => {
+        it("trusts only update, refresh, destroy and drift runs of exactly this organization, project and stack with the deploy role", () => {
             const org = plan.config.pulumiOrganization;
             const role = one(plan, ROLE, "ci-access-deploy");
             const trust = statements(inputsOf(role).assumeRolePolicy);
             assertNoStarPrincipal(trust, "deploy");
-            assert.equal(trust.length, 2);
-            for (const s of trust) {
-                assert.equal(s.Effect, "Allow");
-                assert.deepEqual(s.Principal, { Federated: pulumiProviderArn });
-                assert.equal(s.Action, "sts:AssumeRoleWithWebIdentity");
-            }
-            const deployments = trust.find((s) => s.Sid === "PulumiDeployments")!;
-            assert.deepEqual(deployments.Condition, {
-                StringEquals: { "api.pulumi.com/oidc:aud": org },
-                StringLike: { "api.pulumi.com/oidc:sub": `pulumi:deploy:org:${org}:project:jobfleet:stack:${stack}:operation:*:scope:write` },
+            assert.equal(trust.length, 1);
+            const [s] = trust;
+            assert.equal(s.Effect, "Allow");
+            assert.deepEqual(s.Principal, { Federated: pulumiProviderArn });
+            assert.equal(s.Action, "sts:AssumeRoleWithWebIdentity");
+            // Exact subjects: no wildcard anywhere, so no preview and no other stack can match.
+            assert.deepEqual(Object.keys(s.Condition!), ["StringEquals"]);
+            assert.deepEqual(s.Condition!.StringEquals, {
+                "api.pulumi.com/oidc:aud": org,
+                "api.pulumi.com/oidc:sub": ["update", "refresh", "destroy", "detect-drift", "remediate-drift"].map((op) => `pulumi:deploy:org:${org}:project:jobfleet:stack:${stack}:operation:${op}:scope:write`),
             });
-            const esc = trust.find((s) => s.Sid === "PulumiEscEnvironment")!;
-            assert.deepEqual(esc.Condition, {
-                StringEquals: {
-                    "api.pulumi.com/oidc:aud": `aws:${org}`,
-                    "api.pulumi.com/oidc:sub": `pulumi:environments:pulumi.organization.login:${org}:currentEnvironment.name:jobfleet/${stack}`,
-                },
-            });
-            // The only wildcard in any subject is the operation (preview, update, refresh, destroy).
-            const subject = deployments.Condition!.StringLike["api.pulumi.com/oidc:sub"] as string;
-            assert.equal(subject.split("*").length - 1, 1);
-            assert.match(subject, /:operation:\*:scope:write$/);
+            assert.doesNotMatch(JSON.stringify(s.Condition), /\*|operation:preview/);
         });
 
         it("names each role for its stack and tags it as a CI role", () => {
@@ -227,7 +224,7 @@ describe("CI access with existing OIDC providers", () => {
         const principals = ["ci-access-preview", "ci-access-image-push", "ci-access-deploy"].flatMap((name) =>
             statements(inputsOf(one(plan, ROLE, name)).assumeRolePolicy).map((s) => (s.Principal as { Federated: string }).Federated),
         );
-        assert.deepEqual(principals, [github, github, pulumiProvider, pulumiProvider]);
+        assert.deepEqual(principals, [github, pulumiProvider, github, pulumiProvider]);
     });
 
     it("refuses a provider ARN for another issuer before registering anything", async () => {
@@ -235,6 +232,24 @@ describe("CI access with existing OIDC providers", () => {
             captureProgram({ stack: "staging", configOverrides: { "jobfleet:githubOidcProviderArn": "arn:aws:iam::111122223333:oidc-provider/gitlab.com" } }),
             /CiAccess ci-access: githubOidcProviderArn must be empty or the ARN of an IAM OIDC provider for token\.actions\.githubusercontent\.com .*gitlab\.com/,
         );
+    });
+});
+
+describe("CI access with GitHub's immutable subject claims", () => {
+    it("pins the owner and repository ids in both GitHub trusts when the prefix is set", async () => {
+        const prefix = "repo:jobfleet-org@1234567/jobfleet@89012345";
+        const plan = await captureProgram({ stack: "staging", configOverrides: { "jobfleet:githubOidcSubjectPrefix": prefix } });
+        const subjectOf = (name: string) => statements(inputsOf(one(plan, ROLE, name)).assumeRolePolicy)[0].Condition!.StringEquals["token.actions.githubusercontent.com:sub"];
+        assert.equal(subjectOf("ci-access-preview"), `${prefix}:pull_request`);
+        assert.equal(subjectOf("ci-access-image-push"), `${prefix}:ref:refs/heads/main`);
+    });
+
+    it("refuses a prefix for another repository or in neither form, before registering anything", async () => {
+        await assert.rejects(
+            captureProgram({ stack: "staging", configOverrides: { "jobfleet:githubOidcSubjectPrefix": "repo:evil-org@1/jobfleet@2" } }),
+            /CiAccess ci-access: githubSubjectPrefix must be empty or a prefix for the repository jobfleet-org\/jobfleet \(it names evil-org\/jobfleet\)/,
+        );
+        await assert.rejects(captureProgram({ stack: "staging", configOverrides: { "jobfleet:githubOidcSubjectPrefix": "repo:jobfleet-org/*" } }), /githubOidcSubjectPrefix/);
     });
 });
 
@@ -257,6 +272,9 @@ describe("CiAccess arguments", () => {
         ["an organization with a space", { pulumiOrganization: "job fleet" }, /pulumiOrganization must be a Pulumi organization name.*"job fleet"/],
         ["no image repositories", { imageRepositoryArns: [] }, /imageRepositoryArns must be a non-empty list of ECR repository ARNs/],
         ["a wildcard repository", { imageRepositoryArns: ["arn:aws:ecr:us-east-1:111122223333:repository/*"] }, /imageRepositoryArns must be ECR repository ARNs .*without wildcards.*repository\/\*/],
+        ["an immutable prefix with a non-numeric id", { githubSubjectPrefix: "repo:jobfleet-org@abc/jobfleet@1" }, /githubSubjectPrefix must be empty or repo:jobfleet-org\/jobfleet \(name form\) or repo:jobfleet-org@<owner id>\/jobfleet@<repository id>/],
+        ["a prefix with a wildcard", { githubSubjectPrefix: "repo:jobfleet-org/*" }, /githubSubjectPrefix must be empty or/],
+        ["review stacks of the same project", { reviewStacksProject: "jobfleet" }, /reviewStacksProject must be unset or the name of another Pulumi project than jobfleet/],
         ["a Pulumi provider for another host", { pulumiOidcProviderArn: "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com" }, /pulumiOidcProviderArn must be empty or the ARN of an IAM OIDC provider for api\.pulumi\.com\/oidc/],
     ];
     for (const [what, change, expected] of cases) {
@@ -329,8 +347,78 @@ describe("GitHub workflows", () => {
         assert.equal(pulumiStep.with!.policyPackConfigs, "policies/config/${{ matrix.stack }}.json");
         assert.equal(pulumiStep.with!["comment-on-pr"], true);
         assert.equal(pulumiStep.env!.PULUMI_ACCESS_TOKEN, "${{ secrets.PULUMI_ACCESS_TOKEN }}");
-        const steps = cloud.steps as Step[];
-        assert.ok(steps.findIndex((s) => s.run?.includes('doc.delete("environment")')) < steps.indexOf(pulumiStep), "the ESC import is dropped before the preview");
+        // The stack file's ESC environment holds no credentials now, so the preview keeps it (and its account guard).
+        assert.equal((cloud.steps as Step[]).some((s) => s.run?.includes("environment")), false);
+        const setupNode = (cloud.steps as Step[]).find((s) => s.uses?.startsWith("actions/setup-node@"))!;
+        assert.equal(setupNode.with!["package-manager-cache"], false, "no shared cache in the job that holds an OIDC token");
+    });
+
+    it("pin the Pulumi CLI wherever they install it, to the version of @pulumi/pulumi in package-lock.json", () => {
+        const lock = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "package-lock.json"), "utf8"));
+        const sdk = lock.packages["node_modules/@pulumi/pulumi"].version as string;
+        let installs = 0;
+        for (const name of fs.readdirSync(workflowDir)) {
+            for (const step of stepsOf(read(name).doc).filter((s) => s.uses?.startsWith("pulumi/actions@"))) {
+                installs += 1;
+                assert.equal(String(step.with?.["pulumi-version"]), sdk, `${name}: pulumi/actions installs the CLI ${sdk}`);
+            }
+        }
+        assert.ok(installs >= 2);
+    });
+
+    it("pin every action at a release that runs on Node 24", () => {
+        // First release of each action whose action.yml says runs.using: node24 (read from the actions' tags).
+        const firstNode24Release: Record<string, [number, number, number]> = {
+            "actions/checkout": [5, 0, 0],
+            "actions/setup-node": [5, 0, 0],
+            "actions/upload-artifact": [6, 0, 0],
+            "aws-actions/configure-aws-credentials": [6, 0, 0],
+            "aws-actions/amazon-ecr-login": [2, 0, 2],
+            "docker/setup-buildx-action": [4, 0, 0],
+            "docker/build-push-action": [7, 0, 0],
+            "pulumi/actions": [7, 0, 0],
+        };
+        const atLeast = (v: number[], min: number[]) => v[0] !== min[0] ? v[0] > min[0] : v[1] !== min[1] ? v[1] > min[1] : v[2] >= min[2];
+        for (const name of fs.readdirSync(workflowDir)) {
+            for (const line of read(name).text.split("\n").filter((l) => /^\s*(-\s+)?uses:/.test(l))) {
+                const [, action, version] = /uses: ([\w.-]+\/[\w.-]+)@[0-9a-f]{40} # v(\d+\.\d+\.\d+)$/.exec(line)!;
+                const min = firstNode24Release[action];
+                assert.ok(min, `${name}: ${action} is an action whose first Node 24 release is known here`);
+                assert.ok(atLeast(version.split(".").map(Number), min), `${name}: ${action} v${version} runs on an older Node than v${min.join(".")}`);
+            }
+        }
+    });
+
+    it("gate the PR's own review stack offline too", () => {
+        const runs = (read("preview.yml").doc.jobs.offline.steps as Step[]).map((s) => s.run ?? "");
+        assert.ok(runs.some((r) => r.startsWith("npm run preview -- --project pr-environments --stack pr-${{ github.event.pull_request.number }}")));
+    });
+
+    it("update prod only through the approved production environment, never on push", () => {
+        const { doc, text } = read("deploy-prod.yml");
+        assert.deepEqual(Object.keys(doc.on), ["workflow_dispatch"]);
+        const job = doc.jobs.update;
+        assert.equal(job.environment, "production", "GitHub's required reviewers of production approve the run");
+        assert.equal(job.permissions, undefined, "no OIDC token: the deployment's own token gets the deploy role");
+        const run = (job.steps as Step[]).map((s) => s.run ?? "").join("\n");
+        assert.match(run, /pulumi deployment run update --stack "\$STACK"/);
+        assert.match(text, /secrets\.PULUMI_DEPLOY_TOKEN/);
+    });
+
+    it("have Dependabot keep the action pins, npm (root and every workspace) and the image base digests current", () => {
+        const config = YAML.parse(fs.readFileSync(path.join(PROJECT_ROOT, ".github", "dependabot.yml"), "utf8"));
+        assert.equal(config.version, 2);
+        const byEcosystem = (e: string) => config.updates.filter((u: { "package-ecosystem": string }) => u["package-ecosystem"] === e);
+        assert.equal(byEcosystem("github-actions").length, 1);
+        assert.equal(byEcosystem("github-actions")[0].directory, "/");
+        const npmDirs: string[] = byEcosystem("npm").flatMap((u: { directory?: string; directories?: string[] }) => u.directories ?? [u.directory!]);
+        const workspaces: string[] = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")).workspaces;
+        for (const dir of ["/", ...workspaces.map((w) => `/${w}`)]) assert.ok(npmDirs.includes(dir), `npm updates cover ${dir}`);
+        const imageDirs = fs.readdirSync(path.join(PROJECT_ROOT, "images")).filter((d) => fs.existsSync(path.join(PROJECT_ROOT, "images", d, "Dockerfile")));
+        assert.ok(imageDirs.length >= 1);
+        const dockerDirs = byEcosystem("docker").map((u: { directory: string }) => u.directory);
+        for (const d of imageDirs) assert.ok(dockerDirs.includes(`/images/${d}`), `docker updates cover images/${d}`);
+        for (const u of config.updates) assert.ok(u.schedule?.interval, `${u["package-ecosystem"]} has a schedule`);
     });
 
     it("push images only from main, with the image-push role, under immutable tags", () => {

@@ -84,7 +84,7 @@ describe("stack config", () => {
         for (const stack of ["staging", "prod"] as const) {
             const source = loadStackConfig(stack);
             assert.deepEqual(source.secretKeys, [], `${stack} has no secure: values`);
-            assert.deepEqual(source.environments, [`jobfleet/${stack}`], `${stack} imports its ESC environment`);
+            assert.deepEqual(source.environments, [`jobfleet/${stack}@stable`], `${stack} imports its ESC environment at the tag deployments/ moves`);
             const values = JSON.stringify(YAML.parse(fs.readFileSync(path.join(PROJECT_ROOT, `Pulumi.${stack}.yaml`), "utf8")).config);
             assert.doesNotMatch(values, /password|passwd|secret_?key|AKIA[0-9A-Z]{16}|postgres(ql)?:\/\/[^\s:@]+:[^\s@]+@/i);
         }

@@ -4,6 +4,7 @@ import { CLOUDWATCH_RETENTION_DAYS, isDigestPinned } from "../config";
 import { parseEcrImage } from "./ecrImage";
 import { grant, PolicyStatement, serviceRole } from "./iam";
 import { jobSubmitterTags, ShellExecutor } from "./shellExecutor";
+import type { ComponentAccess } from "../tooling/access/declarations";
 
 /** Lambda runs container images only from private ECR: account.dkr.ecr.region.amazonaws.com/repository[:tag][@digest]. */
 const SQS_MAX_VISIBILITY_SECONDS = 43200;
@@ -179,3 +180,27 @@ export class JobWorker extends pulumi.ComponentResource {
         });
     }
 }
+
+/** Who runs what with the job processor's role (read by `npm run access`; docs/access.md). */
+export const jobWorkerAccess: ComponentAccess = {
+    component: "jobfleet:shell:JobWorker",
+    roles: [
+        {
+            role: /-role$/,
+            runs: ["runtime/shellJob/caller"],
+            expected: (plan) => plan.lambdaServiceCalls(),
+            keep: [
+                {
+                    action: "ec2:*NetworkInterface*",
+                    resource: "*:ec2:*:*:*/*",
+                    reason: "one statement lists the network-interface actions over the interface, subnet and security group ARNs; the service reference evaluates only CreateNetworkInterface on subnets and groups, so the other pairs grant nothing",
+                },
+                {
+                    action: "ec2:*PrivateIpAddresses",
+                    resource: "*:ec2:*:*:*/*",
+                    reason: "Lambda assigns and releases the Hyperplane interface's addresses when the function's VPC configuration changes, a path no test reaches; on subnets and groups the pair grants nothing (same statement as above)",
+                },
+                { action: "logs:*", resource: "*:log-group:*", reason: "the bare log-group ARN beside its :log-stream:* pattern: the service reference authorizes CreateLogStream and PutLogEvents on the stream only, so it grants nothing more; dropping it is a grant change for the component's owner" }],
+        },
+    ],
+};

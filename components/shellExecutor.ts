@@ -6,6 +6,7 @@ import { ecrRepositoryArnOf } from "./ecrImage";
 import { DEFAULT_CONTAINER_USER, FARGATE_MAX_STOP_TIMEOUT_SECONDS } from "./fargateService";
 import { grant, objectArn, PolicyStatement, policyDocument, serviceRole } from "./iam";
 import { PrivateBucket } from "./privateBucket";
+import type { ComponentAccess } from "../tooling/access/declarations";
 
 export const SHELL_EXECUTOR_CONTAINER_NAME = "runner";
 
@@ -318,3 +319,13 @@ export class ShellExecutor extends pulumi.ComponentResource {
         return new aws.iam.RolePolicy(`${this.baseName}-submit-${name}`, { role: role.id, policy }, { parent: this, dependsOn: this.bucketReady });
     }
 }
+
+/** Who runs what with the executor's roles (read by `npm run access`; docs/access.md). */
+export const shellExecutorAccess: ComponentAccess = {
+    component: "jobfleet:shell:ShellExecutor",
+    roles: [
+        { role: /-shell-executor-execution$/, expected: (plan) => plan.ecsAgentCalls(), keep: [{ action: "logs:*", resource: "*:log-group:*", reason: "the bare log-group ARN beside its :log-stream:* pattern: the service reference authorizes CreateLogStream and PutLogEvents on the stream only, so it grants nothing more; dropping it is a grant change for the component's owner" }] },
+        // No permissions of its own: every request the runner sends carries the caller's presigned signature.
+        { role: /-shell-executor-task$/, runs: ["runtime/shellJob/runner"] },
+    ],
+};

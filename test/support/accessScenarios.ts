@@ -81,65 +81,79 @@ export async function recordRuntimeCalls(access: AccessPlan, declarations: Compo
     const runsOf = (role: PlannedRole) => [...new Set(declarationsFor(access, role, declarations).flatMap((d) => d.runs ?? []))];
     const signers = new Map(runtimeRoles.map((r) => [accessKeyOf(r), r.logicalName]));
     const credentialsOf = (role: PlannedRole) => ({ accessKeyId: accessKeyOf(role), secretAccessKey: `secret-of-${role.logicalName}` });
-    const uploaderCredentials = { accessKeyId: "AKIAPULUMIUPLOAD", secretAccessKey: "secret-of-the-deployment" };
-    for (const role of runtimeRoles) s3rverAccount.createKeyPair(credentialsOf(role).accessKeyId, credentialsOf(role).secretAccessKey);
-    s3rverAccount.createKeyPair(uploaderCredentials.accessKeyId, uploaderCredentials.secretAccessKey);
     const roleByArn = new Map(access.roles.map((r) => [r.arn, r]));
 
+    const buckets = access.plan.resources.filter((r) => r.type === "aws:s3/bucket:Bucket" || r.type === "aws:s3/bucketV2:BucketV2").map((r) => String(r.outputs.bucket));
+    const uploaderCredentials = { accessKeyId: "AKIAPULUMIUPLOAD", secretAccessKey: "secret-of-the-deployment" };
+    const keyPairs = [...runtimeRoles.map(credentialsOf), uploaderCredentials];
+    return withHttpsS3rver(buckets, keyPairs, async (endpoint) => {
+        const originalFetch = globalThis.fetch;
+        try {
+            for (const role of runtimeRoles) {
+                const runs = runsOf(role);
+                ran.set(role.logicalName, []);
+                if (runs.includes("runtime/shellJob/caller")) {
+                    const functions = access.plan.resources.filter((r) => r.type === "aws:lambda/function:Function" && inputsOf(r).role === role.arn);
+                    for (const fn of functions) {
+                        const target = shellExecutorTargetFromEnv(inputsOf(fn).environment?.variables ?? {});
+                        const definition = access.plan.resources.find((r) => r.type === "aws:ecs/taskDefinition:TaskDefinition" && String(r.outputs.arn) === target.taskDefinition);
+                        const runnerRole = definition ? roleByArn.get(String(inputsOf(definition).taskRoleArn)) : undefined;
+                        if (!runnerRole) throw new Error(`${fn.name} submits to ${target.taskDefinition}, whose task role is not in the plan.`);
+                        const s3 = recorder.attach(createShellJobS3Client({ region: access.region, endpoint, forcePathStyle: true, credentials: credentialsOf(role) }), role.logicalName, "runtime/shellJob/caller");
+                        const launcher = new LocalRunTask({ containerName: target.containerName, mode: "in-process", waitForRunner: true, taskEnvironment: { [RUNNER_ENV.commandTimeoutSeconds]: "30", [RUNNER_ENV.maxOutputBytes]: "65536" } });
+                        const ecs = recorder.attach(localEcsClient(access.region, credentialsOf(role), launcher), role.logicalName, "runtime/shellJob/caller");
+                        const runnerRuns = runsOf(runnerRole).includes("runtime/shellJob/runner");
+                        globalThis.fetch = runnerRuns ? recorder.wrapFetch(originalFetch, runnerRole.logicalName, "runtime/shellJob/runner", signers) : originalFetch;
+                        try {
+                            const { result } = await submitShellJob({ s3, ecs, target: { ...target, bucket: target.bucket }, warn: () => undefined }, { jobId: `access-${fn.name}`, commands: [{ run: "echo recorded" }] }, { initialPollMs: 50, maxPollMs: 200 });
+                            if (result.status !== "succeeded") throw new Error(`The shell job of ${fn.name} ${result.status}: ${JSON.stringify(result.error ?? result.commands)}`);
+                        } finally {
+                            globalThis.fetch = originalFetch;
+                            launcher.stopAll();
+                        }
+                        ran.get(role.logicalName)!.push("runtime/shellJob/caller");
+                        if (runnerRuns) ran.set(runnerRole.logicalName, [...new Set([...(ran.get(runnerRole.logicalName) ?? []), "runtime/shellJob/runner" as const])]);
+                    }
+                }
+                if (runs.includes("runtime/artifacts/verify")) {
+                    // What the instance boots: the object Pulumi uploaded, at the key its launch template names.
+                    const objects = access.plan.resources.filter((r) => r.type === "aws:s3/bucketObjectv2:BucketObjectv2");
+                    for (const object of objects) {
+                        const i = inputsOf(object);
+                        const uploader = new S3Client({ region: access.region, endpoint, forcePathStyle: true, credentials: uploaderCredentials });
+                        await uploader.send(new PutObjectCommand({ Bucket: i.bucket, Key: i.key, Body: fs.readFileSync(i.source.path), Metadata: i.metadata, ContentType: i.contentType }));
+                        const client = recorder.attach(new S3Client({ region: access.region, endpoint, forcePathStyle: true, credentials: credentialsOf(role) }), role.logicalName, "runtime/artifacts/verify");
+                        await verifyArtifact({ client, bucket: i.bucket, key: i.key, expected: { sha256Hex: i.metadata?.sha256 }, download: "always" });
+                    }
+                    ran.get(role.logicalName)!.push("runtime/artifacts/verify");
+                }
+            }
+        } finally {
+            globalThis.fetch = originalFetch;
+        }
+        return { calls: recorder.calls, ran };
+    });
+}
+
+/**
+ * s3rver over TLS on loopback for the length of `work`, with `buckets` and the key pairs it will
+ * accept (it checks SigV4 signatures against them). This process trusts the run's certificate
+ * meanwhile (SDK clients and fetch alike), and no longer afterwards.
+ */
+export async function withHttpsS3rver<T>(buckets: string[], keyPairs: { accessKeyId: string; secretAccessKey: string }[], work: (endpoint: string) => Promise<T>): Promise<T> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "access-s3rver-"));
     const certificate = selfSignedCertificate(dir);
     const defaultCas = tls.getCACertificates("default");
+    for (const pair of keyPairs) s3rverAccount.createKeyPair(pair.accessKeyId, pair.secretAccessKey);
     tls.setDefaultCACertificates([...defaultCas, certificate.cert]);
-    const buckets = access.plan.resources.filter((r) => r.type === "aws:s3/bucket:Bucket" || r.type === "aws:s3/bucketV2:BucketV2").map((r) => String(r.outputs.bucket));
     const server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory: path.join(dir, "store"), key: certificate.key, cert: certificate.cert, configureBuckets: buckets.map((name) => ({ name })) });
-    const endpoint = `https://127.0.0.1:${(await server.run()).port}`;
-    const originalFetch = globalThis.fetch;
     try {
-        for (const role of runtimeRoles) {
-            const runs = runsOf(role);
-            ran.set(role.logicalName, []);
-            if (runs.includes("runtime/shellJob/caller")) {
-                const functions = access.plan.resources.filter((r) => r.type === "aws:lambda/function:Function" && inputsOf(r).role === role.arn);
-                for (const fn of functions) {
-                    const target = shellExecutorTargetFromEnv(inputsOf(fn).environment?.variables ?? {});
-                    const definition = access.plan.resources.find((r) => r.type === "aws:ecs/taskDefinition:TaskDefinition" && String(r.outputs.arn) === target.taskDefinition);
-                    const runnerRole = definition ? roleByArn.get(String(inputsOf(definition).taskRoleArn)) : undefined;
-                    if (!runnerRole) throw new Error(`${fn.name} submits to ${target.taskDefinition}, whose task role is not in the plan.`);
-                    const s3 = recorder.attach(createShellJobS3Client({ region: access.region, endpoint, forcePathStyle: true, credentials: credentialsOf(role) }), role.logicalName, "runtime/shellJob/caller");
-                    const launcher = new LocalRunTask({ containerName: target.containerName, mode: "in-process", waitForRunner: true, taskEnvironment: { [RUNNER_ENV.commandTimeoutSeconds]: "30", [RUNNER_ENV.maxOutputBytes]: "65536" } });
-                    const ecs = recorder.attach(localEcsClient(access.region, credentialsOf(role), launcher), role.logicalName, "runtime/shellJob/caller");
-                    const runnerRuns = runsOf(runnerRole).includes("runtime/shellJob/runner");
-                    globalThis.fetch = runnerRuns ? recorder.wrapFetch(originalFetch, runnerRole.logicalName, "runtime/shellJob/runner", signers) : originalFetch;
-                    try {
-                        const { result } = await submitShellJob({ s3, ecs, target: { ...target, bucket: target.bucket }, warn: () => undefined }, { jobId: `access-${fn.name}`, commands: [{ run: "echo recorded" }] }, { initialPollMs: 50, maxPollMs: 200 });
-                        if (result.status !== "succeeded") throw new Error(`The shell job of ${fn.name} ${result.status}: ${JSON.stringify(result.error ?? result.commands)}`);
-                    } finally {
-                        globalThis.fetch = originalFetch;
-                        launcher.stopAll();
-                    }
-                    ran.get(role.logicalName)!.push("runtime/shellJob/caller");
-                    if (runnerRuns) ran.set(runnerRole.logicalName, [...new Set([...(ran.get(runnerRole.logicalName) ?? []), "runtime/shellJob/runner" as const])]);
-                }
-            }
-            if (runs.includes("runtime/artifacts/verify")) {
-                // What the instance boots: the object Pulumi uploaded, at the key its launch template names.
-                const objects = access.plan.resources.filter((r) => r.type === "aws:s3/bucketObjectv2:BucketObjectv2");
-                for (const object of objects) {
-                    const i = inputsOf(object);
-                    const uploader = new S3Client({ region: access.region, endpoint, forcePathStyle: true, credentials: uploaderCredentials });
-                    await uploader.send(new PutObjectCommand({ Bucket: i.bucket, Key: i.key, Body: fs.readFileSync(i.source.path), Metadata: i.metadata, ContentType: i.contentType }));
-                    const client = recorder.attach(new S3Client({ region: access.region, endpoint, forcePathStyle: true, credentials: credentialsOf(role) }), role.logicalName, "runtime/artifacts/verify");
-                    await verifyArtifact({ client, bucket: i.bucket, key: i.key, expected: { sha256Hex: i.metadata?.sha256 }, download: "always" });
-                }
-                ran.get(role.logicalName)!.push("runtime/artifacts/verify");
-            }
-        }
+        const endpoint = `https://127.0.0.1:${(await server.run()).port}`;
+        return await work(endpoint);
     } finally {
-        globalThis.fetch = originalFetch;
-        await server.close();
+        await server.close().catch(() => undefined);
         tls.setDefaultCACertificates(defaultCas);
-        for (const id of [...signers.keys(), uploaderCredentials.accessKeyId]) s3rverAccount.revokeAccessKey(id);
+        for (const pair of keyPairs) s3rverAccount.revokeAccessKey(pair.accessKeyId);
         fs.rmSync(dir, { recursive: true, force: true });
     }
-    return { calls: recorder.calls, ran };
 }

@@ -133,6 +133,12 @@ function baseContext(call: RecordedCall, access: AccessPlan): Record<string, str
 
 /** The IAM requests one call makes: usually one; RunTask also passes the task definition's roles. */
 export async function accessRequestsFor(call: RecordedCall, access: AccessPlan): Promise<AccessRequest[]> {
+    // DeleteObjects is authorized as s3:DeleteObject (or DeleteObjectVersion) on every key it names.
+    if (call.service === "s3" && call.operation === "DeleteObjects") {
+        const objects = ((call.input.Delete as { Objects?: { Key?: string; VersionId?: string }[] } | undefined)?.Objects ?? []);
+        const perKey = await Promise.all(objects.map((o) => accessRequestsFor({ ...call, operation: "DeleteObject", input: { Bucket: call.input.Bucket, Key: o.Key, VersionId: o.VersionId } }, access)));
+        return perKey.flat();
+    }
     const action = await iamActionFor(call);
     const resource = await iamResourceFor(access, action, call.input);
     const context: Record<string, string | string[]> = baseContext(call, access);

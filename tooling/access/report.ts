@@ -356,7 +356,8 @@ export function formatAccessReport(analysis: AccessAnalysis): string {
         lines.push("", `${role.role}  (${role.principal})${detail.runs.length ? `  runs ${detail.runs.join(", ")}` : ""}`);
         lines.push(`  calls (${role.calls.length}):`);
         for (const c of detail.calls) {
-            lines.push(`    ${c.decision.padEnd(16)} ${c.request.action} ${c.request.resource}${c.request.presignedBy ? `  [presigned by ${c.request.presignedBy}]` : ""}`);
+            const signed = c.request.presignedBy ? `  [sent with a URL presigned by ${c.request.presignedBy}]` : c.request.context["s3:authType"] === "REST-QUERY-STRING" ? `  [presigned, valid ${Number(c.request.context["s3:signatureAge"]) / 1000} s]` : "";
+            lines.push(`    ${c.decision.padEnd(16)} ${c.request.action} ${c.request.resource}${signed}`);
             lines.push(`${" ".repeat(21)}from ${c.request.source}${c.decision !== "Allowed" ? `; denied by ${c.deniedBy.join(", ")}` : ""}${c.note ? `; ${c.note}` : ""}`);
         }
         lines.push(`  unused grants (${role.unused.length}):`);

@@ -4,7 +4,7 @@ import { checkFargateServiceArgs, FargateService, FargateServiceAlarms, FargateS
 import { checkHttpsLoadBalancerArgs, HttpsLoadBalancer, HttpsLoadBalancerArgs } from "./httpsLoadBalancer";
 import { grant, objectArn } from "./iam";
 import { ABORT_INCOMPLETE_UPLOADS_RULE, PrivateBucket } from "./privateBucket";
-import type { ComponentAccess } from "../tooling/access/declarations";
+import type { ComponentAccess } from "./access";
 
 /** The numbers of seed 002 ("ALB_HEALTH_CHECK.md", "ecs-task-definition-template.json", "Recommended Alarms"). */
 export const AGENT_RUNTIME = {

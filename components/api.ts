@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { lambdaArgsProblems, lambdaLogStatement } from "./jobWorker";
 import { grant, serviceRole } from "./iam";
 import { jobSubmitterTags, ShellExecutor } from "./shellExecutor";
-import type { ComponentAccess } from "../tooling/access/declarations";
+import type { ComponentAccess } from "./access";
 
 /** API Gateway HTTP APIs stop waiting for an integration after 30 s; the function must answer first. */
 export const API_MAX_TIMEOUT_SECONDS = 29;

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CLOUDWATCH_RETENTION_DAYS, fargateSizeProblem, isDigestPinned } from "../config";
 import { ecrRepositoryArnOf } from "./ecrImage";
 import { grant, PolicyStatement, serviceRole } from "./iam";
-import type { ComponentAccess } from "../tooling/access/declarations";
+import type { ComponentAccess } from "./access";
 
 /** Fargate sends SIGKILL at most 120 s after SIGTERM, whatever the task definition asks for. */
 export const FARGATE_MAX_STOP_TIMEOUT_SECONDS = 120;

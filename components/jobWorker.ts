@@ -4,7 +4,7 @@ import { CLOUDWATCH_RETENTION_DAYS, isDigestPinned } from "../config";
 import { parseEcrImage } from "./ecrImage";
 import { grant, PolicyStatement, serviceRole } from "./iam";
 import { jobSubmitterTags, ShellExecutor } from "./shellExecutor";
-import type { ComponentAccess } from "../tooling/access/declarations";
+import type { ComponentAccess } from "./access";
 
 /** Lambda runs container images only from private ECR: account.dkr.ecr.region.amazonaws.com/repository[:tag][@digest]. */
 const SQS_MAX_VISIBILITY_SECONDS = 43200;

@@ -4,7 +4,7 @@ import { ArtifactStore } from "./artifactStore";
 import { grant, serviceRole } from "./iam";
 import { VersionedArtifact } from "./versionedArtifact";
 import { checkApp, checkEnvironment, environmentPrefix, parseArtifactKey } from "../runtime/artifacts/keys";
-import type { ComponentAccess } from "../tooling/access/declarations";
+import type { ComponentAccess } from "./access";
 
 export interface PreviewEnvironmentArgs {
     app: string;

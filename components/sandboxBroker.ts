@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { checkFargateServiceArgs, FargateHealthCheck, FargateService, FargateServiceAlarms, FargateServiceArgs, PREFLIGHT_PLACEHOLDERS } from "./fargateService";
 import { checkHttpsLoadBalancerArgs, HttpsLoadBalancer, HttpsLoadBalancerArgs } from "./httpsLoadBalancer";
 import { grant, PolicyStatement } from "./iam";
-import type { ComponentAccess } from "../tooling/access/declarations";
+import type { ComponentAccess } from "./access";
 
 /** The header the broker's rate limiter keys on (seed 001, "Rate Limiter Accepts New Header"). */
 export const RATE_LIMIT_HEADER = "X-Instruqt-Sandbox-ID";

@@ -6,7 +6,7 @@ import { ecrRepositoryArnOf } from "./ecrImage";
 import { DEFAULT_CONTAINER_USER, FARGATE_MAX_STOP_TIMEOUT_SECONDS } from "./fargateService";
 import { grant, objectArn, PolicyStatement, policyDocument, serviceRole } from "./iam";
 import { PrivateBucket } from "./privateBucket";
-import type { ComponentAccess } from "../tooling/access/declarations";
+import type { ComponentAccess } from "./access";
 
 export const SHELL_EXECUTOR_CONTAINER_NAME = "runner";
 

@@ -5,7 +5,7 @@ import { FargateService, FargateServiceAlarms, FargateServiceArgs, fargateServic
 import { parseEcrImage } from "./ecrImage";
 import { grant, objectArn, PolicyStatement } from "./iam";
 import { ABORT_INCOMPLETE_UPLOADS_RULE, PrivateBucket } from "./privateBucket";
-import type { ComponentAccess } from "../tooling/access/declarations";
+import type { ComponentAccess } from "./access";
 import { loadRunnerConfig } from "../runtime/runnerConfig";
 
 /** SQS refuses a visibility timeout above 12 hours. */

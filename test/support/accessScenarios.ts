@@ -8,7 +8,7 @@ import * as tls from "tls";
 import { ECSClient, RunTaskCommand } from "@aws-sdk/client-ecs";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { inputsOf } from "../../tooling/capture";
-import { ComponentAccess, RuntimeCode } from "../../tooling/access/declarations";
+import { ComponentAccess, RuntimeCode } from "../../components/access";
 import { AccessPlan, isRuntimeRole, PlannedRole } from "../../tooling/access/plan";
 import { AttributedCall, declarationsFor } from "../../tooling/access/report";
 import { createShellJobS3Client, shellExecutorTargetFromEnv, submitShellJob } from "../../runtime/shellJob/caller";

@@ -6,7 +6,7 @@ import { previewEnvironmentAccess } from "../../components/previewEnvironment";
 import { sandboxBrokerAccess } from "../../components/sandboxBroker";
 import { shellExecutorAccess } from "../../components/shellExecutor";
 import { submissionRunnerAccess } from "../../components/submissionRunner";
-import type { ComponentAccess } from "./declarations";
+import type { ComponentAccess } from "../../components/access";
 
 /** Every component's access declaration; a component that creates a runtime role adds its own here. */
 export const COMPONENT_ACCESS: ComponentAccess[] = [

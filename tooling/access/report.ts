@@ -1,6 +1,6 @@
 import { expandIamActions } from "@cloud-copilot/iam-expand";
 import { CapturedResource, inputsOf } from "../capture";
-import { ComponentAccess, DeclarationView, ExpectedCall, KeptGrant, RoleAccess } from "./declarations";
+import { ComponentAccess, DeclarationView, ExpectedCall, KeptGrant, RoleAccess } from "../../components/access";
 import { AccessRequest, accessRequestsFor, RecordedCall } from "./operations";
 import { AccessPlan, asList, isRuntimeRole, PlannedRole, resourcesUnder, statementsOf } from "./plan";
 import { Decision, simulateRequest, SimulatedRequest } from "./simulate";

@@ -1,12 +1,22 @@
-import type { CapturedResource } from "../capture";
-
 /**
  * What a component says about the roles it creates, for `npm run access` and test/access.test.ts:
  * which runtime code each role runs (its calls are recorded when the tests run that code), which
  * calls it makes from code that lives elsewhere (another repository, the ECS agent, the Lambda
  * service), and why a grant that no call exercises stays. Components import these types only;
- * the tooling hands the declaration functions a view of the captured plan.
+ * the tooling (tooling/access/) hands the declaration functions a view of the captured plan.
+ * This file holds types only, so the program imports nothing of the tooling.
  */
+
+/** A resource of the captured plan, as the access tooling hands it to a declaration (a tooling/capture.ts CapturedResource). */
+export interface PlanResource {
+    urn: string;
+    type: string;
+    name: string;
+    id?: string;
+    parent?: string;
+    inputs: Record<string, unknown>;
+    outputs: Record<string, unknown>;
+}
 
 /** Runtime code whose AWS calls the access tests record (test/support/accessScenarios.ts runs each). */
 export type RuntimeCode =
@@ -57,15 +67,15 @@ export interface DeclarationView {
     accountId: string;
     role: { logicalName: string; arn: string; name: string };
     /** Resources beneath the declaring component. */
-    resources: CapturedResource[];
+    resources: PlanResource[];
     /** Plain inputs of a resource (secrets revealed). */
-    inputsOf(resource: CapturedResource): Record<string, any>;
+    inputsOf(resource: PlanResource): Record<string, any>;
     /** Task definitions whose task or execution role is this role. */
-    taskDefinitions(): CapturedResource[];
+    taskDefinitions(): PlanResource[];
     /** Container definitions of those task definitions, parsed. */
-    containers(): Array<Record<string, any> & { taskDefinition: CapturedResource }>;
+    containers(): Array<Record<string, any> & { taskDefinition: PlanResource }>;
     /** Lambda functions that run as this role. */
-    functions(): CapturedResource[];
+    functions(): PlanResource[];
     /** What the ECS agent does with an execution role for each task definition: image pull, log stream, injected secrets. */
     ecsAgentCalls(): ExpectedCall[];
     /** What ECS does with a task role at start: EFS mounts with IAM authorization. */

@@ -4,7 +4,7 @@
  * calls it makes from code that lives elsewhere (another repository, the ECS agent, the Lambda
  * service), and why a grant that no call exercises stays. Components import these types only;
  * the tooling (tooling/access/) hands the declaration functions a view of the captured plan.
- * This file holds types only, so the program imports nothing of the tooling.
+ * This file holds types (and one shared keep) only, so the program imports nothing of the tooling.
  */
 
 /** A resource of the captured plan, as the access tooling hands it to a declaration (a tooling/capture.ts CapturedResource). */
@@ -40,11 +40,21 @@ export interface ExpectedCall {
 
 /** A grant kept although no recorded or expected call uses it. */
 export interface KeptGrant {
-    action: string;
-    /** Glob over the granted resource pattern; every resource of the action when omitted. */
-    resource?: string;
+    /** The granted action: a glob (`*`, `?`) or a regular expression. */
+    action: string | RegExp;
+    /** The granted resource pattern: a glob or a regular expression; every resource of the action when omitted. */
+    resource?: string | RegExp;
     reason: string;
 }
+
+/** Log grants name the bare group beside `:log-stream:*`; CloudWatch Logs evaluates both actions on the stream only. */
+export const BARE_LOG_GROUP_GRANTS: KeptGrant[] = [
+    {
+        action: /^logs:(CreateLogStream|PutLogEvents)$/,
+        resource: /:log-group:[^:]+$/,
+        reason: "the bare log-group ARN beside its :log-stream:* pattern: the service reference authorizes CreateLogStream and PutLogEvents on the stream only, so it grants nothing more; dropping it is a grant change for the component's owner",
+    },
+];
 
 export interface RoleAccess {
     /** Matches the role's logical name within the component (e.g. /-task$/). */

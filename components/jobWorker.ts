@@ -4,7 +4,7 @@ import { CLOUDWATCH_RETENTION_DAYS, isDigestPinned } from "../config";
 import { parseEcrImage } from "./ecrImage";
 import { grant, PolicyStatement, serviceRole } from "./iam";
 import { jobSubmitterTags, ShellExecutor } from "./shellExecutor";
-import type { ComponentAccess } from "./access";
+import { BARE_LOG_GROUP_GRANTS, type ComponentAccess } from "./access";
 
 /** Lambda runs container images only from private ECR: account.dkr.ecr.region.amazonaws.com/repository[:tag][@digest]. */
 const SQS_MAX_VISIBILITY_SECONDS = 43200;
@@ -190,17 +190,15 @@ export const jobWorkerAccess: ComponentAccess = {
             runs: ["runtime/shellJob/caller"],
             expected: (plan) => plan.lambdaServiceCalls(),
             keep: [
-                {
-                    action: "ec2:*NetworkInterface*",
-                    resource: "*:ec2:*:*:*/*",
-                    reason: "one statement lists the network-interface actions over the interface, subnet and security group ARNs; the service reference evaluates only CreateNetworkInterface on subnets and groups, so the other pairs grant nothing",
-                },
-                {
-                    action: "ec2:*PrivateIpAddresses",
-                    resource: "*:ec2:*:*:*/*",
-                    reason: "Lambda assigns and releases the Hyperplane interface's addresses when the function's VPC configuration changes, a path no test reaches; on subnets and groups the pair grants nothing (same statement as above)",
-                },
-                { action: "logs:*", resource: "*:log-group:*", reason: "the bare log-group ARN beside its :log-stream:* pattern: the service reference authorizes CreateLogStream and PutLogEvents on the stream only, so it grants nothing more; dropping it is a grant change for the component's owner" }],
+                ...["ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"].flatMap((action) =>
+                    ["*:subnet/*", "*:security-group/*"].map((resource) => ({
+                        action,
+                        resource,
+                        reason: "one statement lists the network-interface actions over the interface, subnet and security group ARNs; the service reference evaluates only CreateNetworkInterface on subnets and groups, so these pairs grant nothing",
+                    })),
+                ),
+                ...BARE_LOG_GROUP_GRANTS,
+            ],
         },
     ],
 };

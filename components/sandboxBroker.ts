@@ -297,12 +297,11 @@ export const sandboxBrokerAccess: ComponentAccess = {
                     })),
                 );
             },
-            keep: [
-                {
-                    action: "dynamodb:*",
-                    reason: "seed 001 names the allocations table but not the item APIs the broker's code uses; the grant is the table's item-level data plane (ALLOCATION_TABLE_ACTIONS, indexes included) and nothing that manages it, until the broker's code is audited",
-                },
-            ],
+            keep: ALLOCATION_TABLE_ACTIONS.map((action) => ({
+                action,
+                resource: "arn:aws:dynamodb:*:table/*",
+                reason: "seed 001 names the allocations table but not the item APIs the broker's code uses; the grant is the table's item-level data plane (ALLOCATION_TABLE_ACTIONS, indexes included) and nothing that manages it, until the broker's code is audited",
+            })),
         },
     ],
 };

@@ -215,6 +215,15 @@ describe("access: every runtime call simulated against the plan's IAM", function
             assert.deepEqual(problems, ["agent-runtime-task: unused grant s3:GetObjectTagging on arn:aws:s3:::agent-runtime-packages-5363a9dd/packages/*: no call uses it and its component states no reason to keep it."]);
         });
 
+        it("a kept reason covers only the grants it names: a new action beside them is unused", async () => {
+            const { plan, recorded } = checked.get("staging")!;
+            const copy = clonePlan(plan);
+            editPolicy(copy, /^sandbox-broker-api-allocations$/, (statements) => statements.map((s) => ({ ...s, Action: [...[s.Action].flat(), "dynamodb:DescribeTable"] })));
+            const { problems } = await analyze(copy, recorded);
+            assertProblem(problems, /^sandbox-broker-api-task: unused grant dynamodb:DescribeTable on arn:aws:dynamodb:us-east-1:\d+:table\/sandbox-broker-allocations-[0-9a-f]+: no call uses it/);
+            assert.ok(problems.every((p) => p.includes("dynamodb:DescribeTable")), problems.join("\n"));
+        });
+
         it("an attached AWS managed policy is read from its real document", async () => {
             const { plan, recorded } = checked.get("staging")!;
             const copy = clonePlan(plan);

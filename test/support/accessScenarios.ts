@@ -66,7 +66,7 @@ function localEcsClient(region: string, credentials: { accessKeyId: string; secr
             async handle(request: { body?: unknown; headers: Record<string, string> }) {
                 const target = request.headers["x-amz-target"];
                 if (target !== "AmazonEC2ContainerServiceV20141113.RunTask") throw new Error(`LocalRunTask answers RunTask only, not ${target}.`);
-                const output = await launcher.send(new RunTaskCommand(JSON.parse(typeof request.body === "string" ? request.body : Buffer.from(request.body as Uint8Array).toString("utf8"))));
+                const output = await launcher.send(new RunTaskCommand(JSON.parse(typeof request.body === "string" ? request.body : new TextDecoder().decode(request.body as Uint8Array))));
                 const { $metadata: _metadata, ...body } = output;
                 return { response: { statusCode: 200, headers: { "content-type": "application/x-amz-json-1.1" }, body: Readable.from([Buffer.from(JSON.stringify(body))]) } };
             },

@@ -196,7 +196,8 @@ function grantKey(policy: string, statementIndex: number, action: string, resour
 }
 
 function reasonFor(grant: Grant, keep: KeptGrant[]): string | null {
-    const kept = keep.find((k) => glob(k.action).test(grant.action) && (k.resource === undefined || glob(k.resource).test(grant.resource)));
+    const matches = (pattern: string | RegExp, value: string) => (typeof pattern === "string" ? glob(pattern) : pattern).test(value);
+    const kept = keep.find((k) => matches(k.action, grant.action) && (k.resource === undefined || matches(k.resource, grant.resource)));
     return kept?.reason ?? null;
 }
 

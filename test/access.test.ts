@@ -242,6 +242,8 @@ describe("access: every runtime call simulated against the plan's IAM", function
             const { problems } = await analyze(copy, recorded);
             assertProblem(problems, /^jobfleet-staging-job-processor-role: s3:PutObject on .*shell-jobs.* is ImplicitlyDenied by .*VPC endpoint policy of network-s3/);
             assert.ok(!problems.some((p) => p.startsWith("preview-instance")), "the artifacts bucket stays reachable");
+            assert.ok(!problems.some((p) => p.startsWith("jobfleet-staging-api-role")), "the API's function runs outside the VPC: its requests do not pass the endpoint");
+            assertProblem(problems, /^jobfleet-staging-shell-executor-task: s3:GetObject on .*access-jobfleet-staging-api\.json .*VPC endpoint policy of network-s3.*presigned by jobfleet-staging-api-role/);
         });
 
         it("a runtime role no component declares is reported missing", async () => {

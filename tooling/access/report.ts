@@ -272,6 +272,15 @@ function probesFor(access: AccessPlan, role: PlannedRole, calls: AccessRequest[]
 }
 
 /**
+ * Whether the role's requests leave from inside the VPC, through its endpoints: Fargate tasks and
+ * EC2 instances always run in its subnets; a Lambda function only with a VPC configuration.
+ */
+function sendsFromVpc(access: AccessPlan, role: PlannedRole): boolean {
+    if (role.servicePrincipals.includes("ecs-tasks.amazonaws.com") || role.servicePrincipals.includes("ec2.amazonaws.com")) return true;
+    return access.plan.resources.some((r) => r.type === "aws:lambda/function:Function" && inputsOf(r).role === role.arn && (inputsOf(r).vpcConfig?.subnetIds?.length ?? 0) > 0);
+}
+
+/**
  * The whole analysis of one plan: every runtime role (trust names ecs-tasks, lambda or ec2) with
  * its recorded and declared calls simulated, the grants no call exercised, and the probes.
  */
@@ -299,8 +308,10 @@ export async function analyzeAccess(access: AccessPlan, declarations: ComponentA
         }
         const unique = new Map<string, { request: AccessRequest; authority: PlannedRole }>();
         for (const r of requests) unique.set(JSON.stringify([r.request.action, r.request.resource, r.request.context, r.request.presignedBy ?? null]), r);
+        // The network is the caller's (a presigned request goes out through the runner's endpoints, on the signer's authority).
+        const network = { viaEndpoints: sendsFromVpc(access, role) };
         const simulated: SimulatedRequest[] = [];
-        for (const { request, authority } of unique.values()) simulated.push(await simulateRequest(access, authority, request));
+        for (const { request, authority } of unique.values()) simulated.push(await simulateRequest(access, authority, request, network));
 
         const used = new Set<string>();
         for (const result of simulated.filter((s) => s.decision === "Allowed" && !s.request.presignedBy)) {
@@ -318,7 +329,7 @@ export async function analyzeAccess(access: AccessPlan, declarations: ComponentA
             unused.push({ action: grant.action, resource: grant.resource, reason: reasonFor(grant, keep) });
         }
         const probes: SimulatedRequest[] = [];
-        for (const probe of probesFor(access, role, simulated.map((s) => s.request))) probes.push(await simulateRequest(access, role, probe));
+        for (const probe of probesFor(access, role, simulated.map((s) => s.request))) probes.push(await simulateRequest(access, role, probe, network));
 
         report.roles.push({
             role: role.logicalName,

@@ -25,12 +25,12 @@ function accountOf(arn: string): string | undefined {
 }
 
 /**
- * Evaluates one request of `role` as AWS would: the role's identity policies, the target's
- * resource policy from the plan, and the endpoint policies of the VPC endpoints that carry the
- * service's traffic. A resource of another account that the plan does not hold (the shared image
+ * Evaluates one request on the authority of `role` as AWS would: the role's identity policies, the
+ * target's resource policy from the plan, and, when the request leaves from inside the VPC, the
+ * endpoint policies of the VPC endpoints that carry the service's traffic. A resource of another account that the plan does not hold (the shared image
  * registry) is evaluated on the identity side only, and the report says so.
  */
-export async function simulateRequest(access: AccessPlan, role: PlannedRole, request: AccessRequest): Promise<SimulatedRequest> {
+export async function simulateRequest(access: AccessPlan, role: PlannedRole, request: AccessRequest, network: { viaEndpoints: boolean } = { viaEndpoints: true }): Promise<SimulatedRequest> {
     const resourceAccount = accountOf(request.resource) ?? access.accountId;
     const resourcePolicy = resourcePolicyFor(access, request.resource);
     let note = request.note;
@@ -40,7 +40,7 @@ export async function simulateRequest(access: AccessPlan, role: PlannedRole, req
         note = [note, `${request.resource} is in account ${resourceAccount}, outside this plan: only this role's side was evaluated; that account's resource policy must allow ${access.accountId}`].filter(Boolean).join("; ");
     }
     const service = request.action.split(":")[0];
-    const endpoints = access.endpointPolicies.get(service) ?? [];
+    const endpoints = network.viaEndpoints ? (access.endpointPolicies.get(service) ?? []) : [];
     const principal = `arn:aws:sts::${access.accountId}:assumed-role/${role.name}/jobfleet-access`;
     const simulation: Simulation = {
         request: {

@@ -4,6 +4,7 @@ import { checkFargateServiceArgs, FargateService, FargateServiceAlarms, FargateS
 import { checkHttpsLoadBalancerArgs, HttpsLoadBalancer, HttpsLoadBalancerArgs } from "./httpsLoadBalancer";
 import { grant, objectArn } from "./iam";
 import { ABORT_INCOMPLETE_UPLOADS_RULE, PrivateBucket } from "./privateBucket";
+import type { ComponentAccess } from "./access";
 
 /** The numbers of seed 002 ("ALB_HEALTH_CHECK.md", "ecs-task-definition-template.json", "Recommended Alarms"). */
 export const AGENT_RUNTIME = {
@@ -417,3 +418,19 @@ export class AgentRuntime extends pulumi.ComponentResource {
         );
     }
 }
+
+/** The agent runtime's code lives in its own repository (seed 002): it downloads agent packages under the package prefix. */
+export const agentRuntimeAccess: ComponentAccess = {
+    component: "jobfleet:services:AgentRuntime",
+    roles: [
+        {
+            role: /-task$/,
+            expected: (plan) =>
+                plan.containers().flatMap((c) => {
+                    const env = Object.fromEntries((c.environment as { name: string; value: string }[]).map((e) => [e.name, e.value]));
+                    if (!env.PACKAGE_BUCKET) return [];
+                    return [{ action: "s3:GetObject", resource: `arn:aws:s3:::${env.PACKAGE_BUCKET}/${env.PACKAGE_PREFIX ?? ""}${env.AGENT_APP_ID ?? "agent"}/package.tar.gz`, why: "seed 002: the runtime reads (GET and HEAD) its agent package from the package prefix" }];
+                }),
+        },
+    ],
+};

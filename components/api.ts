@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { lambdaArgsProblems, lambdaLogStatement } from "./jobWorker";
 import { grant, serviceRole } from "./iam";
 import { jobSubmitterTags, ShellExecutor } from "./shellExecutor";
+import { BARE_LOG_GROUP_GRANTS, type ComponentAccess } from "./access";
 
 /** API Gateway HTTP APIs stop waiting for an integration after 30 s; the function must answer first. */
 export const API_MAX_TIMEOUT_SECONDS = 29;
@@ -155,3 +156,9 @@ export class Api extends pulumi.ComponentResource {
         this.registerOutputs({ url: this.url, apiId: this.apiId, functionName: this.functionName, functionArn: this.functionArn, logGroupName: this.logGroupName, accessLogGroupName: this.accessLogGroupName });
     }
 }
+
+/** Who runs what with the API's role (read by `npm run access`; docs/access.md). */
+export const apiAccess: ComponentAccess = {
+    component: "jobfleet:shell:Api",
+    roles: [{ role: /-role$/, runs: ["runtime/shellJob/caller"], expected: (plan) => plan.lambdaServiceCalls(), keep: BARE_LOG_GROUP_GRANTS }],
+};

@@ -4,6 +4,7 @@ import { CLOUDWATCH_RETENTION_DAYS, isDigestPinned } from "../config";
 import { parseEcrImage } from "./ecrImage";
 import { grant, PolicyStatement, serviceRole } from "./iam";
 import { jobSubmitterTags, ShellExecutor } from "./shellExecutor";
+import { BARE_LOG_GROUP_GRANTS, type ComponentAccess } from "./access";
 
 /** Lambda runs container images only from private ECR: account.dkr.ecr.region.amazonaws.com/repository[:tag][@digest]. */
 const SQS_MAX_VISIBILITY_SECONDS = 43200;
@@ -179,3 +180,25 @@ export class JobWorker extends pulumi.ComponentResource {
         });
     }
 }
+
+/** Who runs what with the job processor's role (read by `npm run access`; docs/access.md). */
+export const jobWorkerAccess: ComponentAccess = {
+    component: "jobfleet:shell:JobWorker",
+    roles: [
+        {
+            role: /-role$/,
+            runs: ["runtime/shellJob/caller"],
+            expected: (plan) => plan.lambdaServiceCalls(),
+            keep: [
+                ...["ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"].flatMap((action) =>
+                    ["*:subnet/*", "*:security-group/*"].map((resource) => ({
+                        action,
+                        resource,
+                        reason: "one statement lists the network-interface actions over the interface, subnet and security group ARNs; the service reference evaluates only CreateNetworkInterface on subnets and groups, so these pairs grant nothing",
+                    })),
+                ),
+                ...BARE_LOG_GROUP_GRANTS,
+            ],
+        },
+    ],
+};

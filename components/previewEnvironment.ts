@@ -5,6 +5,7 @@ import { ArtifactBucket } from "./artifactStore";
 import { grant, serviceRole } from "./iam";
 import { VersionedArtifact } from "./versionedArtifact";
 import { checkApp, checkEnvironment, environmentPrefix, parseArtifactKey } from "../runtime/artifacts/keys";
+import type { ComponentAccess } from "./access";
 
 export interface PreviewEnvironmentArgs {
     app: string;
@@ -411,3 +412,35 @@ export class PreviewEnvironment extends pulumi.ComponentResource {
         });
     }
 }
+
+/**
+ * The preview instance runs the boot-time verify (the user data fetches and checks the exact
+ * version its launch template names, as runtime/artifacts verifyArtifact does) and the SSM agent,
+ * whose calls are AWS's documented Session Manager minimum.
+ */
+export const previewEnvironmentAccess: ComponentAccess = {
+    component: "jobfleet:preview:PreviewEnvironment",
+    roles: [
+        {
+            role: /-instance$/,
+            runs: ["runtime/artifacts/verify"],
+            expected: (plan) => {
+                const why = "the SSM agent registering the instance and opening Session Manager channels";
+                const bootDownloads = plan.resources
+                    .filter((r) => r.type === "aws:ec2/launchTemplate:LaunchTemplate")
+                    .map((r) => Buffer.from(String(plan.inputsOf(r).userData ?? ""), "base64").toString("utf8"))
+                    .flatMap((script) => {
+                        const value = (name: string) => new RegExp(`^${name}='([^']*)'$`, "m").exec(script)?.[1];
+                        const [bucket, key, versionId] = [value("ARTIFACT_BUCKET"), value("ARTIFACT_KEY"), value("ARTIFACT_VERSION_ID")];
+                        if (!bucket || !key) return [];
+                        return [{ action: versionId ? "s3:GetObjectVersion" : "s3:GetObject", resource: `arn:aws:s3:::${bucket}/${key}`, why: "the user data's aws s3api get-object of the exact version its launch template names" }];
+                    });
+                return [
+                    ...bootDownloads,
+                    { action: "ssm:UpdateInstanceInformation", resource: `arn:aws:ec2:${plan.region}:${plan.accountId}:instance/i-0123456789abcdef0`, why },
+                    ...["ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"].map((action) => ({ action, resource: "*", why })),
+                ];
+            },
+        },
+    ],
+};

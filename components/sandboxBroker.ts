@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { checkFargateServiceArgs, FargateHealthCheck, FargateService, FargateServiceAlarms, FargateServiceArgs, PREFLIGHT_PLACEHOLDERS } from "./fargateService";
 import { checkHttpsLoadBalancerArgs, HttpsLoadBalancer, HttpsLoadBalancerArgs } from "./httpsLoadBalancer";
 import { grant, PolicyStatement } from "./iam";
+import type { ComponentAccess } from "./access";
 
 /** The header the broker's rate limiter keys on (seed 001, "Rate Limiter Accepts New Header"). */
 export const RATE_LIMIT_HEADER = "X-Instruqt-Sandbox-ID";
@@ -275,3 +276,32 @@ export class SandboxBroker extends pulumi.ComponentResource {
         return grant(policyName, role, [statement], { parent: this });
     }
 }
+
+/**
+ * The broker's code lives in its own repository (seed 001): the API and the worker read and write
+ * allocations in the table the task environment names. These are the calls the seed documents.
+ */
+export const sandboxBrokerAccess: ComponentAccess = {
+    component: "jobfleet:services:SandboxBroker",
+    roles: [
+        {
+            role: /-task$/,
+            expected: (plan) => {
+                const tables = new Set(plan.containers().flatMap((c) => (c.environment as { name: string; value: string }[]).filter((e) => e.name === "ALLOCATIONS_TABLE_NAME").map((e) => e.value)));
+                const why = "seed 001: the broker creates, reads, updates, lists and expires allocations in its table";
+                return [...tables].flatMap((table) =>
+                    ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"].map((action) => ({
+                        action,
+                        resource: `arn:aws:dynamodb:${plan.region}:${plan.accountId}:table/${table}`,
+                        why,
+                    })),
+                );
+            },
+            keep: ALLOCATION_TABLE_ACTIONS.map((action) => ({
+                action,
+                resource: "arn:aws:dynamodb:*:table/*",
+                reason: "seed 001 names the allocations table but not the item APIs the broker's code uses; the grant is the table's item-level data plane (ALLOCATION_TABLE_ACTIONS, indexes included) and nothing that manages it, until the broker's code is audited",
+            })),
+        },
+    ],
+};

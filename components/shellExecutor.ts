@@ -6,6 +6,7 @@ import { ecrRepositoryArnOf } from "./ecrImage";
 import { DEFAULT_CONTAINER_USER, FARGATE_MAX_STOP_TIMEOUT_SECONDS } from "./fargateService";
 import { grant, objectArn, PolicyStatement, policyDocument, serviceRole } from "./iam";
 import { PrivateBucket } from "./privateBucket";
+import { BARE_LOG_GROUP_GRANTS, type ComponentAccess } from "./access";
 
 export const SHELL_EXECUTOR_CONTAINER_NAME = "runner";
 
@@ -318,3 +319,13 @@ export class ShellExecutor extends pulumi.ComponentResource {
         return new aws.iam.RolePolicy(`${this.baseName}-submit-${name}`, { role: role.id, policy }, { parent: this, dependsOn: this.bucketReady });
     }
 }
+
+/** Who runs what with the executor's roles (read by `npm run access`; docs/access.md). */
+export const shellExecutorAccess: ComponentAccess = {
+    component: "jobfleet:shell:ShellExecutor",
+    roles: [
+        { role: /-shell-executor-execution$/, expected: (plan) => plan.ecsAgentCalls(), keep: BARE_LOG_GROUP_GRANTS },
+        // No permissions of its own: every request the runner sends carries the caller's presigned signature.
+        { role: /-shell-executor-task$/, runs: ["runtime/shellJob/runner"] },
+    ],
+};

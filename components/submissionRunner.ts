@@ -5,6 +5,8 @@ import { FargateService, FargateServiceAlarms, FargateServiceArgs, fargateServic
 import { parseEcrImage } from "./ecrImage";
 import { grant, objectArn, PolicyStatement } from "./iam";
 import { ABORT_INCOMPLETE_UPLOADS_RULE, PrivateBucket } from "./privateBucket";
+import type { ComponentAccess } from "./access";
+import { loadRunnerConfig } from "../runtime/runnerConfig";
 
 /** SQS refuses a visibility timeout above 12 hours. */
 export const SQS_MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200;
@@ -620,3 +622,39 @@ export function submissionRunnerArgsProblems(name: string, args: SubmissionRunne
     }
     return problems;
 }
+
+/**
+ * The runner's code lives in its own repository (seed 004); its configuration loader is
+ * runtime/runnerConfig.ts. The calls are those the seed documents, on the queue, bucket and
+ * prefixes that loader reads from the task definition's environment.
+ */
+export const submissionRunnerAccess: ComponentAccess = {
+    component: "jobfleet:runner:SubmissionRunner",
+    roles: [
+        {
+            role: /-task$/,
+            expected: (plan) =>
+                plan.containers().flatMap((c) => {
+                    const env = Object.fromEntries((c.environment as { name: string; value: string }[]).map((e) => [e.name, e.value]));
+                    // ECS injects the database credentials; stand-ins let the loader check everything else.
+                    const config = loadRunnerConfig({ ...env, DB_USERNAME: "injected", DB_PASSWORD: "injected" });
+                    const [, account, queueName] = /^https:\/\/sqs\.[a-z0-9-]+\.amazonaws\.com\/(\d{12})\/(.+)$/.exec(config.queueUrl) ?? [];
+                    const queue = `arn:aws:sqs:${config.region}:${account}:${queueName}`;
+                    const why = "seed 004: poll the submission queue, download the submission, upload the run log, delete the message";
+                    return [
+                        { action: "sqs:ReceiveMessage", resource: queue, why },
+                        { action: "sqs:GetQueueAttributes", resource: queue, why },
+                        { action: "sqs:DeleteMessage", resource: queue, why },
+                        { action: "s3:GetObject", resource: `arn:aws:s3:::${config.bucket}/${config.submissionsPrefix}example-submission.zip`, why },
+                        { action: "s3:PutObject", resource: `arn:aws:s3:::${config.bucket}/${config.logsPrefix}example-submission.log`, why },
+                    ];
+                }),
+            keep: [
+                {
+                    action: "sqs:ChangeMessageVisibility",
+                    reason: "seed 004 relies on the visibility timeout so that no two runners build one submission; a build that outlives it extends the timeout, an error path the seed's runner takes only for long builds",
+                },
+            ],
+        },
+    ],
+};

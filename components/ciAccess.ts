@@ -212,6 +212,12 @@ export function githubPullRequestSubject(subjectPrefix: string): string {
     return `${subjectPrefix}:pull_request`;
 }
 
+/**
+ * Review stacks are created by Pulumi Deployments as `pr-<organization>-<repository>-<number>` (and
+ * by hand as `pr-<number>`): their role trusts that prefix only, never every stack of the project.
+ */
+export const REVIEW_STACK_PATTERN = "pr-*";
+
 /** `sub` of a Pulumi Deployments token for one operation on one stack (`*` only where a caller means it). */
 export function pulumiDeploymentSubject(organization: string, project: string, stack: string, operation: DeploymentOperation | "*"): string {
     return `pulumi:deploy:org:${organization}:project:${project}:stack:${stack}:operation:${operation}:scope:write`;
@@ -420,7 +426,7 @@ export class CiAccess extends pulumi.ComponentResource {
                                 Action: "sts:AssumeRoleWithWebIdentity",
                                 Condition: {
                                     StringEquals: { [`${PULUMI_OIDC_HOST}:aud`]: org },
-                                    StringLike: { [`${PULUMI_OIDC_HOST}:sub`]: pulumiDeploymentSubject(org, args.reviewStacksProject, "*", "*") },
+                                    StringLike: { [`${PULUMI_OIDC_HOST}:sub`]: pulumiDeploymentSubject(org, args.reviewStacksProject, REVIEW_STACK_PATTERN, "*") },
                                 },
                             },
                         ],

@@ -357,7 +357,9 @@ const GITHUB_OIDC_HOST = "token.actions.githubusercontent.com";
 const PULUMI_OIDC_HOST = "api.pulumi.com/oidc";
 /** Pulumi Cloud token subjects scoped to one organization and project/stack (Deployments) or one environment (ESC); the operation may stay open. */
 const PULUMI_SUBJECTS = [
-    /^pulumi:deploy:org:[^:*?]+:project:[^:*?]+:stack:[^:*?]+(:|$)/,
+    // A stack may be a literal prefix and one trailing `*` (`pr-*`: the review stacks Deployments creates
+    // per pull request), which still names stacks of one project only; a bare `*` does not.
+    /^pulumi:deploy:org:[^:*?]+:project:[^:*?]+:stack:[^:*?]+\*?(:|$)/,
     /^pulumi:environments:org:[^:*?]+:env:[^:*?/]+\/[^:*?]+$/,
     /^pulumi:environments:pulumi\.organization\.login:[^:*?]+:currentEnvironment\.name:[^:*?/]+\/[^:*?]+$/,
 ];
@@ -400,7 +402,13 @@ function federatedSubjectProblem(s: Statement, federated: string): string | unde
     return undefined;
 }
 
-const FEDERATED_SUBJECT_HINT = 'a condition on the token subject, e.g. {"StringLike": {"token.actions.githubusercontent.com:sub": "repo:<owner>/<repo>:ref:refs/heads/main"}}';
+/** The fix for a web-identity trust, in the subject form of the provider it names. */
+function federatedSubjectHint(federated: string): string {
+    if (federated.toLowerCase().includes(PULUMI_OIDC_HOST)) {
+        return `a condition on the token subject naming one organization, project and stack, e.g. {"StringLike": {"${PULUMI_OIDC_HOST}:sub": "pulumi:deploy:org:<org>:project:<project>:stack:<stack>:operation:*:scope:write"}} and ${PULUMI_OIDC_HOST}:aud limited to the organization`;
+    }
+    return 'a condition on the token subject, e.g. {"StringLike": {"token.actions.githubusercontent.com:sub": "repo:<owner>/<repo>:ref:refs/heads/main"}}';
+}
 
 export const iamTrustPolicyPrincipals: ResourceValidationPolicy = resourcePolicy({
     name: "iam-trust-policy-principals",
@@ -457,7 +465,7 @@ export const iamTrustPolicyPrincipals: ResourceValidationPolicy = resourcePolicy
                             continue;
                         }
                         const problem = federatedSubjectProblem(s, v);
-                        if (problem) report({ field: `${where} Principal.Federated "${v}"`, problem, fix: `add ${FEDERATED_SUBJECT_HINT}` });
+                        if (problem) report({ field: `${where} Principal.Federated "${v}"`, problem, fix: `add ${federatedSubjectHint(v)}` });
                     }
                 } else {
                     report({ field: `${where} Principal.${kind}`, problem: `uses a ${kind} principal`, fix: "trust a service, an account or a federated identity provider instead" });

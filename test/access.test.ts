@@ -238,7 +238,8 @@ describe("access: every runtime call simulated against the plan's IAM", function
             const { plan, recorded } = checked.get("staging")!;
             const copy = clonePlan(plan);
             const endpoint = resource(copy, "aws:ec2/vpcEndpoint:VpcEndpoint", /-s3$/);
-            endpoint.inputs.policy = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: "*", Action: "s3:*", Resource: ["arn:aws:s3:::artifacts-d9496f9d", "arn:aws:s3:::artifacts-d9496f9d/*"] }] });
+            const artifactsBucket = resource(copy, "aws:s3/bucket:Bucket", /^artifacts$/).outputs.arn as string;
+            endpoint.inputs.policy = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: "*", Action: "s3:*", Resource: [artifactsBucket, `${artifactsBucket}/*`] }] });
             const { problems } = await analyze(copy, recorded);
             assertProblem(problems, /^jobfleet-staging-job-processor-role: s3:PutObject on .*shell-jobs.* is ImplicitlyDenied by .*VPC endpoint policy of network-s3/);
             assert.ok(!problems.some((p) => p.startsWith("preview-instance")), "the artifacts bucket stays reachable");

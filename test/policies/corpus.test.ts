@@ -497,6 +497,23 @@ describe("policy pack: adversarial corpus (wire form, unsafe change and near-mis
             expectPass(await analyze(pulumiTrust("pulumi:deploy:org:example:project:jobfleet:stack:prod:operation:*:scope:write")), "iam-trust-policy-principals");
         });
 
+        it("blocks review-stack trust open to every stack of the project, passes one stack-name prefix (pr-*), with the Pulumi subject form in the fix", async () => {
+            const pulumiTrust = (sub: string) =>
+                role("review-stacks", {
+                    assumeRolePolicy: doc({
+                        Effect: "Allow",
+                        Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/api.pulumi.com/oidc` },
+                        Action: "sts:AssumeRoleWithWebIdentity",
+                        Condition: { StringEquals: { "api.pulumi.com/oidc:aud": "example" }, StringLike: { "api.pulumi.com/oidc:sub": sub } },
+                    }),
+                });
+            const open = await analyze(pulumiTrust("pulumi:deploy:org:example:project:jobfleet-pr-environments:stack:*:operation:*:scope:write"));
+            expectViolation(open, "iam-trust-policy-principals", "one organization and one project and stack");
+            expectViolation(open, "iam-trust-policy-principals", "pulumi:deploy:org:<org>:project:<project>:stack:<stack>");
+            expectViolation(await analyze(pulumiTrust("pulumi:deploy:org:example:project:jobfleet-pr-environments:stack:*-prod:operation:*:scope:write")), "iam-trust-policy-principals", "one organization and one project and stack");
+            expectPass(await analyze(pulumiTrust("pulumi:deploy:org:example:project:jobfleet-pr-environments:stack:pr-*:operation:*:scope:write")), "iam-trust-policy-principals");
+        });
+
         it("ec2:Describe* on * is not an over-grant; ec2:TerminateInstances on * is", async () => {
             const p = (action: string) => res(aws.iam.RolePolicy, "ec2", { role: "r", policy: doc({ Effect: "Allow", Action: action, Resource: "*" }) });
             expectPass(await analyze(p("ec2:Describe*")), "iam-no-wildcard-resource");

@@ -3,6 +3,7 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { ConfigValidationError } from "../config";
 import { captureProgram, toStackExport } from "../tooling/capture";
+import { CompiledGate, useCompiledGate } from "../tooling/compiledGate";
 import { renderPlan } from "../tooling/planReport";
 import { StackConfigFileError } from "../tooling/stackConfig";
 import { PolicyAnalyzer, PolicyPackConfigError, PolicyPackStartError, StackResource } from "../tooling/policyAnalyzer";
@@ -135,12 +136,18 @@ async function policyGate(resources: StackResource[], options: Pick<GateOptions,
     }
 }
 
-if (require.main === module) {
-    runPreview(process.argv.slice(2)).then(
-        (code) => process.exit(code),
-        (err) => {
-            process.stderr.write(`error: the program failed under the mock runtime:\n${(err as Error).stack ?? err}\n`);
-            process.exit(3);
-        },
-    );
+/**
+ * `npm run preview`: the CLI over the process's arguments; resolves to the exit code. The compiled
+ * gate (tooling/build.ts) calls it with its compiled program.
+ */
+export async function main(argv: string[], compiled?: CompiledGate): Promise<number> {
+    if (compiled) useCompiledGate(compiled);
+    try {
+        return await runPreview(argv);
+    } catch (err) {
+        process.stderr.write(`error: the program failed under the mock runtime:\n${(err as Error).stack ?? err}\n`);
+        return 3;
+    }
 }
+
+if (require.main === module) void main(process.argv.slice(2)).then((code) => process.exit(code));

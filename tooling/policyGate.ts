@@ -1,5 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
+import { compiledGate } from "./compiledGate";
 import { DEFAULT_PACK_DIR, PolicyAnalyzer, PolicyEvaluation, PolicyViolation, StackResource } from "./policyAnalyzer";
 import { PROJECT_ROOT } from "./stackConfig";
 
@@ -22,7 +23,11 @@ export interface GateOptions {
     packDir?: string;
     /** An analyzer already started (tests and the benchmark reuse one); otherwise the gate starts and stops one. */
     analyzer?: PolicyAnalyzer;
-    /** How the gate starts the pack: true (default) exactly as the CLI, type-checking the TypeScript pack. */
+    /**
+     * How the gate starts the pack: true exactly as the CLI, type-checking the TypeScript pack; false
+     * compiled (tooling/build.ts). Default: compiled when the gate runs compiled (`npm run preview`),
+     * as the CLI when it runs from its sources.
+     */
     typeCheck?: boolean;
     /** Paths in the report are shown relative to this directory. */
     cwd?: string;
@@ -70,7 +75,7 @@ export function resolvePackConfig(options: Pick<GateOptions, "stack" | "configFi
 export async function runPolicyGate(resources: StackResource[], options: GateOptions = {}): Promise<GateResult> {
     const configFile = resolvePackConfig(options);
     const started = Date.now();
-    const analyzer = options.analyzer ?? (await PolicyAnalyzer.start({ packDir: options.packDir, typeCheck: options.typeCheck ?? true }));
+    const analyzer = options.analyzer ?? (await PolicyAnalyzer.start({ packDir: options.packDir, typeCheck: options.typeCheck ?? compiledGate() === undefined }));
     const startMs = options.analyzer ? 0 : Date.now() - started;
     try {
         const evaluationStarted = Date.now();

@@ -7,7 +7,7 @@ import { CompiledGate, useCompiledGate } from "../tooling/compiledGate";
 import { renderPlan } from "../tooling/planReport";
 import { StackConfigFileError } from "../tooling/stackConfig";
 import { PolicyAnalyzer, PolicyPackConfigError, PolicyPackStartError, StackResource } from "../tooling/policyAnalyzer";
-import { GateOptions, PolicyGateInputError, readStackExport, runPolicyGate } from "../tooling/policyGate";
+import { discardPrestartedPack, GateOptions, PolicyGateInputError, prestartPack, readStackExport, runPolicyGate } from "../tooling/policyGate";
 
 const USAGE = `Usage: npm run preview -- --stack <staging|prod> [--config-file <path>] [--json <file>] [--policy-pack-config <file>]
        npm run preview -- --state <stack-export.json> [--stack <name>] [--policy-pack-config <file>]
@@ -141,12 +141,17 @@ async function policyGate(resources: StackResource[], options: Pick<GateOptions,
  * gate (tooling/build.ts) calls it with its compiled program.
  */
 export async function main(argv: string[], compiled?: CompiledGate): Promise<number> {
-    if (compiled) useCompiledGate(compiled);
+    if (compiled) {
+        useCompiledGate(compiled);
+        if (!argv.some((a) => a === "-h" || a === "--help")) prestartPack();
+    }
     try {
         return await runPreview(argv);
     } catch (err) {
         process.stderr.write(`error: the program failed under the mock runtime:\n${(err as Error).stack ?? err}\n`);
         return 3;
+    } finally {
+        await discardPrestartedPack();
     }
 }
 

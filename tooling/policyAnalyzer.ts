@@ -122,6 +122,8 @@ export interface StartOptions {
     typeCheck?: boolean;
     /** How long to wait for the pack to print its port. */
     startTimeoutMs?: number;
+    /** Aborting it stops the pack's process (also while it starts). */
+    signal?: AbortSignal;
     /** Deadline of each gRPC call (default 5 minutes). */
     rpcTimeoutMs?: number;
     env?: NodeJS.ProcessEnv;
@@ -428,7 +430,7 @@ export class PolicyAnalyzer {
                 throw err;
             }
         }
-        const child = spawn(process.execPath, args, { cwd: packDir, env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(process.execPath, args, { cwd: packDir, env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"], signal: options.signal });
         // Never leave the pack running after this process, even when a caller forgets close() or gives up while it starts.
         const killOnExit = () => child.kill("SIGKILL");
         process.once("exit", killOnExit);

@@ -71,11 +71,47 @@ export function resolvePackConfig(options: Pick<GateOptions, "stack" | "configFi
     return file;
 }
 
+let prestarted: { packDir: string; analyzer: Promise<PolicyAnalyzer>; abort: AbortController } | undefined;
+
+/**
+ * Starts the compiled pack now, for the next `runPolicyGate` that would start the same pack
+ * compiled: the compiled preview starts it while the program runs under mocks, which takes about
+ * as long as the pack's start.
+ */
+export function prestartPack(packDir = DEFAULT_PACK_DIR): void {
+    if (prestarted) return;
+    const abort = new AbortController();
+    const analyzer = PolicyAnalyzer.start({ packDir, typeCheck: false, signal: abort.signal });
+    // Its failure is reported by the gate that takes it (or ignored if none does).
+    analyzer.catch(() => undefined);
+    prestarted = { packDir: path.resolve(packDir), analyzer, abort };
+}
+
+/** Stops a pack `prestartPack` started that no gate took. */
+export async function discardPrestartedPack(): Promise<void> {
+    const pending = prestarted;
+    prestarted = undefined;
+    if (!pending) return;
+    pending.abort.abort();
+    await (await pending.analyzer.catch(() => undefined))?.close();
+}
+
+function startAnalyzer(options: GateOptions): Promise<PolicyAnalyzer> {
+    const packDir = path.resolve(options.packDir ?? DEFAULT_PACK_DIR);
+    const typeCheck = options.typeCheck ?? compiledGate() === undefined;
+    if (prestarted && !typeCheck && prestarted.packDir === packDir) {
+        const { analyzer } = prestarted;
+        prestarted = undefined;
+        return analyzer;
+    }
+    return PolicyAnalyzer.start({ packDir, typeCheck });
+}
+
 /** Runs the pack over the resources and renders the verdict; never throws for violations, only for broken input or a broken pack. */
 export async function runPolicyGate(resources: StackResource[], options: GateOptions = {}): Promise<GateResult> {
     const configFile = resolvePackConfig(options);
     const started = Date.now();
-    const analyzer = options.analyzer ?? (await PolicyAnalyzer.start({ packDir: options.packDir, typeCheck: options.typeCheck ?? compiledGate() === undefined }));
+    const analyzer = options.analyzer ?? (await startAnalyzer(options));
     const startMs = options.analyzer ? 0 : Date.now() - started;
     try {
         const evaluationStarted = Date.now();

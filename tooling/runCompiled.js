@@ -3,6 +3,8 @@
 // with esbuild (cached by that file's content) and hands over to it; build.ts compiles and caches
 // the preview CLI, the program and the policy pack.
 "use strict";
+// First, as `npm test` does: stop at once on a Node older than package.json's engines.
+require("./requireNode.js");
 const crypto = require("crypto");
 const fs = require("fs");
 const path = require("path");

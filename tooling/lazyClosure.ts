@@ -12,7 +12,7 @@ import Module from "module";
  */
 export const DEFERRED_MODULES: ReadonlyArray<{ module: string; exports: readonly string[] }> = [
     { module: "@pulumi/pulumi/runtime/closure/serializeClosure", exports: ["serializeFunction", "serializeFunctionAsync"] },
-    { module: "@pulumi/pulumi/runtime/closure/codePaths", exports: ["computeCodePaths", "findWorkspaceRoot"] },
+    { module: "@pulumi/pulumi/runtime/closure/codePaths", exports: ["computeCodePaths", "findWorkspaceRoot", "packageArchivePath"] },
 ];
 
 type AnyFunction = (...args: unknown[]) => unknown;

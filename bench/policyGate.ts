@@ -14,7 +14,7 @@ import * as os from "os";
 import * as path from "path";
 import { buildGate, ensureBuilt } from "../tooling/build";
 import { captureProgram, CapturedResource } from "../tooling/capture";
-import { PolicyAnalyzer } from "../tooling/policyAnalyzer";
+import { PolicyAnalyzer, SEMI_SPACE_MIB } from "../tooling/policyAnalyzer";
 import { runPolicyGate } from "../tooling/policyGate";
 import { PROJECT_ROOT } from "../tooling/stackConfig";
 
@@ -49,7 +49,8 @@ function timeRuns(args: string[], runs = RUNS): { medianMs: number; minMs: numbe
     return { medianMs: median(results.map((r) => r.wallMs)), minMs: Math.min(...results.map((r) => r.wallMs)), codes: [...new Set(results.map((r) => r.code))].join("/") };
 }
 
-const compiledCli = (stack: string) => [path.join(PROJECT_ROOT, "tooling", "runCompiled.js"), "preview", "--stack", stack];
+/** As the package.json script runs it, node flags included. */
+const compiledCli = (stack: string) => [`--max-semi-space-size=${SEMI_SPACE_MIB}`, path.join(PROJECT_ROOT, "tooling", "runCompiled.js"), "preview", "--stack", stack];
 const sourceCli = (stack: string) => ["-r", "ts-node/register/transpile-only", path.join(PROJECT_ROOT, "scripts", "preview.ts"), "--stack", stack];
 
 /** Fresh processes importing @pulumi/pulumi, eagerly as the SDK does, or with the closure serializer deferred as the compiled gate does. */

@@ -1,7 +1,8 @@
 /**
  * The gate at scale: synthetic stack exports made from the prod plan (bench/support/syntheticStack.ts,
  * every copy renamed consistently) at about 224, 1,000, 4,000 and 10,000 resources, each checked
- * with `npm run preview -- --state <file>` as a user runs it (compiled gate, fresh processes). Per
+ * with `npm run preview -- --state <file>` as a user runs it (compiled gate, fresh processes, the
+ * script's node flags). Per
  * size: wall time (median and min of the runs), peak resident memory of the CLI process and of the
  * pack's process, the verdict; then, in this process with a started pack, the time of the Analyze
  * calls (8 at a time, as the gate runs them) and of AnalyzeStack, so growth can be attributed.
@@ -14,7 +15,7 @@ import * as os from "os";
 import * as path from "path";
 import { buildGate } from "../tooling/build";
 import { captureProgram, toStackExport } from "../tooling/capture";
-import { PolicyAnalyzer } from "../tooling/policyAnalyzer";
+import { PolicyAnalyzer, SEMI_SPACE_MIB } from "../tooling/policyAnalyzer";
 import { readStackExport } from "../tooling/policyGate";
 import { PROJECT_ROOT } from "../tooling/stackConfig";
 import { syntheticStack } from "./support/syntheticStack";
@@ -58,7 +59,7 @@ function childrenOf(pid: number): number[] {
 function runGate(file: string): Promise<Run> {
     return new Promise((resolve, reject) => {
         const started = process.hrtime.bigint();
-        const child = spawn(process.execPath, [CLI, "preview", "--state", file, "--stack", "prod"], { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(process.execPath, [`--max-semi-space-size=${SEMI_SPACE_MIB}`, CLI, "preview", "--state", file, "--stack", "prod"], { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] });
         let out = "";
         child.stdout.on("data", (d: Buffer) => (out += d.toString()));
         child.stderr.on("data", (d: Buffer) => (out += d.toString()));

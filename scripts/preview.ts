@@ -4,10 +4,11 @@ import { parseArgs } from "util";
 import { ConfigValidationError } from "../config";
 import { captureProgram, toStackExport } from "../tooling/capture";
 import { checkAwsAcceptance, renderAcceptance } from "../tooling/awsAcceptance";
+import { CompiledGate, useCompiledGate } from "../tooling/compiledGate";
 import { renderPlan } from "../tooling/planReport";
 import { PolicyAnalyzer, PolicyPackConfigError, PolicyPackStartError, StackResource } from "../tooling/policyAnalyzer";
-import { GateOptions, PolicyGateInputError, readStackExport, runPolicyGate } from "../tooling/policyGate";
 import { captureReviewStack, checkProjectName, isConfigError, packConfigFor, UnknownProjectError } from "../tooling/projects";
+import { discardPrestartedPack, GateOptions, PolicyGateInputError, prestartPack, readStackExport, runPolicyGate } from "../tooling/policyGate";
 
 const USAGE = `Usage: npm run preview -- --stack <staging|prod> [--config-file <path>] [--json <file>] [--policy-pack-config <file>]
        npm run preview -- --project pr-environments --stack pr-<n> [--json <file>] [--policy-pack-config <file>]
@@ -152,12 +153,23 @@ async function policyGate(resources: StackResource[], options: Pick<GateOptions,
     }
 }
 
-if (require.main === module) {
-    runPreview(process.argv.slice(2)).then(
-        (code) => process.exit(code),
-        (err) => {
-            process.stderr.write(`error: the program failed under the mock runtime:\n${(err as Error).stack ?? err}\n`);
-            process.exit(3);
-        },
-    );
+/**
+ * `npm run preview`: the CLI over the process's arguments; resolves to the exit code. The compiled
+ * gate (tooling/build.ts) calls it with its compiled program.
+ */
+export async function main(argv: string[], compiled?: CompiledGate): Promise<number> {
+    if (compiled) {
+        useCompiledGate(compiled);
+        if (!argv.some((a) => a === "-h" || a === "--help")) prestartPack();
+    }
+    try {
+        return await runPreview(argv);
+    } catch (err) {
+        process.stderr.write(`error: the program failed under the mock runtime:\n${(err as Error).stack ?? err}\n`);
+        return 3;
+    } finally {
+        await discardPrestartedPack();
+    }
 }
+
+if (require.main === module) void main(process.argv.slice(2)).then((code) => process.exit(code));

@@ -1,6 +1,7 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { JobfleetConfig, PROJECT, validateConfig } from "../config";
+import { compiledGate } from "./compiledGate";
 import { DEFAULT_MOCK_ACCOUNT_ID, JobfleetMocks } from "./mocks";
 import { loadStackConfig, PROJECT_ROOT, StackConfigSource } from "./stackConfig";
 
@@ -162,7 +163,7 @@ async function captureOnce(options: CaptureOptions): Promise<CapturedPlan> {
     const rawConfig = { ...configSource.config, ...(options.configOverrides ?? {}) };
     const config = validateConfig(rawConfig, options.stack);
     const mocks = new JobfleetMocks({ accountId: options.accountId ?? DEFAULT_MOCK_ACCOUNT_ID, region: config.region });
-    const program = path.resolve(options.program ?? path.join(PROJECT_ROOT, "index.ts"));
+    const program = path.resolve(options.program ?? compiledGate()?.program ?? path.join(PROJECT_ROOT, "index.ts"));
     const { resources, outputs } = await runUnderMocks(PROJECT, options.stack, rawConfig, configSource.secretKeys, mocks, program);
     return { project: PROJECT, stack: options.stack, config, configSource, resources, outputs };
 }

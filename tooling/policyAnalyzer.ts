@@ -7,6 +7,7 @@ import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { AnalyzerClient } from "@pulumi/pulumi/proto/analyzer_grpc_pb";
 import * as pb from "@pulumi/pulumi/proto/analyzer_pb";
 import { engineStruct } from "./engineWire";
+import { BuildError, ensureBuilt, packTarget } from "./build";
 
 /**
  * A client for a CrossGuard policy pack's analyzer, used the way the Pulumi engine uses it during
@@ -116,15 +117,21 @@ export interface StartOptions {
     /**
      * true (default): start the pack exactly as the Pulumi CLI does, through
      * `@pulumi/pulumi/cmd/run-policy-pack`, which type-checks TypeScript packs with ts-node.
-     * false: same directory and entry point, but ts-node transpile-only (about 2 s faster).
+     * false: same directory and entry point, compiled to JavaScript once (tooling/build.ts, cached
+     * by the content of its sources) and run by plain node; `npm test` type-checks the pack instead.
      */
     typeCheck?: boolean;
     /** How long to wait for the pack to print its port. */
     startTimeoutMs?: number;
+    /** Aborting it stops the pack's process (also while it starts). */
+    signal?: AbortSignal;
     /** Deadline of each gRPC call (default 5 minutes). */
     rpcTimeoutMs?: number;
     env?: NodeJS.ProcessEnv;
 }
+
+/** Young-generation size (MiB) of the compiled pack's process, as `npm run preview` gives its own. */
+export const SEMI_SPACE_MIB = 32;
 
 const LEVELS: EnforcementLevel[] = ["advisory", "mandatory", "remediate", "disabled"];
 
@@ -200,6 +207,17 @@ function resourceOptions(r: StackResource): pb.AnalyzerResourceOptions {
     }
     if (r.parent) o.setParent(r.parent);
     return o;
+}
+
+/** Resources by URN, built once per stack list (Analyze is called once per resource with the same list). */
+const urnIndexes = new WeakMap<readonly StackResource[], { size: number; byUrn: Map<string, StackResource> }>();
+
+function indexByUrn(resources: readonly StackResource[]): Map<string, StackResource> {
+    const known = urnIndexes.get(resources);
+    if (known && known.size === resources.length) return known.byUrn;
+    const byUrn = new Map(resources.map((r) => [r.urn, r]));
+    urnIndexes.set(resources, { size: resources.length, byUrn });
+    return byUrn;
 }
 
 function providerResource(r: StackResource, byUrn: Map<string, StackResource>): pb.AnalyzerProviderResource | undefined {
@@ -386,11 +404,20 @@ export class PolicyAnalyzer {
             throw new PolicyPackStartError(`${packDir} is not a policy pack: it has no PulumiPolicy.yaml`, "");
         }
         const typeCheck = options.typeCheck ?? true;
-        const args = typeCheck
-            ? // What the CLI runs for a nodejs pack: the run-policy-pack shim with the engine address (unused by packs) and the pack directory.
-              [require.resolve("@pulumi/pulumi/cmd/run-policy-pack", { paths: [packDir, __dirname] }), "127.0.0.1:0", "."]
-            : ["-r", require.resolve("ts-node/register/transpile-only", { paths: [packDir, __dirname] }), "."];
-        const child = spawn(process.execPath, args, { cwd: packDir, env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] });
+        let args: string[];
+        if (typeCheck) {
+            // What the CLI runs for a nodejs pack: the run-policy-pack shim with the engine address (unused by packs) and the pack directory.
+            args = [require.resolve("@pulumi/pulumi/cmd/run-policy-pack", { paths: [packDir, __dirname] }), "127.0.0.1:0", "."];
+        } else {
+            try {
+                // A larger young generation: evaluating allocates many short-lived objects (about 10% less CPU at 4,000 resources).
+                args = [`--max-semi-space-size=${SEMI_SPACE_MIB}`, (await ensureBuilt(packTarget(packDir))).file];
+            } catch (err) {
+                if (err instanceof BuildError) throw new PolicyPackStartError(`policy pack ${packDir} does not compile: ${err.message}`, "");
+                throw err;
+            }
+        }
+        const child = spawn(process.execPath, args, { cwd: packDir, env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"], signal: options.signal });
         // Never leave the pack running after this process, even when a caller forgets close() or gives up while it starts.
         const killOnExit = () => child.kill("SIGKILL");
         process.once("exit", killOnExit);
@@ -521,7 +548,7 @@ export class PolicyAnalyzer {
 
     /** Analyze: one resource's inputs, as before the engine registers it. `stack` lets the provider resource be resolved. */
     async analyze(resource: StackResource, stack: StackResource[] = []): Promise<AnalyzeResult> {
-        const byUrn = new Map(stack.map((r) => [r.urn, r]));
+        const byUrn = indexByUrn(stack);
         const req = new pb.AnalyzeRequest();
         req.setUrn(resource.urn);
         req.setType(resource.type);
@@ -535,7 +562,7 @@ export class PolicyAnalyzer {
 
     /** AnalyzeStack: every resource with its final properties, parent, dependencies and property dependencies. */
     async analyzeStack(resources: StackResource[]): Promise<AnalyzeResult> {
-        const byUrn = new Map(resources.map((r) => [r.urn, r]));
+        const byUrn = indexByUrn(resources);
         const req = new pb.AnalyzeStackRequest();
         req.setResourcesList(
             resources.map((r) => {

@@ -1,5 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
+import { compiledGate } from "./compiledGate";
 import { DEFAULT_PACK_DIR, PolicyAnalyzer, PolicyEvaluation, PolicyViolation, StackResource } from "./policyAnalyzer";
 import { PROJECT_ROOT } from "./stackConfig";
 
@@ -22,7 +23,11 @@ export interface GateOptions {
     packDir?: string;
     /** An analyzer already started (tests and the benchmark reuse one); otherwise the gate starts and stops one. */
     analyzer?: PolicyAnalyzer;
-    /** How the gate starts the pack: true (default) exactly as the CLI, type-checking the TypeScript pack. */
+    /**
+     * How the gate starts the pack: true exactly as the CLI, type-checking the TypeScript pack; false
+     * compiled (tooling/build.ts). Default: compiled when the gate runs compiled (`npm run preview`),
+     * as the CLI when it runs from its sources.
+     */
     typeCheck?: boolean;
     /** Paths in the report are shown relative to this directory. */
     cwd?: string;
@@ -66,11 +71,47 @@ export function resolvePackConfig(options: Pick<GateOptions, "stack" | "configFi
     return file;
 }
 
+let prestarted: { packDir: string; analyzer: Promise<PolicyAnalyzer>; abort: AbortController } | undefined;
+
+/**
+ * Starts the compiled pack now, for the next `runPolicyGate` that would start the same pack
+ * compiled: the compiled preview starts it while the program runs under mocks, which takes about
+ * as long as the pack's start.
+ */
+export function prestartPack(packDir = DEFAULT_PACK_DIR): void {
+    if (prestarted) return;
+    const abort = new AbortController();
+    const analyzer = PolicyAnalyzer.start({ packDir, typeCheck: false, signal: abort.signal });
+    // Its failure is reported by the gate that takes it (or ignored if none does).
+    analyzer.catch(() => undefined);
+    prestarted = { packDir: path.resolve(packDir), analyzer, abort };
+}
+
+/** Stops a pack `prestartPack` started that no gate took. */
+export async function discardPrestartedPack(): Promise<void> {
+    const pending = prestarted;
+    prestarted = undefined;
+    if (!pending) return;
+    pending.abort.abort();
+    await (await pending.analyzer.catch(() => undefined))?.close();
+}
+
+function startAnalyzer(options: GateOptions): Promise<PolicyAnalyzer> {
+    const packDir = path.resolve(options.packDir ?? DEFAULT_PACK_DIR);
+    const typeCheck = options.typeCheck ?? compiledGate() === undefined;
+    if (prestarted && !typeCheck && prestarted.packDir === packDir) {
+        const { analyzer } = prestarted;
+        prestarted = undefined;
+        return analyzer;
+    }
+    return PolicyAnalyzer.start({ packDir, typeCheck });
+}
+
 /** Runs the pack over the resources and renders the verdict; never throws for violations, only for broken input or a broken pack. */
 export async function runPolicyGate(resources: StackResource[], options: GateOptions = {}): Promise<GateResult> {
     const configFile = resolvePackConfig(options);
     const started = Date.now();
-    const analyzer = options.analyzer ?? (await PolicyAnalyzer.start({ packDir: options.packDir, typeCheck: options.typeCheck ?? true }));
+    const analyzer = options.analyzer ?? (await startAnalyzer(options));
     const startMs = options.analyzer ? 0 : Date.now() - started;
     try {
         const evaluationStarted = Date.now();

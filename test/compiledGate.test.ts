@@ -54,6 +54,14 @@ describe("the compiled offline gate", function () {
         assert.deepEqual(compiled, source);
     });
 
+    it("previews a review stack of pr-environments (another project, compiled on demand) exactly as the sources do", async () => {
+        const args = ["--project", "pr-environments", "--stack", "pr-52"];
+        const [compiled, source] = await Promise.all([compiledCli(args), sourceCli(args)]);
+        assert.equal(compiled.code, 0, compiled.err);
+        assert.match(compiled.out, /^Policy gate passed: \d+ resources checked/m);
+        assert.deepEqual(compiled, source);
+    });
+
     it("reports bad arguments before it starts anything, as the sources do", async () => {
         const [compiled, source] = await Promise.all([compiledCli(["--stack", "prod", "--state", "x.json", "--json", "y.json"]), sourceCli(["--stack", "prod", "--state", "x.json", "--json", "y.json"])]);
         assert.equal(compiled.code, 2);

@@ -1,6 +1,7 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { JobfleetConfig, PROJECT, validateConfig } from "../config";
+import { ensureBuilt } from "./build";
 import { compiledGate } from "./compiledGate";
 import { DEFAULT_MOCK_ACCOUNT_ID, JobfleetMocks } from "./mocks";
 import { loadStackConfig, PROJECT_ROOT, StackConfigSource } from "./stackConfig";
@@ -201,7 +202,10 @@ async function captureProjectOnce(options: ProjectCaptureOptions): Promise<Captu
     const region = options.region ?? rawConfig["aws:region"] ?? "us-east-1";
     const awsMocks = new JobfleetMocks({ accountId: options.accountId ?? DEFAULT_MOCK_ACCOUNT_ID, region });
     const mocks = options.mocks ? options.mocks(awsMocks) : awsMocks;
-    const { resources, outputs } = await runUnderMocks(options.project, options.stack, rawConfig, configSource.secretKeys, mocks, path.join(projectRoot, "index.ts"));
+    const source = path.join(projectRoot, "index.ts");
+    // Under the compiled gate no TypeScript loader is registered: the project's program is compiled like the main one.
+    const program = compiledGate() ? (await ensureBuilt({ name: `program-${options.project}`, entry: source })).file : source;
+    const { resources, outputs } = await runUnderMocks(options.project, options.stack, rawConfig, configSource.secretKeys, mocks, program);
     return { project: options.project, stack: options.stack, config: rawConfig, configSource, resources, outputs };
 }
 

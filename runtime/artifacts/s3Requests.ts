@@ -30,13 +30,9 @@ export function transferPolicy(policy: RetryPolicy, bytes: number): RetryPolicy 
  * to the end, resets, truncated answers, stalls. It says nothing about the object itself: a
  * transport failure during verify is never reported as tampering.
  */
-export class ArtifactTransportError extends Error {
-    constructor(
-        message: string,
-        public readonly attempts: number,
-        public readonly lastError: unknown,
-    ) {
-        super(message, { cause: lastError });
+export class ArtifactTransportError extends RetriesExhaustedError {
+    constructor(message: string, attempts: number, lastError: unknown) {
+        super(message, attempts, lastError);
         this.name = "ArtifactTransportError";
     }
 }

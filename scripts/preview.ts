@@ -133,10 +133,13 @@ async function checkStackExport(file: string, stackFlag: string | undefined, con
 }
 
 async function policyGate(resources: StackResource[], options: Pick<GateOptions, "stack" | "project" | "configFile">, io: CliIO, analyzer?: PolicyAnalyzer): Promise<number> {
+    // The pack evaluates in its own process while this one checks AWS's rules; the output keeps its order.
+    const gate = runPolicyGate(resources, { ...options, analyzer });
+    gate.catch(() => undefined); // awaited below; keeps a failure during the AWS check from being unhandled
     const refusedByAws = await checkAwsAcceptance(resources);
     (refusedByAws.length > 0 ? io.err : io.out)(`${renderAcceptance(refusedByAws, resources.length)}\n`);
     try {
-        const result = await runPolicyGate(resources, { ...options, analyzer });
+        const result = await gate;
         io.out(`${result.policies}\n`);
         (result.exitCode === 0 ? io.out : io.err)(result.verdict);
         return refusedByAws.length > 0 ? 2 : result.exitCode;

@@ -7,6 +7,7 @@ import { checkAwsAcceptance, renderAcceptance } from "../tooling/awsAcceptance";
 import { CompiledGate, useCompiledGate } from "../tooling/compiledGate";
 import { renderPlan } from "../tooling/planReport";
 import { PolicyAnalyzer, PolicyPackConfigError, PolicyPackStartError, StackResource } from "../tooling/policyAnalyzer";
+import { PR_PROJECT } from "../pr-environments/config";
 import { captureReviewStack, checkProjectName, isConfigError, packConfigFor, UnknownProjectError } from "../tooling/projects";
 import { discardPrestartedPack, GateOptions, PolicyGateInputError, prestartPack, readStackExport, runPolicyGate } from "../tooling/policyGate";
 
@@ -71,6 +72,10 @@ export async function runPreview(argv: string[], io: CliIO = defaultIO, policy: 
         return 2;
     }
     if (values.state !== undefined) {
+        if (values.project !== undefined) {
+            io.err("error: --state checks a stack export as it is, and its project comes from the export; --project applies only when a program runs\n");
+            return 2;
+        }
         if (values["config-file"] !== undefined || values.json !== undefined) {
             io.err("error: --state checks a stack export as it is; --config-file and --json apply only when the program runs\n");
             return 2;
@@ -129,7 +134,9 @@ async function checkStackExport(file: string, stackFlag: string | undefined, con
         io.out(`Note: ${contents.encryptedSecrets} secret value(s) are encrypted in this export; the pack sees them as unknown. Export with --show-secrets to check them.\n`);
     }
     io.out("\n");
-    return policyGate(contents.resources, { stack, project: contents.projects[0], configFile }, io, analyzer);
+    // A review stack's export (pr-<...>) is checked with the review stacks' pack config, as its preview is.
+    const reviewStack = contents.projects[0] === PR_PROJECT && stack !== undefined ? packConfigFor("pr-environments", stack) : undefined;
+    return policyGate(contents.resources, { stack, project: contents.projects[0], configFile: configFile ?? reviewStack }, io, analyzer);
 }
 
 async function policyGate(resources: StackResource[], options: Pick<GateOptions, "stack" | "project" | "configFile">, io: CliIO, analyzer?: PolicyAnalyzer): Promise<number> {

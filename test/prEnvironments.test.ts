@@ -228,6 +228,16 @@ describe("pr-environments: one review stack per pull request (seed 003, issue 14
             assert.equal(result.exitCode, 0, result.report);
         });
 
+        it("re-checks the review stack's written export with --state under the review stacks' pack config, and refuses --project with --state", async () => {
+            let out = "";
+            const io = { out: (t: string) => (out += t), err: (t: string) => (out += t) };
+            assert.equal(await runPreview(["--state", exportFile], io, { analyzer }), 0, out);
+            assert.match(out, /Policy gate passed: \d+ resources checked with policies\/config\/staging\.json/);
+            out = "";
+            assert.equal(await runPreview(["--project", "pr-environments", "--state", exportFile], io, { analyzer }), 2);
+            assert.match(out, /--project applies only when a program runs/);
+        });
+
         it("stops when the shared stack is prod, or its bucket name and ARN disagree", async () => {
             const tampered = (outputs: Record<string, unknown>): CapturedPlan => ({ ...staging, outputs: { ...staging.outputs, ...outputs } });
             await assert.rejects(captureReviewStack({ stack: "pr-51", sharedPlan: tampered({ environment: "prod" }), env: CLEAN_ENV }), /StackReference jobfleet-org\/jobfleet\/staging: is a prod stack/);

@@ -55,6 +55,8 @@ describe("shell executor image (images/shell-executor)", () => {
         assert.equal(container.readonlyRootFilesystem, true);
         assert.deepEqual(container.mountPoints.map((m: { containerPath: string }) => m.containerPath), ["/tmp"], "the only writable path is the /tmp the image uses");
         assert.ok(finalStage.some((s) => s.op === "ENV" && /TMPDIR=\/tmp/.test(s.args)));
+        // Fargate seeds a task-storage mount from the image only at a declared VOLUME; otherwise it is root's, 0755, and uid 1001 cannot write it.
+        assert.deepEqual(finalStage.filter((s) => s.op === "VOLUME").map((s) => JSON.parse(s.args)), [["/tmp"]], "the mounted /tmp is a declared volume");
         assert.deepEqual(finalStage.filter((s) => s.op === "ENTRYPOINT").map((s) => JSON.parse(s.args)), [["/usr/local/bin/shell-runner-node", "/app/runnerMain.js"]]);
         const copies = finalStage.filter((s) => s.op === "COPY");
         assert.deepEqual(copies.map((c) => c.args), ["--from=build --chown=root:root --chmod=0444 /out/runnerMain.js /app/runnerMain.js"], "the final image gets the bundle and nothing else from the repository");

@@ -1,4 +1,5 @@
 import { CapturedPlan, CapturedResource, inputsOf } from "../capture";
+import { RESOURCE_POLICY_PROPERTIES } from "../../policies/lib/resourcePolicies";
 
 /**
  * The IAM a captured plan would create, as the simulator needs it: each role with the identity
@@ -6,6 +7,22 @@ import { CapturedPlan, CapturedResource, inputsOf } from "../capture";
  * by what it protects. Everything is read from resource inputs and mock outputs, the way the
  * engine records them, so a copy of a plan with one statement changed is simulated as changed.
  */
+
+type FindById = (type: string, id: unknown) => CapturedResource | undefined;
+
+/**
+ * The resource a resource-policy resource protects, by type. Which property holds the policy comes
+ * from the pack's one table (policies/lib/resourcePolicies.ts); a type the simulation should read
+ * gets its target here.
+ */
+const RESOURCE_POLICY_TARGETS: Partial<Record<string, (r: CapturedResource, inputs: Record<string, any>, byId: FindById) => string | undefined>> = {
+    "aws:s3/bucketPolicy:BucketPolicy": (_r, i) => `arn:aws:s3:::${i.bucket}`,
+    "aws:sqs/queuePolicy:QueuePolicy": (_r, i, byId) => byId("aws:sqs/queue:Queue", i.queueUrl)?.outputs.arn as string | undefined,
+    "aws:kms/key:Key": (r) => r.outputs.arn as string,
+    "aws:efs/fileSystemPolicy:FileSystemPolicy": (_r, i, byId) => byId("aws:efs/fileSystem:FileSystem", i.fileSystemId)?.outputs.arn as string | undefined,
+    "aws:secretsmanager/secretPolicy:SecretPolicy": (_r, i) => String(i.secretArn),
+    "aws:ecr/repositoryPolicy:RepositoryPolicy": (_r, i, byId) => byId("aws:ecr/repository:Repository", i.repository)?.outputs.arn as string | undefined,
+};
 
 export interface PolicyDocument {
     Version?: string;
@@ -135,34 +152,9 @@ export function readAccessPlan(plan: CapturedPlan): AccessPlan {
     const byId = (type: string, id: unknown) => plan.resources.find((r) => r.type === type && (r.id === id || r.outputs.url === id || r.outputs.bucket === id));
     for (const r of plan.resources) {
         const i = inputsOf(r);
-        let target: string | undefined;
-        let policy: unknown;
-        switch (r.type) {
-            case "aws:s3/bucketPolicy:BucketPolicy":
-                target = `arn:aws:s3:::${i.bucket}`;
-                policy = i.policy;
-                break;
-            case "aws:sqs/queuePolicy:QueuePolicy":
-                target = byId("aws:sqs/queue:Queue", i.queueUrl)?.outputs.arn as string | undefined;
-                policy = i.policy;
-                break;
-            case "aws:kms/key:Key":
-                target = r.outputs.arn as string;
-                policy = i.policy;
-                break;
-            case "aws:efs/fileSystemPolicy:FileSystemPolicy":
-                target = byId("aws:efs/fileSystem:FileSystem", i.fileSystemId)?.outputs.arn as string | undefined;
-                policy = i.policy;
-                break;
-            case "aws:secretsmanager/secretPolicy:SecretPolicy":
-                target = String(i.secretArn);
-                policy = i.policy;
-                break;
-            case "aws:ecr/repositoryPolicy:RepositoryPolicy":
-                target = byId("aws:ecr/repository:Repository", i.repository)?.outputs.arn as string | undefined;
-                policy = i.policy;
-                break;
-        }
+        const targetOf = RESOURCE_POLICY_TARGETS[r.type];
+        const target = targetOf?.(r, i, byId);
+        const policy = targetOf ? i[RESOURCE_POLICY_PROPERTIES[r.type]] : undefined;
         if (target && policy) resourcePolicies.set(target, { source: r.name, document: parseDocument(policy, r.name) });
     }
 

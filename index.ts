@@ -168,6 +168,7 @@ const ciAccess = new CiAccess("ci-access", {
     githubRepository: config.githubRepository,
     githubSubjectPrefix: config.githubOidcSubjectPrefix,
     reviewStacksProject: config.isProd ? undefined : REVIEW_STACKS_PROJECT,
+    reviewArtifactBucketArn: config.isProd ? undefined : artifactStore.bucketArn,
     githubOidcProviderArn: config.githubOidcProviderArn,
     pulumiOidcProviderArn: config.pulumiOidcProviderArn,
     pulumiOrganization: config.pulumiOrganization,
@@ -184,6 +185,9 @@ export const ciImagePushRoleArn = ciAccess.imagePushRoleArn;
 export const deployRoleArn = ciAccess.deployRoleArn;
 // Empty where no review stacks deploy (prod's account).
 export const reviewStacksRoleArn = ciAccess.reviewStacksRoleArn ?? "";
+// Where review stacks create their instance roles (pr-environments reads both through its StackReference).
+export const reviewIamPath = ciAccess.reviewStackIam?.path ?? "";
+export const reviewInstanceBoundaryArn = ciAccess.reviewStackIam?.permissionsBoundaryArn ?? "";
 
 // Sandbox broker (seed 001) and agent runtime (seed 002), issue 5: long-running Fargate services behind HTTPS load balancers.
 const sandboxBroker = new SandboxBroker("sandbox-broker", {

@@ -1,7 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ecrRepositoryArnOf } from "./ecrImage";
-import { grant, ROLE_KIND_TAG } from "./iam";
+import { grant, policyDocument, ROLE_KIND_TAG } from "./iam";
+import { sessionManagerStatements } from "./previewEnvironment";
 
 /**
  * Who may act on the stack's AWS account without a stored key (seed 004 kept static keys in
@@ -15,7 +16,9 @@ import { grant, ROLE_KIND_TAG } from "./iam";
  *   `refresh`, `destroy` and the drift runs of exactly this organization, project and stack get
  *   the deploy role. A pull request's code runs in previews only, so it never holds the deploy role;
  * - optionally the review stacks of another project (pull-request environments): their own role,
- *   without IAM or data reads, since every operation of a review stack runs pull-request code.
+ *   without data reads, since every operation of a review stack runs pull-request code, and with
+ *   IAM only for the roles a review stack creates: under the review project's IAM path and carrying
+ *   the review-instance permissions boundary, which allows no more than a preview instance needs.
  */
 
 export const GITHUB_OIDC_HOST = "token.actions.githubusercontent.com";
@@ -140,6 +143,11 @@ export interface CiAccessArgs {
      * into this account; gets its own role. Unset: no review stacks here.
      */
     reviewStacksProject?: string;
+    /**
+     * The artifact bucket review stacks upload their pull requests' builds to (this stack's); required
+     * with `reviewStacksProject`. Review stacks write only `*\/pr-*\/*` of it, and their instances read only that.
+     */
+    reviewArtifactBucketArn?: pulumi.Input<string>;
     /** Branch whose pushes may push images; the default is main. */
     mainBranch?: string;
     /** An existing `token.actions.githubusercontent.com` provider of the account; empty or unset: created here. */
@@ -212,6 +220,61 @@ export function githubPullRequestSubject(subjectPrefix: string): string {
     return `${subjectPrefix}:pull_request`;
 }
 
+/** IAM path of the roles and instance profiles a review stack creates; the review-stacks role may create IAM only there. */
+export function reviewIamPath(reviewStacksProject: string): string {
+    return `/${reviewStacksProject}/`;
+}
+
+/** Name of the managed policy every role a review stack creates must carry as its permissions boundary. */
+export function reviewInstanceBoundaryName(project: string, stack: string): string {
+    return `${project}-${stack}-review-instance-boundary`;
+}
+
+/** Keys of pull-request builds (express-api/pr-51/...): the only objects review stacks write, and their instances read. */
+export const PULL_REQUEST_BUILD_KEYS = "*/pr-*/*";
+
+/**
+ * IAM calls a review stack makes for the roles it creates (PreviewEnvironment's instance role, its
+ * inline policies and its instance profile), allowed only on roles that carry the boundary: the
+ * iam:PermissionsBoundary condition key is in the request context of each of these (IAM service
+ * reference), so a role without the boundary, or with another one, can be neither created nor changed.
+ */
+export const REVIEW_BOUNDED_ROLE_ACTIONS = [
+    "iam:CreateRole",
+    "iam:PutRolePermissionsBoundary",
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:UpdateRole",
+    "iam:UpdateRoleDescription",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:DeleteRole",
+] as const;
+
+/** Reads and tags of the review roles, which take no boundary condition: allowed on the review path only. */
+export const REVIEW_ROLE_READ_AND_TAG_ACTIONS = ["iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole", "iam:ListRoleTags", "iam:TagRole", "iam:UntagRole"] as const;
+
+/** The instance profiles of review instances, on the review path only. */
+export const REVIEW_INSTANCE_PROFILE_ACTIONS = [
+    "iam:CreateInstanceProfile",
+    "iam:DeleteInstanceProfile",
+    "iam:AddRoleToInstanceProfile",
+    "iam:RemoveRoleFromInstanceProfile",
+    "iam:GetInstanceProfile",
+    "iam:TagInstanceProfile",
+    "iam:UntagInstanceProfile",
+    "iam:ListInstanceProfileTags",
+] as const;
+
+/**
+ * Object operations a review stack may do only on pull-request builds of the artifact bucket, and
+ * on no other object anywhere: it writes its build and removes its old ones (pre-run.sh), and never
+ * reads, overwrites or deletes staging's or prod's builds, shell-job results or submissions.
+ */
+export const REVIEW_OBJECT_ACTIONS = ["s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:RestoreObject"] as const;
+
+/** The artifact bucket's own settings stay with the stack that owns it. */
+export const REVIEW_DENIED_BUCKET_ACTIONS = ["s3:DeleteBucket*", "s3:PutBucket*", "s3:PutLifecycleConfiguration", "s3:PutEncryptionConfiguration", "s3:PutReplicationConfiguration"] as const;
+
 /**
  * Review stacks are created by Pulumi Deployments as `pr-<organization>-<repository>-<number>` (and
  * by hand as `pr-<number>`): their role trusts that prefix only, never every stack of the project.
@@ -235,6 +298,12 @@ export function checkCiAccessArgs(name: string, args: CiAccessArgs): void {
     }
     if (args.reviewStacksProject !== undefined && (!NAME.test(args.reviewStacksProject) || args.reviewStacksProject === args.pulumiProject)) {
         fail("reviewStacksProject", args.reviewStacksProject, `unset or the name of another Pulumi project than ${args.pulumiProject} (letters, digits, _ . -)`);
+    }
+    if (args.reviewStacksProject !== undefined && !args.reviewArtifactBucketArn) {
+        fail("reviewArtifactBucketArn", args.reviewArtifactBucketArn, `the ARN of the artifact bucket the ${args.reviewStacksProject} review stacks upload to (arn:aws:s3:::<bucket>), since their role and instances may touch only pull-request builds in it`);
+    }
+    if (typeof args.reviewArtifactBucketArn === "string" && !/^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(args.reviewArtifactBucketArn)) {
+        fail("reviewArtifactBucketArn", args.reviewArtifactBucketArn, "an S3 bucket ARN like arn:aws:s3:::jobfleet-staging-artifacts");
     }
     if (args.mainBranch !== undefined && (!BRANCH.test(args.mainBranch) || args.mainBranch.includes("*"))) {
         fail("mainBranch", args.mainBranch, "a branch name without wildcards, like main");
@@ -280,7 +349,7 @@ export const REVIEW_STACK_DENIED_READS = [
     "ec2:GetPasswordData",
 ] as const;
 
-/** PowerUserAccess allows everything but IAM, Organizations and Account; review stacks need no more. */
+/** PowerUserAccess allows everything but IAM, Organizations and Account; review stacks get IAM only for their bounded roles (REVIEW_BOUNDED_ROLE_ACTIONS). */
 export const REVIEW_STACK_MANAGED_POLICY_ARNS = ["arn:aws:iam::aws:policy/PowerUserAccess"] as const;
 
 export class CiAccess extends pulumi.ComponentResource {
@@ -294,6 +363,8 @@ export class CiAccess extends pulumi.ComponentResource {
     public readonly deployRoleArn: pulumi.Output<string>;
     /** Assumed by every operation of the review stacks of `reviewStacksProject`; undefined without it. */
     public readonly reviewStacksRoleArn?: pulumi.Output<string>;
+    /** Where review stacks create their roles: the IAM path and the permissions boundary each must carry; undefined without review stacks. */
+    public readonly reviewStackIam?: { path: string; permissionsBoundaryArn: pulumi.Output<string> };
 
     constructor(name: string, args: CiAccessArgs, opts?: pulumi.ComponentResourceOptions) {
         checkCiAccessArgs(name, args);
@@ -410,12 +481,33 @@ export class CiAccess extends pulumi.ComponentResource {
         grant(`${name}-deploy-guardrails`, deployRole, [{ Sid: "DenyLongLivedCredentialsAndAccountChanges", Effect: "Deny", Action: [...DEPLOY_GUARDRAILS], Resource: "*" }], { parent: this });
 
         if (args.reviewStacksProject) {
-            // Review stacks are created per pull request, so their names are not known here: any stack of that project.
+            const reviewProject = args.reviewStacksProject;
+            const bucketArn = pulumi.output(args.reviewArtifactBucketArn!);
+            const iamPath = reviewIamPath(reviewProject);
+            const partition = aws.getPartitionOutput({}, { parent: this }).partition;
+            const region = aws.getRegionOutput({}, { parent: this }).name;
+            const accountId = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
+            const pullRequestBuilds = pulumi.interpolate`${bucketArn}/${PULL_REQUEST_BUILD_KEYS}`;
+
+            // The most any role of a review stack can do, whatever policy the pull request writes into it.
+            const boundary = new aws.iam.Policy(
+                `${name}-review-instance-boundary`,
+                {
+                    name: reviewInstanceBoundaryName(args.pulumiProject, args.stack),
+                    description: `Permissions boundary of every role the ${reviewProject} review stacks create: read pull-request builds, Session Manager`,
+                    policy: policyDocument([
+                        { Sid: "ReadPullRequestBuilds", Effect: "Allow", Action: ["s3:GetObject", "s3:GetObjectVersion"], Resource: pullRequestBuilds },
+                        ...sessionManagerStatements(partition, region, accountId),
+                    ]),
+                    tags: args.tags,
+                },
+                { parent: this },
+            );
             const reviewRole = new aws.iam.Role(
                 `${name}-review-stacks`,
                 {
                     name: roleNames.reviewStacks,
-                    description: `Every operation of the ${org}/${args.reviewStacksProject} review stacks (pull-request code): no IAM, no secret or data reads`,
+                    description: `Every operation of the ${org}/${reviewProject} review stacks (pull-request code): IAM only for bounded roles under ${iamPath}, no secret or data reads`,
                     assumeRolePolicy: pulumi.jsonStringify({
                         Version: "2012-10-17",
                         Statement: [
@@ -426,7 +518,7 @@ export class CiAccess extends pulumi.ComponentResource {
                                 Action: "sts:AssumeRoleWithWebIdentity",
                                 Condition: {
                                     StringEquals: { [`${PULUMI_OIDC_HOST}:aud`]: org },
-                                    StringLike: { [`${PULUMI_OIDC_HOST}:sub`]: pulumiDeploymentSubject(org, args.reviewStacksProject, REVIEW_STACK_PATTERN, "*") },
+                                    StringLike: { [`${PULUMI_OIDC_HOST}:sub`]: pulumiDeploymentSubject(org, reviewProject, REVIEW_STACK_PATTERN, "*") },
                                 },
                             },
                         ],
@@ -445,10 +537,37 @@ export class CiAccess extends pulumi.ComponentResource {
                 [
                     { Sid: "DenySecretAndDataReads", Effect: "Deny", Action: [...REVIEW_STACK_DENIED_READS], Resource: "*" },
                     { Sid: "DenyLongLivedCredentialsAndAccountChanges", Effect: "Deny", Action: [...DEPLOY_GUARDRAILS], Resource: "*" },
+                    { Sid: "DenyArtifactBucketSettings", Effect: "Deny", Action: [...REVIEW_DENIED_BUCKET_ACTIONS], Resource: bucketArn },
+                ],
+                { parent: this },
+            );
+            // NotResource has no place in PolicyStatement (one shape everywhere): this one deny is written out.
+            new aws.iam.RolePolicy(
+                `${name}-review-stacks-objects`,
+                {
+                    role: reviewRole.id,
+                    policy: pulumi.jsonStringify({
+                        Version: "2012-10-17",
+                        Statement: [{ Sid: "DenyObjectsOutsidePullRequestBuilds", Effect: "Deny", Action: [...REVIEW_OBJECT_ACTIONS], NotResource: [pullRequestBuilds] }],
+                    }),
+                },
+                { parent: this },
+            );
+            const reviewRoles = pulumi.interpolate`arn:${partition}:iam::${accountId}:role${iamPath}*`;
+            grant(
+                `${name}-review-stacks-iam`,
+                reviewRole,
+                [
+                    { Sid: "BoundedReviewRoles", Effect: "Allow", Action: [...REVIEW_BOUNDED_ROLE_ACTIONS], Resource: reviewRoles, Condition: { StringEquals: { "iam:PermissionsBoundary": boundary.arn } } },
+                    { Sid: "ReadAndTagReviewRoles", Effect: "Allow", Action: [...REVIEW_ROLE_READ_AND_TAG_ACTIONS], Resource: reviewRoles },
+                    { Sid: "ReviewInstanceProfiles", Effect: "Allow", Action: [...REVIEW_INSTANCE_PROFILE_ACTIONS], Resource: pulumi.interpolate`arn:${partition}:iam::${accountId}:instance-profile${iamPath}*` },
+                    // Every role on the path carries the boundary (it cannot be created or changed without it).
+                    { Sid: "PassReviewRolesToEc2", Effect: "Allow", Action: "iam:PassRole", Resource: reviewRoles, Condition: { StringEquals: { "iam:PassedToService": "ec2.amazonaws.com" } } },
                 ],
                 { parent: this },
             );
             this.reviewStacksRoleArn = reviewRole.arn;
+            this.reviewStackIam = { path: iamPath, permissionsBoundaryArn: boundary.arn };
         }
 
         this.previewRoleArn = previewRole.arn;
@@ -461,6 +580,7 @@ export class CiAccess extends pulumi.ComponentResource {
             imagePushRoleArn: this.imagePushRoleArn,
             deployRoleArn: this.deployRoleArn,
             reviewStacksRoleArn: this.reviewStacksRoleArn,
+            reviewStackIam: this.reviewStackIam,
         });
     }
 }

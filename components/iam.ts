@@ -52,6 +52,33 @@ export interface ServiceRoleArgs {
     kind: Exclude<RoleKind, "ci">;
     description: string;
     tags?: Record<string, string>;
+    /** IAM path of the role (default `/`); see `DelegatedIam`. */
+    path?: pulumi.Input<string>;
+    /** Managed policy capping what the role's own policies can grant; see `DelegatedIam`. */
+    permissionsBoundary?: pulumi.Input<string>;
+}
+
+/**
+ * Where a stack deploying under delegated IAM (a review stack, whose every operation runs
+ * pull-request code) may create roles: under one IAM path, each carrying one permissions boundary.
+ * The role that deploys such a stack may create, change, pass and delete only roles that carry the
+ * boundary (components/ciAccess.ts), so whatever policy a pull request writes, its roles can do no
+ * more than the boundary allows.
+ */
+export interface DelegatedIam {
+    /** IAM path like `/jobfleet-pr-environments/`: the roles' and instance profiles' ARNs start with it. */
+    path: pulumi.Input<string>;
+    /** ARN of the managed policy every role created there must carry as its permissions boundary. */
+    permissionsBoundaryArn: pulumi.Input<string>;
+}
+
+/** IAM's own rule for a path: `/`, or `/` + printable ASCII + `/`, at most 512 characters. */
+export const IAM_PATH = /^\/(?:[\x21-\x7e]+\/)?$/;
+
+/** Why a value is not an IAM path, or undefined when it is one. */
+export function iamPathProblem(path: unknown): string | undefined {
+    if (typeof path !== "string" || !IAM_PATH.test(path) || path.length > 512) return "must be an IAM path: / or /<name>/ (printable ASCII, at most 512 characters)";
+    return undefined;
 }
 
 /**
@@ -72,6 +99,8 @@ export function serviceRole(name: string, args: ServiceRoleArgs, opts: pulumi.Cu
                 Statement: [{ Sid: "TrustService", Effect: "Allow", Principal: { Service: principal }, Action: "sts:AssumeRole", ...(condition ? { Condition: condition } : {}) }],
             }),
             tags: { ...(args.tags ?? {}), [ROLE_KIND_TAG]: args.kind },
+            ...(args.path !== undefined ? { path: args.path } : {}),
+            ...(args.permissionsBoundary !== undefined ? { permissionsBoundary: args.permissionsBoundary } : {}),
         },
         opts,
     );

@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import { ArtifactBucket } from "./artifactStore";
-import { grant, serviceRole } from "./iam";
+import { DelegatedIam, grant, iamPathProblem, PolicyStatement, serviceRole } from "./iam";
 import { VersionedArtifact } from "./versionedArtifact";
 import { checkApp, checkEnvironment, environmentPrefix, parseArtifactKey } from "../runtime/artifacts/keys";
 import type { ComponentAccess } from "./access";
@@ -39,7 +39,25 @@ export interface PreviewEnvironmentArgs {
     rootVolumeGb?: number;
     /** Refuse to delete the load balancer; default false. */
     deletionProtection?: boolean;
+    /**
+     * For a stack deployed under delegated IAM (a review stack): the instance role and profile are
+     * created under this path with this permissions boundary, the only roles its deploying role may create.
+     */
+    delegatedIam?: DelegatedIam;
     tags?: Record<string, string>;
+}
+
+/**
+ * What Session Manager needs from an instance: the SSM agent registers it and opens its channels
+ * (AWS's documented minimum, no SSH and no key pairs). The staging stack's boundary for review
+ * instances allows the same statements (components/ciAccess.ts).
+ */
+export function sessionManagerStatements(partition: pulumi.Input<string>, region: pulumi.Input<string>, accountId: pulumi.Input<string>): PolicyStatement[] {
+    return [
+        { Sid: "RegisterWithSsm", Effect: "Allow", Action: "ssm:UpdateInstanceInformation", Resource: pulumi.interpolate`arn:${partition}:ec2:${region}:${accountId}:instance/*` },
+        // ssmmessages actions take no resource: "*" is the only value IAM accepts for them.
+        { Sid: "SessionChannels", Effect: "Allow", Action: ["ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"], Resource: "*" },
+    ];
 }
 
 export interface UserDataParams {
@@ -225,6 +243,17 @@ export class PreviewEnvironment extends pulumi.ComponentResource {
         if (!Number.isInteger(appPort) || appPort < 1024 || appPort > 65535) fail(`appPort must be an unprivileged port from 1024 to 65535 (got ${JSON.stringify(appPort)}).`);
         const healthCheckPath = args.healthCheckPath ?? "/health";
         if (!/^\/[A-Za-z0-9._~\-/]*$/.test(healthCheckPath)) fail(`healthCheckPath must be a URL path starting with / (got ${JSON.stringify(healthCheckPath)}).`);
+        const delegatedPathProblem = (path: unknown) => iamPathProblem(path) ?? (path === "/" ? "must not be /, the path of every other role of the account" : undefined);
+        // A path from another stack's outputs is checked when it arrives, before the role is created with it.
+        const delegatedPath = args.delegatedIam === undefined ? undefined : pulumi.output(args.delegatedIam.path).apply((path) => {
+            const problem = delegatedPathProblem(path);
+            if (problem) fail(`delegatedIam.path ${problem} (got ${JSON.stringify(path)}).`);
+            return path;
+        });
+        if (typeof args.delegatedIam?.path === "string") {
+            const problem = delegatedPathProblem(args.delegatedIam.path);
+            if (problem) fail(`delegatedIam.path ${problem} (got ${JSON.stringify(args.delegatedIam.path)}).`);
+        }
         const rootVolumeGb = args.rootVolumeGb ?? 20;
         if (!Number.isInteger(rootVolumeGb) || rootVolumeGb < 8 || rootVolumeGb > 16384) fail(`rootVolumeGb must be a whole number from 8 to 16384 (got ${JSON.stringify(rootVolumeGb)}).`);
 
@@ -232,22 +261,23 @@ export class PreviewEnvironment extends pulumi.ComponentResource {
         const associatePublicIp = args.associatePublicIp === true;
 
         // Instance role: its own artifact prefix, and Session Manager's minimum (no SSH, no key pairs).
-        const role = serviceRole(`${name}-instance`, { kind: "instance", description: `${args.app} ${args.environment} preview instances: read own artifacts, Session Manager`, tags }, { parent: this });
+        const delegated = args.delegatedIam;
+        const role = serviceRole(
+            `${name}-instance`,
+            {
+                kind: "instance",
+                description: `${args.app} ${args.environment} preview instances: read own artifacts, Session Manager`,
+                tags,
+                ...(delegated ? { path: delegatedPath, permissionsBoundary: delegated.permissionsBoundaryArn } : {}),
+            },
+            { parent: this },
+        );
         const readArtifacts = args.store.grantRead(role, args.app, args.environment);
         const partition = aws.getPartitionOutput({}, { parent: this }).partition;
         const region = aws.getRegionOutput({}, { parent: this }).name;
         const accountId = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
-        const sessionManager = grant(
-            `${name}-session-manager`,
-            role,
-            [
-                { Sid: "RegisterWithSsm", Effect: "Allow", Action: "ssm:UpdateInstanceInformation", Resource: pulumi.interpolate`arn:${partition}:ec2:${region}:${accountId}:instance/*` },
-                // ssmmessages actions take no resource: "*" is the only value IAM accepts for them.
-                { Sid: "SessionChannels", Effect: "Allow", Action: ["ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"], Resource: "*" },
-            ],
-            { parent: this },
-        );
-        const profile = new aws.iam.InstanceProfile(`${name}-instance`, { role: role.name, tags }, { parent: this });
+        const sessionManager = grant(`${name}-session-manager`, role, sessionManagerStatements(partition, region, accountId), { parent: this });
+        const profile = new aws.iam.InstanceProfile(`${name}-instance`, { role: role.name, tags, ...(delegated ? { path: delegatedPath } : {}) }, { parent: this });
 
         // Security groups, closed by default: the internet reaches the ALB, the ALB reaches the instances.
         const albSecurityGroup = new aws.ec2.SecurityGroup(`${name}-alb`, { vpcId: args.vpcId, description: `${args.app} ${args.environment} preview ALB: HTTPS and HTTP (redirect) from ${args.allowedCidrs === undefined ? "the internet" : "the allowed CIDR blocks"}`, tags: { ...tags, Name: `${name}-alb` } }, { parent: this });

@@ -44,6 +44,8 @@ const preview = new PreviewEnvironment("preview", {
     certificateArn: config.certificateArn,
     allowedCidrs: config.reviewerCidrs,
     domain: config.domain,
+    // Review stacks deploy with staging's review-stacks role, which creates only bounded roles under this path.
+    delegatedIam: { path: shared.reviewIamPath, permissionsBoundaryArn: shared.reviewInstanceBoundaryArn },
     tags: config.tags,
 });
 

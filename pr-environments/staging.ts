@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 
 /** The outputs of the jobfleet staging stack a review stack uses (index.ts of the root project exports them). */
-export const SHARED_OUTPUT_NAMES = ["environment", "vpcId", "privateSubnetIds", "publicSubnetIds", "artifactBucketName", "artifactBucketArn"] as const;
+export const SHARED_OUTPUT_NAMES = ["environment", "vpcId", "privateSubnetIds", "publicSubnetIds", "artifactBucketName", "artifactBucketArn", "reviewIamPath", "reviewInstanceBoundaryArn"] as const;
 
 export interface SharedStagingOutputs {
     vpcId: pulumi.Output<string>;
@@ -9,6 +9,9 @@ export interface SharedStagingOutputs {
     publicSubnetIds: pulumi.Output<string[]>;
     artifactBucketName: pulumi.Output<string>;
     artifactBucketArn: pulumi.Output<string>;
+    /** Where this stack may create its instance role: staging's review IAM path and the boundary the role must carry. */
+    reviewIamPath: pulumi.Output<string>;
+    reviewInstanceBoundaryArn: pulumi.Output<string>;
 }
 
 export class SharedStackError extends Error {
@@ -50,5 +53,8 @@ export function sharedStagingOutputs(staging: pulumi.StackReference, stackName: 
         publicSubnetIds: subnets("publicSubnetIds"),
         artifactBucketName: text("artifactBucketName", /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "an S3 bucket name"),
         artifactBucketArn: text("artifactBucketArn", /^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "an S3 bucket ARN"),
+        // Empty on a staging stack deployed without review stacks: its account's review-stacks role would not exist either.
+        reviewIamPath: text("reviewIamPath", /^\/[\x21-\x7e]+\/$/, "the IAM path of review-stack roles, like /jobfleet-pr-environments/ (staging deploys it with its review-stacks role)"),
+        reviewInstanceBoundaryArn: text("reviewInstanceBoundaryArn", /^arn:aws[a-z-]*:iam::\d{12}:policy\/[\w+=,.@\/-]+$/, "the ARN of the review instances' permissions boundary (arn:aws:iam::<account>:policy/<name>)"),
     };
 }

@@ -84,7 +84,7 @@ export class JobfleetMocks implements pulumi.runtime.Mocks {
                 Object.assign(state, { name: resourceName, arn: `arn:aws:iam::${accountId}:role${inputs.path ?? "/"}${resourceName}`, uniqueId: `AROA${h.toUpperCase()}` });
                 break;
             case "aws:iam/policy:Policy":
-                id = `arn:aws:iam::${accountId}:policy/${resourceName}`;
+                id = `arn:aws:iam::${accountId}:policy${inputs.path ?? "/"}${resourceName}`;
                 Object.assign(state, { name: resourceName, arn: id, policyId: `ANPA${h.toUpperCase()}` });
                 break;
             case "aws:iam/openIdConnectProvider:OpenIdConnectProvider": {
@@ -95,7 +95,7 @@ export class JobfleetMocks implements pulumi.runtime.Mocks {
             }
             case "aws:iam/instanceProfile:InstanceProfile":
                 id = resourceName;
-                Object.assign(state, { name: resourceName, arn: `arn:aws:iam::${accountId}:instance-profile/${resourceName}` });
+                Object.assign(state, { name: resourceName, arn: `arn:aws:iam::${accountId}:instance-profile${inputs.path ?? "/"}${resourceName}` });
                 break;
             case "aws:ecs/cluster:Cluster":
                 Object.assign(state, { name: resourceName, arn: this.arn("ecs", `cluster/${resourceName}`) });

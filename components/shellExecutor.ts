@@ -6,7 +6,7 @@ import { ecrRepositoryArnOf } from "./ecrImage";
 import { DEFAULT_CONTAINER_USER, FARGATE_MAX_STOP_TIMEOUT_SECONDS } from "./fargateService";
 import { grant, objectArn, PolicyStatement, policyDocument, serviceRole } from "./iam";
 import { PrivateBucket } from "./privateBucket";
-import { BARE_LOG_GROUP_GRANTS, type ComponentAccess } from "./access";
+import type { ComponentAccess } from "./access";
 
 export const SHELL_EXECUTOR_CONTAINER_NAME = "runner";
 
@@ -324,7 +324,7 @@ export class ShellExecutor extends pulumi.ComponentResource {
 export const shellExecutorAccess: ComponentAccess = {
     component: "jobfleet:shell:ShellExecutor",
     roles: [
-        { role: /-shell-executor-execution$/, expected: (plan) => plan.ecsAgentCalls(), keep: BARE_LOG_GROUP_GRANTS },
+        { role: /-shell-executor-execution$/, expected: (plan) => plan.ecsAgentCalls() },
         // No permissions of its own: every request the runner sends carries the caller's presigned signature.
         { role: /-shell-executor-task$/, runs: ["runtime/shellJob/runner"] },
     ],

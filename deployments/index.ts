@@ -2,11 +2,14 @@
 // environment (tagged stable), Deployments settings, drift schedule and policy group; prod's approval
 // rule; the review-stack template of jobfleet-pr-environments and the default policy group that
 // covers review stacks from the moment Pulumi Cloud creates them.
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as pulumiservice from "@pulumi/pulumiservice";
 import * as YAML from "yaml";
+import { loadStackConfig } from "../tooling/stackConfig";
 import {
     DEFAULT_POLICY_GROUP,
+    DEPLOYMENTS_PROJECT,
     deploymentSettingsArgs,
     driftScheduleArgs,
     ENVIRONMENT_TAG,
@@ -24,7 +27,9 @@ import {
     REVIEW_TEMPLATE_STACK,
 } from "./settings";
 
-const settings = parseDeploymentsConfig(pulumi.runtime.allConfig());
+// Which keys the stack file holds as `secure:` ciphertext: a credential in plain text stops the update.
+const stackFile = loadStackConfig(pulumi.getStack(), undefined, path.resolve(__dirname), DEPLOYMENTS_PROJECT);
+const settings = parseDeploymentsConfig(pulumi.runtime.allConfig(), (key) => stackFile.secretKeys.includes(key));
 // Read and checked before anything is registered: a bad stack file or pack config stops the update here.
 const targets = JOBFLEET_STACKS.map((stack) => readTargetStack(stack, settings));
 const staging = targets.find((t) => t.stack === "staging")!;
@@ -77,7 +82,7 @@ const reviewEnvironment = new pulumiservice.Environment("review-stacks-environme
     name: REVIEW_TEMPLATE_STACK,
     yaml: new pulumi.asset.StringAsset(`# Managed by ${"jobfleet-deployments"} (deployments/): imported by pr-environments/Pulumi.pr.yaml; no credentials.\n` + YAML.stringify(reviewEnvironmentDefinition(review, staging.awsAccountId))),
 });
-const reviewSettings = new pulumiservice.DeploymentSettings("review-stacks-template", reviewStackSettingsArgs(review), { dependsOn: [reviewEnvironment] });
+const reviewSettings = new pulumiservice.DeploymentSettings("review-stacks-template", reviewStackSettingsArgs(review, settings.reviewStacksAccessToken || undefined), { dependsOn: [reviewEnvironment] });
 const defaultGroup = new pulumiservice.PolicyGroup("review-stacks-policy-group", reviewStacksPolicyGroupArgs(review), {
     ...afterPack,
     // Adopted, not created: `pulumi import pulumiservice:index:PolicyGroup review-stacks-policy-group <org>/default-policy-group` once (docs/deployments.md).

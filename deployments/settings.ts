@@ -1,5 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
 import * as pulumiservice from "@pulumi/pulumiservice";
 import * as YAML from "yaml";
 import { ciRoleNames, REVIEW_STACKS_PROJECT } from "../components/ciAccess";
@@ -28,6 +29,13 @@ export interface DeploymentsConfig {
     driftScheduleCron: string;
     /** Pulumi Cloud team whose members approve changes to the prod ESC environment. */
     prodApproverTeam: string;
+    /**
+     * Empty, or the Pulumi access token review stacks deploy with (PULUMI_ACCESS_TOKEN, a secret
+     * variable of the `pr` template): needed when the organization's default stack permission is
+     * None, since a pull-request deployment's own token reaches only its stack and so cannot read
+     * staging through the StackReference. It must have Write on review stacks and Read on staging.
+     */
+    reviewStacksAccessToken: string;
 }
 
 export class DeploymentsConfigError extends Error {
@@ -43,7 +51,10 @@ interface KeySpec {
     default?: string;
 }
 
-type ThisProjectKey = "branch" | "stagingAwsAccountId" | "prodAwsAccountId" | "prodDeployOnPush" | "policyPackVersionTag" | "driftScheduleCron" | "prodApproverTeam";
+type ThisProjectKey = "branch" | "stagingAwsAccountId" | "prodAwsAccountId" | "prodDeployOnPush" | "policyPackVersionTag" | "driftScheduleCron" | "prodApproverTeam" | "reviewStacksAccessToken";
+
+/** Keys whose value is a credential: never printed, and refused unless set with `pulumi config set --secret`. */
+const SECRET_KEYS: ReadonlySet<ThisProjectKey> = new Set(["reviewStacksAccessToken"]);
 
 const CONFIG_KEYS_OF_THIS_PROJECT: Record<ThisProjectKey, KeySpec> = {
     branch: { pattern: /^[A-Za-z0-9._\/-]+$/, expected: "a branch name like main (no wildcards)", default: "main" },
@@ -54,17 +65,20 @@ const CONFIG_KEYS_OF_THIS_PROJECT: Record<ThisProjectKey, KeySpec> = {
     // Five fields, each a number, *, a range, a list or a step: what Pulumi Cloud's schedules accept.
     driftScheduleCron: { pattern: /^(\S+\s+){4}\S+$/, expected: "a five-field cron expression like 0 */6 * * *", default: "0 */6 * * *" },
     prodApproverTeam: { pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]*$/, expected: "the name of a Pulumi Cloud team of the organization", default: "platform" },
+    reviewStacksAccessToken: { pattern: /^(pul-[0-9a-f]{40})?$/, expected: "empty, or a Pulumi access token (pul- and 40 hex digits)", default: "" },
 };
 
 /** Validates this project's config (`jobfleet-deployments:<key>` → string, as the CLI hands it over) and reports every problem at once. */
-export function parseDeploymentsConfig(raw: Record<string, string | undefined>): DeploymentsConfig {
+export function parseDeploymentsConfig(raw: Record<string, string | undefined>, isSecret: (fullKey: string) => boolean = () => false): DeploymentsConfig {
     const problems: string[] = [];
     const value: Record<string, string> = {};
     for (const [key, spec] of Object.entries(CONFIG_KEYS_OF_THIS_PROJECT)) {
         const fullKey = `${DEPLOYMENTS_PROJECT}:${key}`;
         const given = raw[fullKey] ?? spec.default;
+        const secret = SECRET_KEYS.has(key as ThisProjectKey);
         if (given === undefined) problems.push(`${fullKey} is not set: expected ${spec.expected}`);
-        else if (!spec.pattern.test(given)) problems.push(`${fullKey} = ${JSON.stringify(given)}: expected ${spec.expected}`);
+        else if (!spec.pattern.test(given)) problems.push(`${fullKey} = ${secret ? "(a value, not shown)" : JSON.stringify(given)}: expected ${spec.expected}`);
+        else if (secret && given !== "" && !isSecret(fullKey)) problems.push(`${fullKey} is set in plain text: it is a credential; set it with \`pulumi config set --secret ${key}\``);
         else value[key] = given;
     }
     for (const key of Object.keys(raw)) {
@@ -83,6 +97,7 @@ export function parseDeploymentsConfig(raw: Record<string, string | undefined>):
         policyPackVersionTag: value.policyPackVersionTag,
         driftScheduleCron: value.driftScheduleCron,
         prodApproverTeam: value.prodApproverTeam,
+        reviewStacksAccessToken: value.reviewStacksAccessToken,
     };
 }
 
@@ -396,9 +411,12 @@ export function readReviewStacks(staging: TargetStack, repoRoot = PROJECT_ROOT):
  * it for each pull request against the branch (config copied from Pulumi.pr.yaml, these settings
  * copied), update it on every push and destroy it when the pull request closes. Every operation of
  * a review stack runs the pull request's code, so all of them get the review-stack role, which has
- * no IAM and no secret reads (components/ciAccess.ts).
+ * no secret reads and IAM only for the bounded roles review stacks create (components/ciAccess.ts).
+ * With `accessToken`, Deployments runs them with that Pulumi token (a secret variable) instead of
+ * the pull-request deployment's own, which cannot read staging when the organization's default
+ * stack permission is None.
  */
-export function reviewStackSettingsArgs(r: ReviewStacks): pulumiservice.DeploymentSettingsArgs {
+export function reviewStackSettingsArgs(r: ReviewStacks, accessToken?: pulumi.Input<string>): pulumiservice.DeploymentSettingsArgs {
     return {
         organization: r.organization,
         project: r.project,
@@ -418,6 +436,7 @@ export function reviewStackSettingsArgs(r: ReviewStacks): pulumiservice.Deployme
             // pre-run.sh builds, retains the newest builds (update) or removes them all (destroy).
             preRunCommands: REVIEW_STACK_PRE_RUN_COMMANDS,
             oidc: { aws: { roleARN: r.roleArn, sessionName: `${r.project}-review`, duration: "1h0m0s" } },
+            ...(accessToken !== undefined ? { environmentVariables: { PULUMI_ACCESS_TOKEN: pulumi.secret(accessToken) } } : {}),
         },
         cacheOptions: { enable: true },
     };

@@ -33,8 +33,27 @@ artifacts() {
     npx ts-node --transpile-only artifacts.ts "$@" "${endpoint[@]}"
 }
 
+# The program reads staging's network and bucket through a StackReference. A push or pull-request
+# deployment runs with an ephemeral token that has access to this stack only (Pulumi Deployments,
+# "Deployment Permissions"): it reads staging only if the organization's default stack permission
+# is Read or more, or if the template sets PULUMI_ACCESS_TOKEN to a token that may (deployments/,
+# reviewStacksAccessToken). Say so before anything is built, rather than as a failed StackReference.
+check_shared_stack() {
+    local shared
+    shared="$("$pulumi_bin" config get stagingStack --stack "$stack" 2>/dev/null)" || {
+        echo "error: $stack has no stagingStack config (Pulumi.pr.yaml sets it); nothing was built or removed." >&2
+        exit 1
+    }
+    if ! "$pulumi_bin" stack output --json --stack "$shared" >/dev/null 2>&1; then
+        echo "error: this deployment's Pulumi token cannot read the stack $shared, which $stack shares through a StackReference; nothing was built or removed." >&2
+        echo "  Fix: set the organization's default stack permission to Read, or set reviewStacksAccessToken in the deployments/ project to a token with Write on $PULUMI_CI_PROJECT stacks and Read on $shared (docs/deployments.md, \"Review stacks\")." >&2
+        exit 1
+    fi
+}
+
 case "$operation" in
 update)
+    check_shared_stack
     commit="$(git rev-parse HEAD)"
     build_time="$(date -u +%Y%m%d-%H%M%S)"
     # Read by VersionedArtifact in `pulumi up`: the key is fixed before anything is built or uploaded.

@@ -224,6 +224,15 @@ describe("access: every runtime call simulated against the plan's IAM", function
             assert.ok(problems.every((p) => p.includes("dynamodb:DescribeTable")), problems.join("\n"));
         });
 
+        it("a kept reason whose grant is gone fails as stale, naming the reason", async () => {
+            const { plan, recorded } = checked.get("staging")!;
+            const copy = clonePlan(plan);
+            editPolicy(copy, /^submission-runner-task$/, (statements) => statements.map((s) => (s.Sid === "ConsumeSubmissionQueue" ? { ...s, Action: [s.Action].flat().filter((a) => a !== "sqs:ChangeMessageVisibility") } : s)));
+            const { problems } = await analyze(copy, recorded);
+            assert.equal(problems.length, 1, problems.join("\n"));
+            assert.match(problems[0], /^submission-runner-task: the component keeps sqs:ChangeMessageVisibility on .*but none of these roles holds such a grant any more; remove the stale reason\.$/);
+        });
+
         it("an attached AWS managed policy is read from its real document", async () => {
             const { plan, recorded } = checked.get("staging")!;
             const copy = clonePlan(plan);

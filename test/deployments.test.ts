@@ -4,6 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import * as ts from "typescript";
 import * as YAML from "yaml";
+import * as pulumi from "@pulumi/pulumi";
 import { DEPLOY_OPERATIONS, DeploymentOperation, DEPLOY_MANAGED_POLICY_ARNS, REVIEW_STACKS_PROJECT } from "../components/ciAccess";
 import { awsConfigText, claimsOf, main as chooseAwsRole, roleFor } from "../deployments/awsRole";
 import {
@@ -13,8 +14,10 @@ import {
     parseDeploymentsConfig,
     policyConfigToApiForm,
     pullRequestNumberOf,
+    readReviewStacks,
     readTargetStack,
     reviewStackPaths,
+    reviewStackSettingsArgs,
 } from "../deployments/settings";
 import { AnalyzerInfo, PolicyAnalyzer, PolicyPackConfigFile, reconcileConfig } from "../tooling/policyAnalyzer";
 import { CapturedPlan, CapturedProjectPlan, CapturedResource, captureProject, inputsOf } from "../tooling/capture";
@@ -424,6 +427,18 @@ describe("deployments project (jobfleet-deployments)", () => {
             assert.equal(jobfleet.prod.resources.some((r) => r.type === "aws:iam/role:Role" && inputsOf(r).name === "jobfleet-prod-review-stacks"), false, "no review stack reaches prod's account");
         });
 
+        it("runs review stacks with the configured Pulumi token as a secret variable, or with the deployment's own token without one", async () => {
+            const s = plan.resources.map(inputsOf).find((i) => i.project === REVIEW_STACKS_PROJECT)!;
+            assert.equal(s.operationContext.environmentVariables, undefined, "without reviewStacksAccessToken: Deployments' own token");
+            const staging = readTargetStack("staging", parseDeploymentsConfig({ "jobfleet-deployments:stagingAwsAccountId": "111122223333", "jobfleet-deployments:prodAwsAccountId": "444455556666" }));
+            const token = `pul-${"ab".repeat(20)}`;
+            const args = reviewStackSettingsArgs(readReviewStacks(staging), token);
+            const variable = (args.operationContext as { environmentVariables: Record<string, unknown> }).environmentVariables.PULUMI_ACCESS_TOKEN;
+            assert.ok(pulumi.Output.isInstance(variable), "an output");
+            assert.equal(await pulumi.isSecret(variable as pulumi.Output<string>), true, "marked secret, so the provider sends it as a secret variable");
+            await assert.rejects(captureDeployments({ "jobfleet-deployments:reviewStacksAccessToken": token }), /reviewStacksAccessToken is set in plain text/);
+        });
+
         it("covers review stacks before they exist: the pack on the org's default policy group, which Pulumi Cloud adds every new stack to", () => {
             const group = plan.resources.find((r) => r.type === POLICY_GROUP && inputsOf(r).name === "default-policy-group")!;
             assert.ok(group);
@@ -473,7 +488,27 @@ describe("deployments config", () => {
             policyPackVersionTag: "",
             driftScheduleCron: "0 */6 * * *",
             prodApproverTeam: "platform",
+            reviewStacksAccessToken: "",
         });
+    });
+
+    it("takes the review stacks' Pulumi token only as a secret, and never prints it", () => {
+        const token = `pul-${"0123456789abcdef".repeat(2)}01234567`;
+        const key = "jobfleet-deployments:reviewStacksAccessToken";
+        assert.equal(parseDeploymentsConfig({ ...valid, [key]: token }, (k) => k === key).reviewStacksAccessToken, token);
+        for (const [value, isSecret, problem] of [
+            [token, false, /reviewStacksAccessToken is set in plain text: it is a credential; set it with `pulumi config set --secret reviewStacksAccessToken`/],
+            ["pul-short", true, /reviewStacksAccessToken = \(a value, not shown\): expected empty, or a Pulumi access token/],
+        ] as const) {
+            assert.throws(
+                () => parseDeploymentsConfig({ ...valid, [key]: value }, () => isSecret),
+                (err: Error) => {
+                    assert.match(err.message, problem);
+                    assert.ok(!err.message.includes(value), "the value is not in the message");
+                    return true;
+                },
+            );
+        }
     });
 
     it("names missing, malformed and unknown keys together", () => {

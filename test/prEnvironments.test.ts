@@ -76,6 +76,16 @@ describe("pr-environments: one review stack per pull request (seed 003, issue 14
         });
     });
 
+    it("runs on the repository's install, as the Pulumi CLI would: the program's packages resolve from pr-environments/ upwards", () => {
+        // The Node.js language host resolves @pulumi/pulumi (and ts-node) from the program directory as require does;
+        // plugin discovery finds no provider below it, and the engine installs the AWS provider on first use (docs/deployments.md).
+        const root = path.resolve(PR_ROOT, "..");
+        for (const pkg of ["@pulumi/pulumi", "@pulumi/aws", "ts-node", "typescript"]) {
+            assert.ok(require.resolve(pkg, { paths: [PR_ROOT] }).startsWith(path.join(root, "node_modules") + path.sep), pkg);
+        }
+        assert.equal(fs.existsSync(path.join(PR_ROOT, "package.json")), false, "a package.json here would make Deployments install into pr-environments/, which the pre-run commands do not");
+    });
+
     describe("config", () => {
         it("Pulumi.yaml declares exactly the keys config.ts reads, with the same defaults", () => {
             const declared = loadStackConfig("pr", path.join(PR_ROOT, "Pulumi.pr.yaml"), PR_ROOT, PR_PROJECT);
@@ -367,15 +377,31 @@ describe("pr-environments: one review stack per pull request (seed 003, issue 14
             try {
                 const outputs = path.join(dir, "outputs.json");
                 fs.writeFileSync(outputs, JSON.stringify({ pullRequestNumber: 51, artifactBucketName: BUCKET, artifactKey: pr51[0], artifactRetention: { app: "express-api", keep: 3 } }));
-                // Stands in for the Pulumi CLI: answers exactly `stack output --json --stack <this review stack>`.
+                // Stands in for the Pulumi CLI: answers the review stack's stagingStack config, its outputs, and staging's outputs
+                // unless STAGING_UNREADABLE says the deployment's token may not read staging (Pulumi Cloud answers 404 then).
                 const fakePulumi = path.join(dir, "pulumi");
-                fs.writeFileSync(fakePulumi, `#!/usr/bin/env bash\n[ "$*" = "stack output --json --stack jobfleet-org/jobfleet-pr-environments/pr-jobfleet-org-jobfleet-51" ] || { echo "unexpected: $*" >&2; exit 9; }\ncat ${JSON.stringify(outputs)}\n`, { mode: 0o755 });
+                const review = "jobfleet-org/jobfleet-pr-environments/pr-jobfleet-org-jobfleet-51";
+                fs.writeFileSync(
+                    fakePulumi,
+                    [
+                        "#!/usr/bin/env bash",
+                        `case "$*" in`,
+                        `"config get stagingStack --stack ${review}") echo ${STAGING_REF} ;;`,
+                        `"stack output --json --stack ${review}") cat ${JSON.stringify(outputs)} ;;`,
+                        `"stack output --json --stack ${STAGING_REF}") [ -z "\${STAGING_UNREADABLE:-}" ] || { echo "error: [404] Not found: Stack '${STAGING_REF}' not found" >&2; exit 255; }; echo '{"environment":"staging"}' ;;`,
+                        `*) echo "unexpected: $*" >&2; exit 9 ;;`,
+                        "esac",
+                        "",
+                    ].join("\n"),
+                    { mode: 0o755 },
+                );
                 const envFile = path.join(dir, "PULUMI_ENV");
-                const run = (operation: string) =>
+                const run = (operation: string, extraEnv: Record<string, string> = {}) =>
                     spawnSync("bash", [path.join(PR_ROOT, "pre-run.sh")], {
                         encoding: "utf8",
                         env: {
                             ...process.env,
+                            ...extraEnv,
                             PATH: `${path.dirname(process.execPath)}:${process.env.PATH}`,
                             PULUMI_CI_OPERATION: operation,
                             PULUMI_CI_ORGANIZATION: "jobfleet-org",
@@ -390,6 +416,11 @@ describe("pr-environments: one review stack per pull request (seed 003, issue 14
                             AWS_REGION: "us-east-1",
                         },
                     });
+                const denied = run("update", { STAGING_UNREADABLE: "1" });
+                assert.equal(denied.status, 1, denied.stdout + denied.stderr);
+                assert.match(denied.stderr, /cannot read the stack jobfleet-org\/jobfleet\/staging.*nothing was built or removed[\s\S]*default stack permission to Read, or set reviewStacksAccessToken/);
+                assert.equal(fs.existsSync(envFile), false, "no build was fixed");
+                assert.equal((await keysUnder("express-api/pr-51/")).length, 7, "no build was removed");
                 const update = run("update");
                 assert.equal(update.status, 0, update.stdout + update.stderr);
                 const head = execFileSync("git", ["rev-parse", "HEAD"], { cwd: PR_ROOT, encoding: "utf8" }).trim();

@@ -51,6 +51,8 @@ export interface AccessReport {
 export interface AccessAnalysis {
     report: AccessReport;
     details: Map<string, { calls: SimulatedRequest[]; probes: SimulatedRequest[]; runs: string[] }>;
+    /** Reasons to keep a grant that no role they cover still holds: stale, to be removed from the component. */
+    staleKeeps: { roles: string[]; keep: KeptGrant }[];
 }
 
 function glob(pattern: string): RegExp {
@@ -195,10 +197,13 @@ function grantKey(policy: string, statementIndex: number, action: string, resour
     return `${policy}#${statementIndex}|${action.toLowerCase()}|${resource}`;
 }
 
-function reasonFor(grant: Grant, keep: KeptGrant[]): string | null {
+function keeps(k: KeptGrant, grant: Grant): boolean {
     const matches = (pattern: string | RegExp, value: string) => (typeof pattern === "string" ? glob(pattern) : pattern).test(value);
-    const kept = keep.find((k) => matches(k.action, grant.action) && (k.resource === undefined || matches(k.resource, grant.resource)));
-    return kept?.reason ?? null;
+    return matches(k.action, grant.action) && (k.resource === undefined || matches(k.resource, grant.resource));
+}
+
+function reasonFor(grant: Grant, keep: KeptGrant[]): string | null {
+    return keep.find((k) => keeps(k, grant))?.reason ?? null;
 }
 
 function expectedToRecorded(call: ExpectedCall): AccessRequest {
@@ -288,6 +293,7 @@ export async function analyzeAccess(access: AccessPlan, declarations: ComponentA
     const report: AccessReport = { stack: access.stack, roles: [] };
     const details: AccessAnalysis["details"] = new Map();
     const roleByName = new Map(access.roles.map((r) => [r.logicalName, r]));
+    const keepUse = new Map<KeptGrant, { roles: string[]; used: boolean }>();
     for (const role of access.roles.filter(isRuntimeRole)) {
         const covering = declarationsFor(access, role, declarations);
         const runs = [...new Set(covering.flatMap((d) => d.runs ?? []))];
@@ -323,7 +329,14 @@ export async function analyzeAccess(access: AccessPlan, declarations: ComponentA
             }
         }
         const unused: ReportGrant[] = [];
-        for (const grant of await grantsOf(role)) {
+        const grants = await grantsOf(role);
+        for (const k of keep) {
+            const use = keepUse.get(k) ?? { roles: [], used: false };
+            use.roles.push(role.logicalName);
+            use.used ||= grants.some((g) => keeps(k, g));
+            keepUse.set(k, use);
+        }
+        for (const grant of grants) {
             if (used.has(grantKey(grant.policy, grant.statementIndex, grant.action, grant.resource))) continue;
             if (unused.some((u) => u.action === grant.action && u.resource === grant.resource)) continue;
             unused.push({ action: grant.action, resource: grant.resource, reason: reasonFor(grant, keep) });
@@ -340,7 +353,8 @@ export async function analyzeAccess(access: AccessPlan, declarations: ComponentA
         });
         details.set(role.logicalName, { calls: simulated, probes, runs });
     }
-    return { report, details };
+    const staleKeeps = [...keepUse].filter(([, use]) => !use.used).map(([keep, use]) => ({ roles: use.roles, keep }));
+    return { report, details, staleKeeps };
 }
 
 /** Problems that make the access check fail, one sentence each. */
@@ -356,6 +370,9 @@ export function accessProblems(analysis: AccessAnalysis): string[] {
         for (const probe of detail.probes.filter((p) => p.decision === "Allowed")) {
             problems.push(`${role.role}: the forbidden call ${probe.request.action} on ${probe.request.resource} (${JSON.stringify(probe.request.context)}) is Allowed.`);
         }
+    }
+    for (const { roles, keep } of analysis.staleKeeps) {
+        problems.push(`${roles.join(", ")}: the component keeps ${String(keep.action)} on ${keep.resource === undefined ? "any resource" : String(keep.resource)} ("${keep.reason}"), but none of these roles holds such a grant any more; remove the stale reason.`);
     }
     return problems;
 }

@@ -272,6 +272,53 @@ export const REVIEW_INSTANCE_PROFILE_ACTIONS = [
  */
 export const REVIEW_OBJECT_ACTIONS = ["s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:RestoreObject"] as const;
 
+/**
+ * The services a review stack uses: its preview environment (EC2, load balancing, Auto Scaling,
+ * Route 53), its build (S3), its bounded roles (IAM), the provider's identity check (STS) and the
+ * listener's certificate (ACM reads). Every other action of PowerUserAccess is denied, so pull-request
+ * code cannot touch staging's databases, queues, functions, clusters, keys or secrets at all.
+ */
+export const REVIEW_STACK_SERVICES = ["ec2:*", "elasticloadbalancing:*", "autoscaling:*", "route53:*", "s3:*", "iam:*", "sts:*", "acm:DescribeCertificate", "acm:ListCertificates"] as const;
+
+/**
+ * Changes a review stack never makes to a resource it did not create: within the services it uses,
+ * these are denied on every resource tagged with another environment (staging's and prod's carry
+ * their `Environment` tag through aws:defaultTags), so a pull request cannot delete, stop, retag or
+ * reconfigure staging's network, load balancers or groups while it creates its own beside them.
+ */
+export const REVIEW_STACK_FOREIGN_CHANGES = [
+    "ec2:Delete*",
+    "ec2:Modify*",
+    "ec2:Revoke*",
+    "ec2:Authorize*",
+    "ec2:Terminate*",
+    "ec2:Stop*",
+    "ec2:Reboot*",
+    "ec2:Disassociate*",
+    "ec2:Detach*",
+    "ec2:Replace*",
+    "ec2:CreateTags",
+    "elasticloadbalancing:Delete*",
+    "elasticloadbalancing:Modify*",
+    "elasticloadbalancing:Remove*",
+    "elasticloadbalancing:Deregister*",
+    "elasticloadbalancing:Register*",
+    "elasticloadbalancing:Set*",
+    "elasticloadbalancing:AddTags",
+    "autoscaling:Delete*",
+    "autoscaling:Update*",
+    "autoscaling:Set*",
+    "autoscaling:Put*",
+    "autoscaling:Suspend*",
+    "autoscaling:Terminate*",
+    "autoscaling:Detach*",
+    "autoscaling:Attach*",
+    "autoscaling:CreateOrUpdateTags",
+] as const;
+
+/** The `Environment` tag values of the stacks review stacks share an account with, whose resources they must leave alone. */
+export const REVIEW_STACK_PROTECTED_ENVIRONMENTS = ["staging", "prod"] as const;
+
 /** The artifact bucket's own settings stay with the stack that owns it. */
 export const REVIEW_DENIED_BUCKET_ACTIONS = ["s3:DeleteBucket*", "s3:PutBucket*", "s3:PutLifecycleConfiguration", "s3:PutEncryptionConfiguration", "s3:PutReplicationConfiguration"] as const;
 
@@ -541,14 +588,24 @@ export class CiAccess extends pulumi.ComponentResource {
                 ],
                 { parent: this },
             );
-            // NotResource has no place in PolicyStatement (one shape everywhere): this one deny is written out.
+            // NotResource and NotAction have no place in PolicyStatement (one shape everywhere): these denies are written out.
             new aws.iam.RolePolicy(
-                `${name}-review-stacks-objects`,
+                `${name}-review-stacks-scope`,
                 {
                     role: reviewRole.id,
                     policy: pulumi.jsonStringify({
                         Version: "2012-10-17",
-                        Statement: [{ Sid: "DenyObjectsOutsidePullRequestBuilds", Effect: "Deny", Action: [...REVIEW_OBJECT_ACTIONS], NotResource: [pullRequestBuilds] }],
+                        Statement: [
+                            { Sid: "DenyServicesReviewStacksDoNotUse", Effect: "Deny", NotAction: [...REVIEW_STACK_SERVICES], Resource: "*" },
+                            { Sid: "DenyObjectsOutsidePullRequestBuilds", Effect: "Deny", Action: [...REVIEW_OBJECT_ACTIONS], NotResource: [pullRequestBuilds] },
+                            {
+                                Sid: "DenyChangesToOtherEnvironments",
+                                Effect: "Deny",
+                                Action: [...REVIEW_STACK_FOREIGN_CHANGES],
+                                Resource: "*",
+                                Condition: { StringEquals: { "aws:ResourceTag/Environment": [...REVIEW_STACK_PROTECTED_ENVIRONMENTS] } },
+                            },
+                        ],
                     }),
                 },
                 { parent: this },

@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { CapturedPlan, CapturedResource, inputsOf } from "../tooling/capture";
 import { captureReviewStack, ReviewStackPlan } from "../tooling/projects";
-import { deploymentRequests, DeploymentOperation } from "../tooling/access/deploymentCalls";
+import { DeploymentContext, deploymentRequests, DeploymentOperation } from "../tooling/access/deploymentCalls";
 import { accessRequestsFor, AccessRequest } from "../tooling/access/operations";
 import { AccessPlan, PlannedRole, readAccessPlan } from "../tooling/access/plan";
 import { simulateRequest, SimulatedRequest } from "../tooling/access/simulate";
@@ -50,6 +50,8 @@ describe("review stacks deploy with staging's review-stacks role (issue 14)", fu
     let boundaryArn: string;
     let bucket: string;
 
+    // The review stack's resources carry Pulumi.pr.yaml's default tags; staging's VPC and subnets, Pulumi.staging.yaml's.
+    const where = (): DeploymentContext => ({ region: staging.config.region, accountId: stagingAccess.accountId, ownTags: { Project: "jobfleet", Environment: "review" }, sharedTags: { Project: "jobfleet", Environment: "staging" } });
     const asReviewRole = (request: AccessRequest) => simulateRequest(stagingAccess, reviewRole, request, { viaEndpoints: false });
 
     async function assertAllAllowed(requests: AccessRequest[]): Promise<void> {
@@ -85,14 +87,15 @@ describe("review stacks deploy with staging's review-stacks role (issue 14)", fu
 
     for (const operation of OPERATIONS) {
         it(`allows every IAM and upload call of pulumi ${operation === "delete" ? "destroy" : `up (${operation})`} of pull request 51's plan`, async () => {
-            const requests = await deploymentRequests(pr51 as unknown as CapturedPlan, operation, staging.config.region);
+            const requests = await deploymentRequests(pr51 as unknown as CapturedPlan, operation, where());
             const actions = new Set(requests.map((r) => r.action));
             if (operation === "create") {
-                for (const a of ["iam:CreateRole", "iam:TagRole", "iam:PutRolePolicy", "iam:CreateInstanceProfile", "iam:AddRoleToInstanceProfile", "iam:PassRole", "s3:PutObject"]) assert.ok(actions.has(a), `the create makes ${a}`);
+                for (const a of ["iam:CreateRole", "iam:TagRole", "iam:PutRolePolicy", "iam:CreateInstanceProfile", "iam:AddRoleToInstanceProfile", "iam:PassRole", "s3:PutObject", "ec2:CreateSecurityGroup", "ec2:RunInstances", "elasticloadbalancing:CreateLoadBalancer", "autoscaling:CreateAutoScalingGroup", "route53:ChangeResourceRecordSets"]) assert.ok(actions.has(a), `the create makes ${a}`);
+                assert.ok(requests.some((r) => r.action === "ec2:RunInstances" && r.context["aws:ResourceTag/Environment"] === "staging"), "instances launch into staging's subnets");
                 const create = requests.find((r) => r.action === "iam:CreateRole")!;
                 assert.equal(create.context["iam:PermissionsBoundary"], boundaryArn);
             }
-            if (operation === "delete") for (const a of ["iam:DeleteRolePolicy", "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile", "iam:DeleteRole"]) assert.ok(actions.has(a), `the destroy makes ${a}`);
+            if (operation === "delete") for (const a of ["iam:DeleteRolePolicy", "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile", "iam:DeleteRole", "ec2:DeleteSecurityGroup", "elasticloadbalancing:DeleteLoadBalancer", "autoscaling:DeleteAutoScalingGroup"]) assert.ok(actions.has(a), `the destroy makes ${a}`);
             await assertAllAllowed(requests);
         });
     }
@@ -155,6 +158,36 @@ describe("review stacks deploy with staging's review-stacks role (issue 14)", fu
         }
     });
 
+    it("cannot use the services staging keeps its data and workloads in, nor change a resource tagged staging or prod", async () => {
+        const account = stagingAccess.accountId;
+        const region = staging.config.region;
+        const base = { "aws:SecureTransport": "true", "aws:RequestedRegion": region };
+        const probe = (action: string, resource: string, context: Record<string, string> = {}): AccessRequest => ({ action, resource, context: { ...base, ...context }, source: "probe" });
+        const arnOf = (type: string, name: RegExp) => String(only(staging, type, name).outputs.arn);
+        const stagingTag = { "aws:ResourceTag/Environment": "staging" };
+        for (const request of [
+            probe("rds:DeleteDBInstance", arnOf("aws:rds/instance:Instance", /./)),
+            probe("rds:ModifyDBInstance", arnOf("aws:rds/instance:Instance", /./)),
+            probe("dynamodb:DeleteTable", arnOf("aws:dynamodb/table:Table", /allocations/)),
+            probe("lambda:UpdateFunctionCode", `arn:aws:lambda:${region}:${account}:function:jobfleet-staging-job-processor`),
+            probe("ecs:UpdateService", `arn:aws:ecs:${region}:${account}:service/jobfleet-staging/sandbox-broker`),
+            probe("sqs:PurgeQueue", `arn:aws:sqs:${region}:${account}:submissions`),
+            probe("kms:ScheduleKeyDeletion", `arn:aws:kms:${region}:${account}:key/0c5d6a5e-0000-4000-8000-000000000000`),
+            probe("secretsmanager:DeleteSecret", `arn:aws:secretsmanager:${region}:${account}:secret:db-AbCdEf`),
+            probe("cloudtrail:DeleteTrail", `arn:aws:cloudtrail:${region}:${account}:trail/org`),
+            probe("ec2:DeleteSecurityGroup", `arn:aws:ec2:${region}:${account}:security-group/sg-0123456789abcdef0`, stagingTag),
+            probe("ec2:AuthorizeSecurityGroupIngress", `arn:aws:ec2:${region}:${account}:security-group/sg-0123456789abcdef0`, stagingTag),
+            probe("ec2:TerminateInstances", `arn:aws:ec2:${region}:${account}:instance/i-0123456789abcdef0`, stagingTag),
+            probe("ec2:CreateTags", `arn:aws:ec2:${region}:${account}:vpc/vpc-0123456789abcdef0`, stagingTag),
+            probe("ec2:DeleteVpcEndpoints", `arn:aws:ec2:${region}:${account}:vpc-endpoint/vpce-0123456789abcdef0`, stagingTag),
+            probe("elasticloadbalancing:DeleteLoadBalancer", arnOf("aws:lb/loadBalancer:LoadBalancer", /sandbox-broker/), stagingTag),
+            probe("elasticloadbalancing:ModifyListener", `arn:aws:elasticloadbalancing:${region}:${account}:listener/app/sandbox-broker/0123456789abcdef/0123456789abcdef`, stagingTag),
+            probe("autoscaling:DeleteAutoScalingGroup", `arn:aws:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/preview-asg`, stagingTag),
+        ]) {
+            await assertDenied(request, `${request.action} on staging's ${request.resource}`);
+        }
+    });
+
     describe("the instance role a pull request creates, with its boundary", () => {
         let prAccess: AccessPlan;
         let instanceRole: PlannedRole;
@@ -185,7 +218,7 @@ describe("review stacks deploy with staging's review-stacks role (issue 14)", fu
         const copy = clone(pr51) as unknown as CapturedPlan;
         const role = only(copy, "aws:iam/role:Role");
         delete (role.inputs as Record<string, unknown>).permissionsBoundary;
-        const requests = await deploymentRequests(copy, "create", staging.config.region);
+        const requests = await deploymentRequests(copy, "create", where());
         const results = await Promise.all(requests.map(asReviewRole));
         const denied = results.filter((r) => r.decision !== "Allowed").map((r) => r.request.action);
         assert.ok(denied.includes("iam:CreateRole") && denied.includes("iam:PutRolePolicy"), `CreateRole and PutRolePolicy are denied; denied: ${denied.join(", ")}`);

@@ -16,7 +16,11 @@ import { AccessRequest } from "./operations";
  *   resource (IAM API reference, AddRoleToInstanceProfile);
  * - an Auto Scaling group whose launch template names an instance profile needs iam:PassRole of
  *   its role to EC2 (Amazon EC2 Auto Scaling User Guide, "IAM role for applications that run on
- *   Amazon EC2 instances").
+ *   Amazon EC2 instances"), and its caller ec2:RunInstances on the subnets and the template;
+ * - EC2 and load balancing authorize tag-on-create as ec2:CreateTags / elasticloadbalancing:AddTags
+ *   on the new resource, whose aws:ResourceTag is still empty; a security group created in a VPC
+ *   loses its default egress rule (the provider revokes it); a create in a shared VPC or subnet is
+ *   evaluated on that resource too, with the tags of the stack that owns it.
  *
  * Each request carries the condition keys IAM puts in its context: iam:PermissionsBoundary of the
  * role acted on (only for the actions whose reference data lists that key), the request's tags, the
@@ -30,6 +34,23 @@ const INSTANCE_PROFILE = "aws:iam/instanceProfile:InstanceProfile";
 const LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate";
 const AUTO_SCALING_GROUP = "aws:autoscaling/group:Group";
 const OBJECT_TYPES = ["aws:s3/bucketObjectv2:BucketObjectv2", "aws:s3/bucketObject:BucketObject"];
+const SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup";
+const INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
+const EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule";
+const LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer";
+const TARGET_GROUP = "aws:lb/targetGroup:TargetGroup";
+const LISTENER = "aws:lb/listener:Listener";
+const RECORD = "aws:route53/record:Record";
+
+/** Where the plan deploys, and the tags IAM sees on what it creates and on what it shares. */
+export interface DeploymentContext {
+    region: string;
+    accountId: string;
+    /** Tags of the stack's own resources (its aws:defaultTags), as aws:ResourceTag/* once they exist. */
+    ownTags: Record<string, string>;
+    /** Tags of the resources of another stack it creates into (VPC, subnets). */
+    sharedTags: Record<string, string>;
+}
 
 interface Call {
     action: string;
@@ -55,10 +76,70 @@ function roleOf(plan: CapturedPlan, reference: unknown): CapturedResource {
     return role;
 }
 
-function callsFor(plan: CapturedPlan, r: CapturedResource, operation: DeploymentOperation): Call[] {
+function resourceTags(tags: Record<string, string>): Record<string, string> {
+    return Object.fromEntries(Object.entries(tags).map(([k, v]) => [`aws:ResourceTag/${k}`, v]));
+}
+
+function callsFor(plan: CapturedPlan, r: CapturedResource, operation: DeploymentOperation, where: DeploymentContext): Call[] {
     const i = inputsOf(r);
     const arn = String(r.outputs.arn ?? "");
+    const ec2 = (type: string, id: unknown) => `arn:aws:ec2:${where.region}:${where.accountId}:${type}/${String(id)}`;
+    const requestTags = tagContext({ ...where.ownTags, ...((i.tags ?? {}) as Record<string, string>) });
+    const own = resourceTags(where.ownTags);
+    const shared = resourceTags(where.sharedTags);
     switch (r.type) {
+        case SECURITY_GROUP: {
+            const group = ec2("security-group", r.id);
+            if (operation === "delete") return [{ action: "ec2:DeleteSecurityGroup", resource: group, context: own }];
+            if (operation === "update") return [{ action: "ec2:CreateTags", resource: group, context: { ...own, ...requestTags } }];
+            return [
+                { action: "ec2:CreateSecurityGroup", resource: group, context: requestTags },
+                { action: "ec2:CreateSecurityGroup", resource: ec2("vpc", i.vpcId), context: shared },
+                { action: "ec2:CreateTags", resource: group, context: { ...requestTags, "ec2:CreateAction": "CreateSecurityGroup" } },
+                { action: "ec2:RevokeSecurityGroupEgress", resource: group, context: own },
+            ];
+        }
+        case INGRESS_RULE:
+        case EGRESS_RULE: {
+            const direction = r.type === INGRESS_RULE ? "Ingress" : "Egress";
+            const group = ec2("security-group", i.securityGroupId);
+            if (operation === "delete") return [{ action: `ec2:RevokeSecurityGroup${direction}`, resource: group, context: own }];
+            return [
+                { action: `ec2:AuthorizeSecurityGroup${direction}`, resource: group, context: own },
+                { action: `ec2:AuthorizeSecurityGroup${direction}`, resource: ec2("security-group-rule", r.id), context: requestTags },
+            ];
+        }
+        case LAUNCH_TEMPLATE: {
+            const template = ec2("launch-template", r.id);
+            if (operation === "delete") return [{ action: "ec2:DeleteLaunchTemplate", resource: template, context: own }];
+            if (operation === "update") return [{ action: "ec2:CreateLaunchTemplateVersion", resource: template, context: own }, { action: "ec2:ModifyLaunchTemplate", resource: template, context: own }];
+            return [
+                { action: "ec2:CreateLaunchTemplate", resource: template, context: requestTags },
+                { action: "ec2:CreateTags", resource: template, context: { ...requestTags, "ec2:CreateAction": "CreateLaunchTemplate" } },
+            ];
+        }
+        case LOAD_BALANCER:
+        case TARGET_GROUP: {
+            const create = r.type === LOAD_BALANCER ? "CreateLoadBalancer" : "CreateTargetGroup";
+            if (operation === "delete") return [{ action: `elasticloadbalancing:${r.type === LOAD_BALANCER ? "DeleteLoadBalancer" : "DeleteTargetGroup"}`, resource: arn, context: own }];
+            if (operation === "update") return [{ action: `elasticloadbalancing:${r.type === LOAD_BALANCER ? "ModifyLoadBalancerAttributes" : "ModifyTargetGroupAttributes"}`, resource: arn, context: own }];
+            // The reference data merges Classic and v2 load balancing and lists AddTags for load balancers only,
+            // so a target group's tag-on-create cannot be simulated; it is allowed and denied by the same statements.
+            return [
+                { action: `elasticloadbalancing:${create}`, resource: arn, context: requestTags },
+                ...(r.type === LOAD_BALANCER ? [{ action: "elasticloadbalancing:AddTags", resource: arn, context: { ...requestTags, "elasticloadbalancing:CreateAction": create } }] : []),
+            ];
+        }
+        case LISTENER: {
+            const loadBalancer = plan.resources.find((lb) => lb.type === LOAD_BALANCER && lb.outputs.arn === i.loadBalancerArn);
+            const lbArn = String(loadBalancer?.outputs.arn ?? i.loadBalancerArn);
+            if (operation === "delete") return [{ action: "elasticloadbalancing:DeleteListener", resource: arn, context: own }];
+            if (operation === "update") return [{ action: "elasticloadbalancing:ModifyListener", resource: arn, context: own }];
+            return [{ action: "elasticloadbalancing:CreateListener", resource: lbArn, context: own }];
+        }
+        case RECORD: {
+            return [{ action: "route53:ChangeResourceRecordSets", resource: `arn:aws:route53:::hostedzone/${i.zoneId}`, context: {} }];
+        }
         case ROLE: {
             const read: Call[] = ["iam:GetRole", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies"].map((action) => ({ action, resource: arn, boundaryOf: r }));
             if (operation === "create") {
@@ -102,15 +183,21 @@ function callsFor(plan: CapturedPlan, r: CapturedResource, operation: Deployment
             return [read, { action: "iam:RemoveRoleFromInstanceProfile", resource: arn }, { action: "iam:DeleteInstanceProfile", resource: arn }];
         }
         case AUTO_SCALING_GROUP: {
-            if (operation === "delete") return [];
+            const group = `arn:aws:autoscaling:${where.region}:${where.accountId}:autoScalingGroup:*:autoScalingGroupName/${String(r.outputs.name ?? r.id)}`;
+            if (operation === "delete") return [{ action: "autoscaling:DeleteAutoScalingGroup", resource: group, context: own }];
             const templateId = (i.launchTemplate as { id?: string } | undefined)?.id;
+            const subnets = ((i.vpcZoneIdentifiers ?? []) as string[]).map((subnet) => ({ action: "ec2:RunInstances", resource: ec2("subnet", subnet), context: shared }));
+            const scaling: Call[] =
+                operation === "create"
+                    ? [{ action: "autoscaling:CreateAutoScalingGroup", resource: group, context: requestTags }, { action: "ec2:RunInstances", resource: ec2("launch-template", templateId), context: own }, ...subnets]
+                    : [{ action: "autoscaling:UpdateAutoScalingGroup", resource: group, context: own }, { action: "autoscaling:StartInstanceRefresh", resource: group, context: own }];
             const template = plan.resources.find((t) => t.type === LAUNCH_TEMPLATE && t.id === templateId);
             const profileArn = template ? (inputsOf(template).iamInstanceProfile as { arn?: string; name?: string } | undefined) : undefined;
-            if (!profileArn) return [];
+            if (!profileArn) return scaling;
             const profile = plan.resources.find((p) => p.type === INSTANCE_PROFILE && (p.outputs.arn === profileArn.arn || p.outputs.name === profileArn.name));
             if (!profile) throw new Error(`${r.name}: the launch template's instance profile ${JSON.stringify(profileArn)} is not in the plan.`);
             const role = roleOf(plan, inputsOf(profile).role);
-            return [{ action: "iam:PassRole", resource: String(role.outputs.arn), context: { "iam:PassedToService": "ec2.amazonaws.com" } }];
+            return [...scaling, { action: "iam:PassRole", resource: String(role.outputs.arn), context: { "iam:PassedToService": "ec2.amazonaws.com" } }];
         }
         default: {
             if (!OBJECT_TYPES.includes(r.type)) return [];
@@ -139,11 +226,12 @@ async function takesBoundaryKey(action: string): Promise<boolean> {
 }
 
 /** The requests a deployment operation makes for every resource of the plan this module knows, in plan order. */
-export async function deploymentRequests(plan: CapturedPlan, operation: DeploymentOperation, region: string): Promise<AccessRequest[]> {
+export async function deploymentRequests(plan: CapturedPlan, operation: DeploymentOperation, where: DeploymentContext): Promise<AccessRequest[]> {
     const requests: AccessRequest[] = [];
+    const region = where.region;
     const resources = operation === "delete" ? [...plan.resources].reverse() : plan.resources;
     for (const r of resources) {
-        for (const call of callsFor(plan, r, operation)) {
+        for (const call of callsFor(plan, r, operation, where)) {
             const [service, name] = call.action.split(":");
             if (!(await iamActionExists(service, name))) throw new Error(`${r.name}: ${call.action} is not an action of the IAM service reference; fix tooling/access/deploymentCalls.ts.`);
             const context: Record<string, string | string[]> = { "aws:SecureTransport": "true", "aws:RequestedRegion": region, ...(call.context ?? {}) };

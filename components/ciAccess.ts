@@ -316,6 +316,9 @@ export const REVIEW_STACK_FOREIGN_CHANGES = [
     "autoscaling:CreateOrUpdateTags",
 ] as const;
 
+/** DNS names a review stack may create, change or delete records for (pr-51.preview.example.com). */
+export const REVIEW_DNS_NAMES = "pr-*";
+
 /** The `Environment` tag values of the stacks review stacks share an account with, whose resources they must leave alone. */
 export const REVIEW_STACK_PROTECTED_ENVIRONMENTS = ["staging", "prod"] as const;
 
@@ -598,6 +601,14 @@ export class CiAccess extends pulumi.ComponentResource {
                         Statement: [
                             { Sid: "DenyServicesReviewStacksDoNotUse", Effect: "Deny", NotAction: [...REVIEW_STACK_SERVICES], Resource: "*" },
                             { Sid: "DenyObjectsOutsidePullRequestBuilds", Effect: "Deny", Action: [...REVIEW_OBJECT_ACTIONS], NotResource: [pullRequestBuilds] },
+                            // A review stack's only record is pr-<n>.<preview domain>; other names in the account's zones stay staging's.
+                            {
+                                Sid: "DenyDnsNamesOtherThanPullRequests",
+                                Effect: "Deny",
+                                Action: "route53:ChangeResourceRecordSets",
+                                Resource: "*",
+                                Condition: { "ForAnyValue:StringNotLike": { "route53:ChangeResourceRecordSetsNormalizedRecordNames": [REVIEW_DNS_NAMES] } },
+                            },
                             {
                                 Sid: "DenyChangesToOtherEnvironments",
                                 Effect: "Deny",

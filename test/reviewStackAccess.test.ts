@@ -182,6 +182,8 @@ describe("review stacks deploy with staging's review-stacks role (issue 14)", fu
             probe("ec2:DeleteVpcEndpoints", `arn:aws:ec2:${region}:${account}:vpc-endpoint/vpce-0123456789abcdef0`, stagingTag),
             probe("elasticloadbalancing:DeleteLoadBalancer", arnOf("aws:lb/loadBalancer:LoadBalancer", /sandbox-broker/), stagingTag),
             probe("elasticloadbalancing:ModifyListener", `arn:aws:elasticloadbalancing:${region}:${account}:listener/app/sandbox-broker/0123456789abcdef/0123456789abcdef`, stagingTag),
+            { ...probe("route53:ChangeResourceRecordSets", "arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ"), context: { ...base, "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["api.preview.jobfleet.example.com"], "route53:ChangeResourceRecordSetsActions": ["UPSERT"] } },
+            { ...probe("route53:ChangeResourceRecordSets", "arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ"), context: { ...base, "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["pr-52.preview.jobfleet.example.com", "staging.jobfleet.example.com"], "route53:ChangeResourceRecordSetsActions": ["UPSERT", "DELETE"] } },
             probe("autoscaling:DeleteAutoScalingGroup", `arn:aws:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/preview-asg`, stagingTag),
         ]) {
             await assertDenied(request, `${request.action} on staging's ${request.resource}`);

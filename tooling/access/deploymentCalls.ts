@@ -138,7 +138,16 @@ function callsFor(plan: CapturedPlan, r: CapturedResource, operation: Deployment
             return [{ action: "elasticloadbalancing:CreateListener", resource: lbArn, context: own }];
         }
         case RECORD: {
-            return [{ action: "route53:ChangeResourceRecordSets", resource: `arn:aws:route53:::hostedzone/${i.zoneId}`, context: {} }];
+            // Route 53 hands IAM the request's record names lower-cased without the final dot, its actions and types.
+            const name = String(i.name).toLowerCase().replace(/\.$/, "");
+            const change = operation === "create" ? "CREATE" : operation === "update" ? "UPSERT" : "DELETE";
+            return [
+                {
+                    action: "route53:ChangeResourceRecordSets",
+                    resource: `arn:aws:route53:::hostedzone/${i.zoneId}`,
+                    context: { "route53:ChangeResourceRecordSetsNormalizedRecordNames": [name], "route53:ChangeResourceRecordSetsActions": [change], "route53:ChangeResourceRecordSetsRecordTypes": [String(i.type)] },
+                },
+            ];
         }
         case ROLE: {
             const read: Call[] = ["iam:GetRole", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies"].map((action) => ({ action, resource: arn, boundaryOf: r }));

@@ -29,18 +29,10 @@ import { AccessRequest } from "./operations";
 export type DeploymentOperation = "create" | "update" | "delete";
 
 const ROLE = "aws:iam/role:Role";
-const ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy";
 const INSTANCE_PROFILE = "aws:iam/instanceProfile:InstanceProfile";
 const LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate";
-const AUTO_SCALING_GROUP = "aws:autoscaling/group:Group";
 const OBJECT_TYPES = ["aws:s3/bucketObjectv2:BucketObjectv2", "aws:s3/bucketObject:BucketObject"];
-const SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup";
-const INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
-const EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule";
 const LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer";
-const TARGET_GROUP = "aws:lb/targetGroup:TargetGroup";
-const LISTENER = "aws:lb/listener:Listener";
-const RECORD = "aws:route53/record:Record";
 
 /** Where the plan deploys, and the tags IAM sees on what it creates and on what it shares. */
 export interface DeploymentContext {
@@ -88,7 +80,7 @@ function callsFor(plan: CapturedPlan, r: CapturedResource, operation: Deployment
     const own = resourceTags(where.ownTags);
     const shared = resourceTags(where.sharedTags);
     switch (r.type) {
-        case SECURITY_GROUP: {
+        case "aws:ec2/securityGroup:SecurityGroup": {
             const group = ec2("security-group", r.id);
             if (operation === "delete") return [{ action: "ec2:DeleteSecurityGroup", resource: group, context: own }];
             if (operation === "update") return [{ action: "ec2:CreateTags", resource: group, context: { ...own, ...requestTags } }];
@@ -99,9 +91,9 @@ function callsFor(plan: CapturedPlan, r: CapturedResource, operation: Deployment
                 { action: "ec2:RevokeSecurityGroupEgress", resource: group, context: own },
             ];
         }
-        case INGRESS_RULE:
-        case EGRESS_RULE: {
-            const direction = r.type === INGRESS_RULE ? "Ingress" : "Egress";
+        case "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule":
+        case "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": {
+            const direction = r.type === "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule" ? "Ingress" : "Egress";
             const group = ec2("security-group", i.securityGroupId);
             if (operation === "delete") return [{ action: `ec2:RevokeSecurityGroup${direction}`, resource: group, context: own }];
             return [
@@ -119,7 +111,7 @@ function callsFor(plan: CapturedPlan, r: CapturedResource, operation: Deployment
             ];
         }
         case LOAD_BALANCER:
-        case TARGET_GROUP: {
+        case "aws:lb/targetGroup:TargetGroup": {
             const create = r.type === LOAD_BALANCER ? "CreateLoadBalancer" : "CreateTargetGroup";
             if (operation === "delete") return [{ action: `elasticloadbalancing:${r.type === LOAD_BALANCER ? "DeleteLoadBalancer" : "DeleteTargetGroup"}`, resource: arn, context: own }];
             if (operation === "update") return [{ action: `elasticloadbalancing:${r.type === LOAD_BALANCER ? "ModifyLoadBalancerAttributes" : "ModifyTargetGroupAttributes"}`, resource: arn, context: own }];
@@ -130,14 +122,14 @@ function callsFor(plan: CapturedPlan, r: CapturedResource, operation: Deployment
                 ...(r.type === LOAD_BALANCER ? [{ action: "elasticloadbalancing:AddTags", resource: arn, context: { ...requestTags, "elasticloadbalancing:CreateAction": create } }] : []),
             ];
         }
-        case LISTENER: {
+        case "aws:lb/listener:Listener": {
             const loadBalancer = plan.resources.find((lb) => lb.type === LOAD_BALANCER && lb.outputs.arn === i.loadBalancerArn);
             const lbArn = String(loadBalancer?.outputs.arn ?? i.loadBalancerArn);
             if (operation === "delete") return [{ action: "elasticloadbalancing:DeleteListener", resource: arn, context: own }];
             if (operation === "update") return [{ action: "elasticloadbalancing:ModifyListener", resource: arn, context: own }];
             return [{ action: "elasticloadbalancing:CreateListener", resource: lbArn, context: own }];
         }
-        case RECORD: {
+        case "aws:route53/record:Record": {
             // Route 53 hands IAM the request's record names lower-cased without the final dot, its actions and types.
             const name = String(i.name).toLowerCase().replace(/\.$/, "");
             const change = operation === "create" ? "CREATE" : operation === "update" ? "UPSERT" : "DELETE";
@@ -171,7 +163,7 @@ function callsFor(plan: CapturedPlan, r: CapturedResource, operation: Deployment
             }
             return [...read, { action: "iam:ListInstanceProfilesForRole", resource: arn, boundaryOf: r }, { action: "iam:DeleteRole", resource: arn, boundaryOf: r }];
         }
-        case ROLE_POLICY: {
+        case "aws:iam/rolePolicy:RolePolicy": {
             const role = roleOf(plan, i.role);
             const roleArn = String(role.outputs.arn);
             const read = { action: "iam:GetRolePolicy", resource: roleArn, boundaryOf: role };
@@ -191,7 +183,7 @@ function callsFor(plan: CapturedPlan, r: CapturedResource, operation: Deployment
             if (operation === "update") return [read, { action: "iam:RemoveRoleFromInstanceProfile", resource: arn }, ...add, { action: "iam:TagInstanceProfile", resource: arn, context: tagContext(i.tags) }];
             return [read, { action: "iam:RemoveRoleFromInstanceProfile", resource: arn }, { action: "iam:DeleteInstanceProfile", resource: arn }];
         }
-        case AUTO_SCALING_GROUP: {
+        case "aws:autoscaling/group:Group": {
             const group = `arn:aws:autoscaling:${where.region}:${where.accountId}:autoScalingGroup:*:autoScalingGroupName/${String(r.outputs.name ?? r.id)}`;
             if (operation === "delete") return [{ action: "autoscaling:DeleteAutoScalingGroup", resource: group, context: own }];
             const templateId = (i.launchTemplate as { id?: string } | undefined)?.id;

@@ -273,48 +273,81 @@ export const REVIEW_INSTANCE_PROFILE_ACTIONS = [
 export const REVIEW_OBJECT_ACTIONS = ["s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:RestoreObject"] as const;
 
 /**
- * The services a review stack uses: its preview environment (EC2, load balancing, Auto Scaling,
- * Route 53), its build (S3), its bounded roles (IAM), the provider's identity check (STS) and the
- * listener's certificate (ACM reads). Every other action of PowerUserAccess is denied, so pull-request
- * code cannot touch staging's databases, queues, functions, clusters, keys or secrets at all.
+ * The actions a review stack uses: its preview environment (EC2, load balancing, Auto Scaling, the
+ * records of Route 53), its build's objects (S3), its bounded roles (IAM), the provider's identity
+ * check (STS) and the listener's certificate (ACM reads). Every other action of PowerUserAccess is
+ * denied, so pull-request code cannot touch staging's databases, queues, functions, clusters, keys,
+ * secrets or bucket settings, assume other roles, or create hosted zones.
  */
-export const REVIEW_STACK_SERVICES = ["ec2:*", "elasticloadbalancing:*", "autoscaling:*", "route53:*", "s3:*", "iam:*", "sts:*", "acm:DescribeCertificate", "acm:ListCertificates"] as const;
+export const REVIEW_STACK_ACTIONS = [
+    "ec2:*",
+    "elasticloadbalancing:*",
+    "autoscaling:*",
+    "route53:ChangeResourceRecordSets",
+    "route53:Get*",
+    "route53:List*",
+    "s3:GetObject*",
+    "s3:PutObject*",
+    "s3:DeleteObject*",
+    "s3:ListBucket*",
+    "s3:GetBucketLocation",
+    "s3:AbortMultipartUpload",
+    "s3:ListMultipartUploadParts",
+    "iam:*",
+    "sts:GetCallerIdentity",
+    "acm:DescribeCertificate",
+    "acm:ListCertificates",
+] as const;
+
+/** Within the services review stacks use, the resources of another stack they may create into: staging's VPC and subnets. */
+export const REVIEW_SHARED_NETWORK_RESOURCES = ["arn:aws:ec2:*:*:vpc/*", "arn:aws:ec2:*:*:subnet/*"] as const;
+
+/** What a review stack does to staging's VPC and subnets: launch instances and create its security groups in them, nothing else. */
+export const REVIEW_SHARED_NETWORK_ACTIONS = ["ec2:RunInstances", "ec2:CreateSecurityGroup", "ec2:CreateNetworkInterface", "ec2:Describe*"] as const;
 
 /**
- * Changes a review stack never makes to a resource it did not create: within the services it uses,
- * these are denied on every resource tagged with another environment (staging's and prod's carry
- * their `Environment` tag through aws:defaultTags), so a pull request cannot delete, stop, retag or
- * reconfigure staging's network, load balancers or groups while it creates its own beside them.
+ * Network plumbing a review stack never changes, denied on every resource, tagged or not (the VPC's
+ * default network ACL and main route table carry no tags): routes, network ACLs, peering, gateways,
+ * endpoints, flow logs.
  */
-export const REVIEW_STACK_FOREIGN_CHANGES = [
-    "ec2:Delete*",
-    "ec2:Modify*",
-    "ec2:Revoke*",
-    "ec2:Authorize*",
-    "ec2:Terminate*",
-    "ec2:Stop*",
-    "ec2:Reboot*",
-    "ec2:Disassociate*",
-    "ec2:Detach*",
-    "ec2:Replace*",
-    "ec2:CreateTags",
-    "elasticloadbalancing:Delete*",
-    "elasticloadbalancing:Modify*",
-    "elasticloadbalancing:Remove*",
-    "elasticloadbalancing:Deregister*",
-    "elasticloadbalancing:Register*",
-    "elasticloadbalancing:Set*",
-    "elasticloadbalancing:AddTags",
-    "autoscaling:Delete*",
-    "autoscaling:Update*",
-    "autoscaling:Set*",
-    "autoscaling:Put*",
-    "autoscaling:Suspend*",
-    "autoscaling:Terminate*",
-    "autoscaling:Detach*",
-    "autoscaling:Attach*",
-    "autoscaling:CreateOrUpdateTags",
+export const REVIEW_DENIED_NETWORK_ACTIONS = [
+    "ec2:CreateNetworkAcl*",
+    "ec2:DeleteNetworkAcl*",
+    "ec2:ReplaceNetworkAcl*",
+    "ec2:CreateRoute*",
+    "ec2:DeleteRoute*",
+    "ec2:ReplaceRoute*",
+    "ec2:AssociateRouteTable",
+    "ec2:DisassociateRouteTable",
+    "ec2:CreateVpcPeeringConnection",
+    "ec2:AcceptVpcPeeringConnection",
+    "ec2:AttachInternetGateway",
+    "ec2:DetachInternetGateway",
+    "ec2:CreateVpcEndpoint*",
+    "ec2:ModifyVpc*",
+    "ec2:AssociateVpcCidrBlock",
+    "ec2:CreateSubnet*",
+    "ec2:CreateFlowLogs",
+    "ec2:DeleteFlowLogs",
 ] as const;
+
+/** Rule changes on security groups; allowed only on the review stack's own groups (tagged review), never on the untagged default group. */
+export const REVIEW_SECURITY_GROUP_CHANGES = ["ec2:AuthorizeSecurityGroup*", "ec2:RevokeSecurityGroup*", "ec2:ModifySecurityGroupRules", "ec2:UpdateSecurityGroupRuleDescriptions*", "ec2:DeleteSecurityGroup"] as const;
+
+/** Purchases and capacity a pull request must never commit the account to. */
+export const REVIEW_DENIED_PURCHASES = ["ec2:Purchase*", "ec2:AllocateHosts", "ec2:CreateCapacityReservation*", "ec2:ModifyReservedInstances", "ec2:CreateReservedInstancesListing", "ec2:AcceptReservedInstancesExchangeQuote"] as const;
+
+/** Instance types a review environment may launch (burstable; seed 003 runs t3.small). */
+export const REVIEW_INSTANCE_TYPES = ["t3.*", "t3a.*", "t4g.*"] as const;
+
+/**
+ * Target groups a review stack's Auto Scaling group may register its instances in: its own, whose
+ * names start with the pull request's environment (`pr-<n>-tg-...`), never staging's.
+ */
+export const REVIEW_TARGET_GROUPS = "arn:aws:elasticloadbalancing:*:*:targetgroup/pr-*";
+
+/** Service-linked roles a review stack's load balancer and group may need created; none may be deleted. */
+export const REVIEW_SERVICE_LINKED_ROLES = ["elasticloadbalancing.amazonaws.com", "autoscaling.amazonaws.com"] as const;
 
 /** DNS names a review stack may create, change or delete records for (pr-51.preview.example.com). */
 export const REVIEW_DNS_NAMES = "pr-*";
@@ -322,8 +355,8 @@ export const REVIEW_DNS_NAMES = "pr-*";
 /** The `Environment` tag values of the stacks review stacks share an account with, whose resources they must leave alone. */
 export const REVIEW_STACK_PROTECTED_ENVIRONMENTS = ["staging", "prod"] as const;
 
-/** The artifact bucket's own settings stay with the stack that owns it. */
-export const REVIEW_DENIED_BUCKET_ACTIONS = ["s3:DeleteBucket*", "s3:PutBucket*", "s3:PutLifecycleConfiguration", "s3:PutEncryptionConfiguration", "s3:PutReplicationConfiguration"] as const;
+/** The `Environment` tag of a review stack's resources (pr-environments/Pulumi.pr.yaml's aws:defaultTags). */
+export const REVIEW_ENVIRONMENT_TAG = "review";
 
 /**
  * Review stacks are created by Pulumi Deployments as `pr-<organization>-<repository>-<number>` (and
@@ -545,10 +578,14 @@ export class CiAccess extends pulumi.ComponentResource {
                 {
                     name: reviewInstanceBoundaryName(args.pulumiProject, args.stack),
                     description: `Permissions boundary of every role the ${reviewProject} review stacks create: read pull-request builds, Session Manager`,
-                    policy: policyDocument([
-                        { Sid: "ReadPullRequestBuilds", Effect: "Allow", Action: ["s3:GetObject", "s3:GetObjectVersion"], Resource: pullRequestBuilds },
-                        ...sessionManagerStatements(partition, region, accountId),
-                    ]),
+                    // Only on an instance: credentials of these roles taken elsewhere (a trust policy a pull request
+                    // opened to another account) carry no ec2:SourceInstanceARN and get nothing.
+                    policy: policyDocument(
+                        [
+                            { Sid: "ReadPullRequestBuilds", Effect: "Allow" as const, Action: ["s3:GetObject", "s3:GetObjectVersion"], Resource: pullRequestBuilds },
+                            ...sessionManagerStatements(partition, region, accountId),
+                        ].map((statement) => ({ ...statement, Condition: { Null: { "ec2:SourceInstanceARN": "false" } } })),
+                    ),
                     tags: args.tags,
                 },
                 { parent: this },
@@ -587,7 +624,6 @@ export class CiAccess extends pulumi.ComponentResource {
                 [
                     { Sid: "DenySecretAndDataReads", Effect: "Deny", Action: [...REVIEW_STACK_DENIED_READS], Resource: "*" },
                     { Sid: "DenyLongLivedCredentialsAndAccountChanges", Effect: "Deny", Action: [...DEPLOY_GUARDRAILS], Resource: "*" },
-                    { Sid: "DenyArtifactBucketSettings", Effect: "Deny", Action: [...REVIEW_DENIED_BUCKET_ACTIONS], Resource: bucketArn },
                 ],
                 { parent: this },
             );
@@ -599,8 +635,61 @@ export class CiAccess extends pulumi.ComponentResource {
                     policy: pulumi.jsonStringify({
                         Version: "2012-10-17",
                         Statement: [
-                            { Sid: "DenyServicesReviewStacksDoNotUse", Effect: "Deny", NotAction: [...REVIEW_STACK_SERVICES], Resource: "*" },
+                            { Sid: "DenyActionsReviewStacksDoNotUse", Effect: "Deny", NotAction: [...REVIEW_STACK_ACTIONS], Resource: "*" },
                             { Sid: "DenyObjectsOutsidePullRequestBuilds", Effect: "Deny", Action: [...REVIEW_OBJECT_ACTIONS], NotResource: [pullRequestBuilds] },
+                            // Everything on a resource of another environment, but for staging's VPC and subnets, which the next statement covers.
+                            {
+                                Sid: "DenyResourcesOfOtherEnvironments",
+                                Effect: "Deny",
+                                Action: ["ec2:*", "elasticloadbalancing:*", "autoscaling:*"],
+                                NotResource: [...REVIEW_SHARED_NETWORK_RESOURCES],
+                                Condition: { StringEquals: { "aws:ResourceTag/Environment": [...REVIEW_STACK_PROTECTED_ENVIRONMENTS] } },
+                            },
+                            {
+                                Sid: "DenySharedNetworkChanges",
+                                Effect: "Deny",
+                                NotAction: [...REVIEW_SHARED_NETWORK_ACTIONS],
+                                Resource: [...REVIEW_SHARED_NETWORK_RESOURCES],
+                                Condition: { StringEquals: { "aws:ResourceTag/Environment": [...REVIEW_STACK_PROTECTED_ENVIRONMENTS] } },
+                            },
+                            { Sid: "DenyNetworkPlumbing", Effect: "Deny", Action: [...REVIEW_DENIED_NETWORK_ACTIONS], Resource: "*" },
+                            {
+                                Sid: "DenyOtherSecurityGroups",
+                                Effect: "Deny",
+                                Action: [...REVIEW_SECURITY_GROUP_CHANGES],
+                                Resource: "arn:aws:ec2:*:*:security-group/*",
+                                Condition: { StringNotEquals: { "aws:ResourceTag/Environment": REVIEW_ENVIRONMENT_TAG } },
+                            },
+                            { Sid: "DenyPurchases", Effect: "Deny", Action: [...REVIEW_DENIED_PURCHASES], Resource: "*" },
+                            {
+                                Sid: "DenyLargeInstances",
+                                Effect: "Deny",
+                                Action: "ec2:RunInstances",
+                                Resource: "arn:aws:ec2:*:*:instance/*",
+                                Condition: { StringNotLike: { "ec2:InstanceType": [...REVIEW_INSTANCE_TYPES] } },
+                            },
+                            {
+                                Sid: "DenyOtherTargetGroups",
+                                Effect: "Deny",
+                                Action: ["autoscaling:CreateAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup", "autoscaling:AttachLoadBalancerTargetGroups"],
+                                Resource: "*",
+                                Condition: { "ForAnyValue:ArnNotLike": { "autoscaling:TargetGroupARNs": [REVIEW_TARGET_GROUPS] } },
+                            },
+                            {
+                                Sid: "DenyOtherTrafficSources",
+                                Effect: "Deny",
+                                Action: ["autoscaling:CreateAutoScalingGroup", "autoscaling:AttachTrafficSources"],
+                                Resource: "*",
+                                Condition: { "ForAnyValue:StringNotLike": { "autoscaling:TrafficSourceIdentifiers": [REVIEW_TARGET_GROUPS] } },
+                            },
+                            { Sid: "DenyServiceLinkedRoleDeletion", Effect: "Deny", Action: ["iam:DeleteServiceLinkedRole"], Resource: "*" },
+                            {
+                                Sid: "DenyOtherServiceLinkedRoles",
+                                Effect: "Deny",
+                                Action: "iam:CreateServiceLinkedRole",
+                                Resource: "*",
+                                Condition: { StringNotEquals: { "iam:AWSServiceName": [...REVIEW_SERVICE_LINKED_ROLES] } },
+                            },
                             // A review stack's only record is pr-<n>.<preview domain>; other names in the account's zones stay staging's.
                             {
                                 Sid: "DenyDnsNamesOtherThanPullRequests",
@@ -608,13 +697,6 @@ export class CiAccess extends pulumi.ComponentResource {
                                 Action: "route53:ChangeResourceRecordSets",
                                 Resource: "*",
                                 Condition: { "ForAnyValue:StringNotLike": { "route53:ChangeResourceRecordSetsNormalizedRecordNames": [REVIEW_DNS_NAMES] } },
-                            },
-                            {
-                                Sid: "DenyChangesToOtherEnvironments",
-                                Effect: "Deny",
-                                Action: [...REVIEW_STACK_FOREIGN_CHANGES],
-                                Resource: "*",
-                                Condition: { StringEquals: { "aws:ResourceTag/Environment": [...REVIEW_STACK_PROTECTED_ENVIRONMENTS] } },
                             },
                         ],
                     }),
@@ -630,7 +712,8 @@ export class CiAccess extends pulumi.ComponentResource {
                     { Sid: "ReadAndTagReviewRoles", Effect: "Allow", Action: [...REVIEW_ROLE_READ_AND_TAG_ACTIONS], Resource: reviewRoles },
                     { Sid: "ReviewInstanceProfiles", Effect: "Allow", Action: [...REVIEW_INSTANCE_PROFILE_ACTIONS], Resource: pulumi.interpolate`arn:${partition}:iam::${accountId}:instance-profile${iamPath}*` },
                     // Every role on the path carries the boundary (it cannot be created or changed without it).
-                    { Sid: "PassReviewRolesToEc2", Effect: "Allow", Action: "iam:PassRole", Resource: reviewRoles, Condition: { StringEquals: { "iam:PassedToService": "ec2.amazonaws.com" } } },
+                    // IfExists: AddRoleToInstanceProfile is documented to check PassRole, not that it names the service.
+                    { Sid: "PassReviewRolesToEc2", Effect: "Allow", Action: "iam:PassRole", Resource: reviewRoles, Condition: { StringEqualsIfExists: { "iam:PassedToService": "ec2.amazonaws.com" } } },
                 ],
                 { parent: this },
             );

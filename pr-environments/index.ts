@@ -30,7 +30,8 @@ const artifact = new VersionedArtifact("preview-artifact", {
         prNumber: `${PR_PROJECT}:pullRequestNumber`,
     },
 });
-const preview = new PreviewEnvironment("preview", {
+// Named after the pull request: its target group is pr-<n>-tg-..., the only kind the review-stacks role lets an Auto Scaling group join.
+const preview = new PreviewEnvironment(pr.environment, {
     app: config.app,
     environment: pr.environment,
     artifact,

@@ -46,7 +46,7 @@ check_shared_stack() {
     }
     if ! "$pulumi_bin" stack output --json --stack "$shared" >/dev/null 2>&1; then
         echo "error: this deployment's Pulumi token cannot read the stack $shared, which $stack shares through a StackReference; nothing was built or removed." >&2
-        echo "  Fix: set the organization's default stack permission to Read, or set reviewStacksAccessToken in the deployments/ project to a token with Write on $PULUMI_CI_PROJECT stacks and Read on $shared (docs/deployments.md, \"Review stacks\")." >&2
+        echo "  Fix: set reviewStacksAccessToken in the deployments/ project to the token of a team with Read on $shared and Write on $PULUMI_CI_PROJECT stacks, or set the organization's default stack permission to Read (every push deployment then reads every stack; docs/deployments.md, \"Review stacks\")." >&2
         exit 1
     fi
 }

@@ -221,7 +221,7 @@ describe("pr-environments: one review stack per pull request (seed 003, issue 14
         it("serves HTTPS to the reviewers' CIDR blocks only, at pr-<n>.<previewDomain>, and outputs that URL", () => {
             const config = templateConfig();
             const cidrs = JSON.parse(config[`${PR_PROJECT}:reviewerCidrs`]) as string[];
-            const ingress = of(pr51, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").filter((r) => r.name.startsWith("preview-alb-in-"));
+            const ingress = of(pr51, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").filter((r) => r.name.startsWith("pr-51-alb-in-"));
             assert.deepEqual(ingress.map((r) => [inputsOf(r).fromPort, inputsOf(r).cidrIpv4]).sort(), [443, 80].flatMap((port) => cidrs.map((c) => [port, c])).sort());
             const https = of(pr51, "aws:lb/listener:Listener").find((r) => inputsOf(r).port === 443)!;
             assert.equal(inputsOf(https).certificateArn, config[`${PR_PROJECT}:certificateArn`]);
@@ -418,7 +418,7 @@ describe("pr-environments: one review stack per pull request (seed 003, issue 14
                     });
                 const denied = run("update", { STAGING_UNREADABLE: "1" });
                 assert.equal(denied.status, 1, denied.stdout + denied.stderr);
-                assert.match(denied.stderr, /cannot read the stack jobfleet-org\/jobfleet\/staging.*nothing was built or removed[\s\S]*default stack permission to Read, or set reviewStacksAccessToken/);
+                assert.match(denied.stderr, /cannot read the stack jobfleet-org\/jobfleet\/staging.*nothing was built or removed[\s\S]*reviewStacksAccessToken in the deployments\/ project.*or set the organization.s default stack permission to Read/);
                 assert.equal(fs.existsSync(envFile), false, "no build was fixed");
                 assert.equal((await keysUnder("express-api/pr-51/")).length, 7, "no build was removed");
                 const update = run("update");

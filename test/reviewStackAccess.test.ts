@@ -92,6 +92,9 @@ describe("review stacks deploy with staging's review-stacks role (issue 14)", fu
             if (operation === "create") {
                 for (const a of ["iam:CreateRole", "iam:TagRole", "iam:PutRolePolicy", "iam:CreateInstanceProfile", "iam:AddRoleToInstanceProfile", "iam:PassRole", "s3:PutObject", "ec2:CreateSecurityGroup", "ec2:RunInstances", "elasticloadbalancing:CreateLoadBalancer", "autoscaling:CreateAutoScalingGroup", "route53:ChangeResourceRecordSets"]) assert.ok(actions.has(a), `the create makes ${a}`);
                 assert.ok(requests.some((r) => r.action === "ec2:RunInstances" && r.context["aws:ResourceTag/Environment"] === "staging"), "instances launch into staging's subnets");
+                const group = requests.find((r) => r.action === "autoscaling:CreateAutoScalingGroup")!;
+                assert.match(String(group.context["autoscaling:TargetGroupARNs"]), /:targetgroup\/pr-51-tg-/, "the group joins its own target group, which the role lets it");
+                assert.ok(requests.some((r) => r.action === "ec2:RunInstances" && r.context["ec2:InstanceType"] === "t3.small"));
                 const create = requests.find((r) => r.action === "iam:CreateRole")!;
                 assert.equal(create.context["iam:PermissionsBoundary"], boundaryArn);
             }
@@ -185,9 +188,34 @@ describe("review stacks deploy with staging's review-stacks role (issue 14)", fu
             { ...probe("route53:ChangeResourceRecordSets", "arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ"), context: { ...base, "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["api.preview.jobfleet.example.com"], "route53:ChangeResourceRecordSetsActions": ["UPSERT"] } },
             { ...probe("route53:ChangeResourceRecordSets", "arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ"), context: { ...base, "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["pr-52.preview.jobfleet.example.com", "staging.jobfleet.example.com"], "route53:ChangeResourceRecordSetsActions": ["UPSERT", "DELETE"] } },
             probe("autoscaling:DeleteAutoScalingGroup", `arn:aws:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/preview-asg`, stagingTag),
+            // Creates that touch a staging resource: a listener rule hijacking staging's HTTPS traffic, a new template version staging's group would roll out, ...
+            probe("elasticloadbalancing:CreateRule", `arn:aws:elasticloadbalancing:${region}:${account}:listener/app/sandbox-broker/0123456789abcdef/0123456789abcdef`, stagingTag),
+            probe("elasticloadbalancing:CreateListener", arnOf("aws:lb/loadBalancer:LoadBalancer", /sandbox-broker/), stagingTag),
+            probe("ec2:CreateLaunchTemplateVersion", `arn:aws:ec2:${region}:${account}:launch-template/lt-0123456789abcdef0`, stagingTag),
+            probe("ec2:RunInstances", `arn:aws:ec2:${region}:${account}:security-group/sg-0123456789abcdef0`, stagingTag),
+            probe("ec2:CreateSnapshot", `arn:aws:ec2:${region}:${account}:volume/vol-0123456789abcdef0`, stagingTag),
+            probe("ec2:CreateTags", `arn:aws:ec2:${region}:${account}:subnet/subnet-0123456789abcdef0`, stagingTag),
+            probe("ec2:CreateSubnet", `arn:aws:ec2:${region}:${account}:vpc/vpc-0123456789abcdef0`, stagingTag),
+            // ... and untagged resources AWS made with the VPC: its main route table, default network ACL and default security group.
+            probe("ec2:CreateRoute", `arn:aws:ec2:${region}:${account}:route-table/rtb-0123456789abcdef0`),
+            probe("ec2:CreateNetworkAclEntry", `arn:aws:ec2:${region}:${account}:network-acl/acl-0123456789abcdef0`),
+            probe("ec2:AuthorizeSecurityGroupIngress", `arn:aws:ec2:${region}:${account}:security-group/sg-0default000000000`),
+            probe("ec2:RunInstances", `arn:aws:ec2:${region}:${account}:instance/*`, { "ec2:InstanceType": "p5.48xlarge" }),
+            probe("ec2:PurchaseReservedInstancesOffering", "*"),
+            { ...probe("autoscaling:CreateAutoScalingGroup", `arn:aws:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/pr-52-asg`), context: { ...base, "autoscaling:TargetGroupARNs": [arnOf("aws:lb/targetGroup:TargetGroup", /^preview-tg$/)] } },
+            probe("s3:PutBucketPolicy", `arn:aws:s3:::${String(staging.outputs.shellJobBucketName)}`),
+            probe("s3:PutBucketPublicAccessBlock", `arn:aws:s3:::${String(staging.outputs.submissionBucketName)}`),
+            probe("s3:PutAccountPublicAccessBlock", "*"),
+            probe("sts:AssumeRole", `arn:aws:iam::${account}:role/OrganizationAccountAccessRole`),
+            probe("route53:CreateHostedZone", "*"),
+            probe("route53:AssociateVPCWithHostedZone", "arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ"),
+            probe("iam:DeleteServiceLinkedRole", `arn:aws:iam::${account}:role/aws-service-role/elasticloadbalancing.amazonaws.com/AWSServiceRoleForElasticLoadBalancing`),
+            { ...probe("iam:CreateServiceLinkedRole", `arn:aws:iam::${account}:role/aws-service-role/rds.amazonaws.com/AWSServiceRoleForRDS`), context: { ...base, "iam:AWSServiceName": "rds.amazonaws.com" } },
         ]) {
             await assertDenied(request, `${request.action} on staging's ${request.resource}`);
         }
+        const linkedRole = await asReviewRole({ ...probe("iam:CreateServiceLinkedRole", `arn:aws:iam::${account}:role/aws-service-role/elasticloadbalancing.amazonaws.com/AWSServiceRoleForElasticLoadBalancing`), context: { ...base, "iam:AWSServiceName": "elasticloadbalancing.amazonaws.com" } });
+        assert.equal(linkedRole.decision, "Allowed", "a first load balancer in the account may have its service-linked role created");
     });
 
     describe("the instance role a pull request creates, with its boundary", () => {
@@ -201,7 +229,8 @@ describe("review stacks deploy with staging's review-stacks role (issue 14)", fu
             ownKey = String(inputsOf(only(pr51, "aws:s3/bucketObjectv2:BucketObjectv2")).key);
         });
 
-        const read = (key: string): AccessRequest => ({ action: "s3:GetObjectVersion", resource: `arn:aws:s3:::${bucket}/${key}`, context: { "aws:SecureTransport": "true" }, source: "the instance's boot download" });
+        const onInstance = { "aws:SecureTransport": "true", "ec2:SourceInstanceARN": "arn:aws:ec2:us-east-1:123456789012:instance/i-0123456789abcdef0" };
+        const read = (key: string): AccessRequest => ({ action: "s3:GetObjectVersion", resource: `arn:aws:s3:::${bucket}/${key}`, context: onInstance, source: "the instance's boot download" });
 
         it("reads its own build, and no staging build even when a pull request widens its own policy to s3:*", async () => {
             assert.equal(instanceRole.permissionsBoundary?.name, boundaryArn);
@@ -211,8 +240,15 @@ describe("review stacks deploy with staging's review-stacks role (issue 14)", fu
             const staged = await simulateRequest(prAccess, widened, read("express-api/staging/00000007-20250827-120000/express-api-deployment.tar.gz"));
             assert.notEqual(staged.decision, "Allowed");
             assert.ok(staged.deniedBy.some((d) => d.includes("permissions boundary")), staged.deniedBy.join(", "));
-            const escalate = await simulateRequest(prAccess, widened, { action: "iam:CreateUser", resource: `arn:aws:iam::${prAccess.accountId}:user/x`, context: {}, source: "probe" });
+            const escalate = await simulateRequest(prAccess, widened, { action: "iam:CreateUser", resource: `arn:aws:iam::${prAccess.accountId}:user/x`, context: onInstance, source: "probe" });
             assert.notEqual(escalate.decision, "Allowed");
+        });
+
+        it("gives its credentials nothing off the instance (a trust policy a pull request opened to another account)", async () => {
+            const elsewhere = { ...read(ownKey), context: { "aws:SecureTransport": "true" } };
+            const result = await simulateRequest(prAccess, instanceRole, elsewhere);
+            assert.notEqual(result.decision, "Allowed");
+            assert.ok(result.deniedBy.some((d) => d.includes("permissions boundary")), result.deniedBy.join(", "));
         });
     });
 

@@ -185,14 +185,25 @@ function callsFor(plan: CapturedPlan, r: CapturedResource, operation: Deployment
         }
         case "aws:autoscaling/group:Group": {
             const group = `arn:aws:autoscaling:${where.region}:${where.accountId}:autoScalingGroup:*:autoScalingGroupName/${String(r.outputs.name ?? r.id)}`;
-            if (operation === "delete") return [{ action: "autoscaling:DeleteAutoScalingGroup", resource: group, context: own }];
+            // The provider drains the group (capacity 0) before it deletes it.
+            if (operation === "delete") return [{ action: "autoscaling:UpdateAutoScalingGroup", resource: group, context: own }, { action: "autoscaling:DeleteAutoScalingGroup", resource: group, context: own }];
             const templateId = (i.launchTemplate as { id?: string } | undefined)?.id;
-            const subnets = ((i.vpcZoneIdentifiers ?? []) as string[]).map((subnet) => ({ action: "ec2:RunInstances", resource: ec2("subnet", subnet), context: shared }));
+            const template = plan.resources.find((t) => t.type === LAUNCH_TEMPLATE && t.id === templateId);
+            const templateInputs = template ? inputsOf(template) : {};
+            const groups = ((templateInputs.networkInterfaces as { securityGroups?: string[] }[] | undefined) ?? []).flatMap((n) => n.securityGroups ?? []);
+            const targetGroups = { "autoscaling:TargetGroupARNs": ((i.targetGroupArns ?? []) as string[]).map(String) };
+            // What the caller must be allowed to launch with the template (EC2 Auto Scaling checks it at create and update).
+            const launch: Call[] = [
+                { action: "ec2:RunInstances", resource: ec2("instance", "*"), context: { ...requestTags, "ec2:InstanceType": String(templateInputs.instanceType) } },
+                { action: "ec2:RunInstances", resource: ec2("launch-template", templateId), context: own },
+                ...groups.map((group) => ({ action: "ec2:RunInstances", resource: ec2("security-group", group), context: own })),
+                ...((i.vpcZoneIdentifiers ?? []) as string[]).map((subnet) => ({ action: "ec2:RunInstances", resource: ec2("subnet", subnet), context: shared })),
+                { action: "ec2:RunInstances", resource: `arn:aws:ec2:${where.region}::image/${String(templateInputs.imageId)}`, context: {} },
+            ];
             const scaling: Call[] =
                 operation === "create"
-                    ? [{ action: "autoscaling:CreateAutoScalingGroup", resource: group, context: requestTags }, { action: "ec2:RunInstances", resource: ec2("launch-template", templateId), context: own }, ...subnets]
-                    : [{ action: "autoscaling:UpdateAutoScalingGroup", resource: group, context: own }, { action: "autoscaling:StartInstanceRefresh", resource: group, context: own }];
-            const template = plan.resources.find((t) => t.type === LAUNCH_TEMPLATE && t.id === templateId);
+                    ? [{ action: "autoscaling:CreateAutoScalingGroup", resource: group, context: { ...requestTags, ...targetGroups } }, ...launch]
+                    : [{ action: "autoscaling:UpdateAutoScalingGroup", resource: group, context: own }, { action: "autoscaling:StartInstanceRefresh", resource: group, context: own }, ...launch];
             const profileArn = template ? (inputsOf(template).iamInstanceProfile as { arn?: string; name?: string } | undefined) : undefined;
             if (!profileArn) return scaling;
             const profile = plan.resources.find((p) => p.type === INSTANCE_PROFILE && (p.outputs.arn === profileArn.arn || p.outputs.name === profileArn.name));
@@ -201,12 +212,18 @@ function callsFor(plan: CapturedPlan, r: CapturedResource, operation: Deployment
             return [...scaling, { action: "iam:PassRole", resource: String(role.outputs.arn), context: { "iam:PassedToService": "ec2.amazonaws.com" } }];
         }
         default: {
-            if (!OBJECT_TYPES.includes(r.type)) return [];
+            if (!OBJECT_TYPES.includes(r.type)) {
+                if (r.type.startsWith("aws:")) throw new Error(`${r.name}: tooling/access/deploymentCalls.ts does not know which IAM requests a ${r.type} costs; add them before simulating this plan.`);
+                return [];
+            }
             const objectArn = `arn:aws:s3:::${i.bucket}/${i.key}`;
-            if (operation === "delete") return [{ action: "s3:DeleteObject", resource: objectArn }];
-            // PutObject, then HeadObject (authorized as s3:GetObject) to read it back.
+            // A build is retained on delete (VersionedArtifact): the destroy leaves it to the pre-run close.
+            if (operation === "delete") return r.options.retainOnDelete ? [] : [{ action: "s3:DeleteObject", resource: objectArn }];
+            // PutObject with its tags (x-amz-tagging needs s3:PutObjectTagging), then HeadObject and GetObjectTagging to read it back.
+            const tagged = Object.keys({ ...where.ownTags, ...((i.tags ?? {}) as object) }).length > 0;
             return [
                 { action: "s3:PutObject", resource: objectArn },
+                ...(tagged ? [{ action: "s3:PutObjectTagging", resource: objectArn }, { action: "s3:GetObjectTagging", resource: objectArn }] : []),
                 { action: "s3:GetObject", resource: objectArn },
             ];
         }

@@ -30,6 +30,11 @@ export interface BuildTarget {
     entry: string;
     /** Modules to run before the entry, in order, in the same bundle (e.g. the lazy closure serializer). */
     preload?: Array<{ module: string; call: string; args: unknown[] }>;
+    /**
+     * Writes Node's compile cache (when one is enabled, see runCompiled.js) once the entry has
+     * loaded: for a process that is stopped by a signal, which never reaches the exit that writes it.
+     */
+    flushCompileCache?: boolean;
 }
 
 export interface BuiltTarget {
@@ -160,6 +165,7 @@ async function compile(target: BuildTarget): Promise<BuiltTarget> {
     const lines = [
         ...(target.preload ?? []).map((p) => `require(${JSON.stringify(path.resolve(p.module))}).${p.call}(...${JSON.stringify(p.args)});`),
         `module.exports = require(${JSON.stringify(entry)});`,
+        ...(target.flushCompileCache ? ['setImmediate(() => { const m = require("module"); if (typeof m.flushCompileCache === "function") m.flushCompileCache(); });'] : []),
     ];
     let result: esbuild.BuildResult & { outputFiles: esbuild.OutputFile[] };
     try {
@@ -219,7 +225,7 @@ export function packTarget(packDir: string): BuildTarget {
     } catch {
         // No readable package.json: the pack's own start reports it (the policy SDK reads its version there).
     }
-    return { name: "pack", entry: path.resolve(dir, main), preload: [DEFER_CLOSURE_SERIALIZER([dir])] };
+    return { name: "pack", entry: path.resolve(dir, main), preload: [DEFER_CLOSURE_SERIALIZER([dir])], flushCompileCache: true };
 }
 
 /** The program (index.ts), which the compiled preview runs under mocks. */

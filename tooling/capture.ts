@@ -304,6 +304,7 @@ async function runUnderMocks(
     // program runs with V8's own formatting, which cuts a capture's time by more than half.
     const sourceMappedStackTraces = Error.prepareStackTrace;
     (Error as { prepareStackTrace?: ErrorConstructor["prepareStackTrace"] }).prepareStackTrace = undefined;
+    const restoreTraces = withoutUnreadStackTraces();
     let outputs: Record<string, unknown> | undefined;
     // An Output that fails inside a component's registerResourceOutputs rejects no promise the
     // program awaits; the Pulumi language host fails the program on such an unhandled rejection,
@@ -327,12 +328,45 @@ async function runUnderMocks(
     } finally {
         await new Promise((resolve) => setImmediate(resolve));
         process.off("unhandledRejection", onUnhandled);
+        restoreTraces();
         Error.prepareStackTrace = sourceMappedStackTraces;
     }
     if (failure) throw failure.error;
     if (unhandled.length > 0) throw unhandled[0] instanceof Error ? unhandled[0] : new Error(`the program failed: ${String(unhandled[0])}`);
 
     return { resources, outputs: revealSecrets(toCheckpointValue(outputs ?? {})) as Record<string, unknown> };
+}
+
+/**
+ * The runtime also records two stack traces nobody reads under the mock monitor, about a third of a
+ * capture's time: one per promise (`debuggablePromise`, printed only when PULUMI_DEBUG_PROMISE_LEAKS
+ * is set, so kept then) and one per resource, unlimited in depth, for the source position the
+ * engine shows (the mock monitor and the plan do not carry it). While the program runs under the
+ * capture, the first is taken with no frames and the second not at all. The real CLI's runs are
+ * untouched: this is the offline harness only. Returns the function that puts both back.
+ */
+function withoutUnreadStackTraces(): () => void {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const debuggable = require("@pulumi/pulumi/runtime/debuggable") as { debugPromiseLeaks: boolean; debuggablePromise: (...args: unknown[]) => unknown };
+    const resourceClass = pulumi.Resource as unknown as { callsites: () => unknown[] };
+    const originalPromise = debuggable.debuggablePromise;
+    const originalCallsites = resourceClass.callsites;
+    if (!debuggable.debugPromiseLeaks) {
+        debuggable.debuggablePromise = function (this: unknown, ...args: unknown[]) {
+            const limit = Error.stackTraceLimit;
+            Error.stackTraceLimit = 0;
+            try {
+                return originalPromise.apply(this, args);
+            } finally {
+                Error.stackTraceLimit = limit;
+            }
+        };
+    }
+    resourceClass.callsites = () => [];
+    return () => {
+        debuggable.debuggablePromise = originalPromise;
+        resourceClass.callsites = originalCallsites;
+    };
 }
 
 /** Resources of one type, for tests and tools. */

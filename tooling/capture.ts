@@ -209,6 +209,37 @@ async function captureProjectOnce(options: ProjectCaptureOptions): Promise<Captu
     return { project: options.project, stack: options.stack, config: rawConfig, configSource, resources, outputs };
 }
 
+/** What a capture listener learns with each resource: the run it belongs to and every resource registered so far. */
+export interface CaptureRun {
+    project: string;
+    stack: string;
+    byUrn: ReadonlyMap<string, CapturedResource>;
+}
+
+export type CaptureListener = (resource: CapturedResource, run: CaptureRun) => void;
+
+const captureListeners = new Set<CaptureListener>();
+
+/**
+ * Calls `listener` with every resource as the program registers it (the compiled preview sends
+ * each one to the policy pack at once, as the engine does). A listener's failure is its own: the
+ * capture ignores it. Returns the function that removes the listener.
+ */
+export function onResourceCaptured(listener: CaptureListener): () => void {
+    captureListeners.add(listener);
+    return () => captureListeners.delete(listener);
+}
+
+function announce(resource: CapturedResource, run: CaptureRun): void {
+    for (const listener of captureListeners) {
+        try {
+            listener(resource, run);
+        } catch {
+            // A listener only looks ahead; the capture and the plan do not depend on it.
+        }
+    }
+}
+
 async function runUnderMocks(
     project: string,
     stack: string,
@@ -222,6 +253,7 @@ async function runUnderMocks(
 
     const resources: CapturedResource[] = [];
     const byUrn = new Map<string, CapturedResource>();
+    const run: CaptureRun = { project, stack, byUrn };
     const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
     const registerResource = monitor.registerResource.bind(monitor);
     const registerResourceOutputs = monitor.registerResourceOutputs.bind(monitor);
@@ -263,6 +295,7 @@ async function runUnderMocks(
                 };
                 resources.push(captured);
                 byUrn.set(captured.urn, captured);
+                announce(captured, run);
             }
             callback(err, response);
         });
@@ -289,6 +322,7 @@ async function runUnderMocks(
                 };
                 resources.push(captured);
                 byUrn.set(captured.urn, captured);
+                announce(captured, run);
             }
             callback(err, response);
         });

@@ -8,7 +8,8 @@ import * as path from "path";
  * The package's own entry point parses its whole 77 MB data file at require time (seconds, and
  * hundreds of MB); the pack needs a handful of policies per stack. So it scans the file once in
  * small chunks for where each top-level entry starts (about 40 ms, where reading it whole as text
- * took 0.7 s and 150 MB), then reads and parses only the entries it is asked for.
+ * took 0.7 s and 150 MB), then reads only the entries it is asked for and parses only their
+ * latest version.
  */
 
 interface EntryRange {
@@ -86,7 +87,7 @@ function entryIndex(): NonNullable<typeof index> {
     return index;
 }
 
-function readRange(file: string, range: EntryRange): string {
+function readRange(file: string, range: EntryRange): Buffer {
     const fd = fs.openSync(file, "r");
     try {
         const buf = Buffer.allocUnsafe(range.end - range.start);
@@ -96,9 +97,52 @@ function readRange(file: string, range: EntryRange): string {
             if (read === 0) break;
             done += read;
         }
-        return buf.toString("utf8", 0, done);
+        return buf.subarray(0, done);
     } finally {
         fs.closeSync(fd);
+    }
+}
+
+type Entry = { arn?: string; latestVersionId?: string; versions?: Record<string, { document?: object }> };
+
+/** The whole entry, parsed: every version (ReadOnlyAccess's history is 5 MB). */
+function parseEntry(bytes: Buffer, name: string): Entry | undefined {
+    const text = bytes.toString("utf8");
+    const open = text.indexOf("{", KEY_START.length + JSON.stringify(name).length);
+    const end = text.indexOf("\n    }", open);
+    try {
+        return JSON.parse(text.slice(open, end + 6)) as Entry;
+    } catch {
+        return undefined;
+    }
+}
+
+const ENTRY_FIELD = (field: string) => new RegExp(`\\n {8}"${field}": ("(?:[^"\\\\]|\\\\.)*")`);
+const ARN_FIELD = ENTRY_FIELD("arn");
+const LATEST_FIELD = ENTRY_FIELD("latestVersionId");
+
+/**
+ * Only the entry's arn, its latest version id and that version, as the pretty-printed file lays
+ * them out (entry fields at 8 spaces, versions at 12); undefined when the entry is laid out
+ * otherwise, and the whole entry is parsed instead.
+ */
+function parseLatestOnly(bytes: Buffer): Entry | undefined {
+    const head = bytes.toString("utf8", 0, Math.min(bytes.length, 4096));
+    const arn = ARN_FIELD.exec(head)?.[1];
+    const latest = LATEST_FIELD.exec(head)?.[1];
+    if (arn === undefined || latest === undefined) return undefined;
+    try {
+        const latestVersionId = JSON.parse(latest) as string;
+        const key = Buffer.from(`\n            ${JSON.stringify(latestVersionId)}: {`);
+        const at = bytes.indexOf(key);
+        if (at < 0 || bytes.indexOf(key, at + 1) >= 0) return undefined;
+        const open = at + key.length - 1;
+        const end = bytes.indexOf("\n            }", open);
+        if (end < 0) return undefined;
+        const version = JSON.parse(bytes.toString("utf8", open, end + 14)) as { document?: object };
+        return { arn: JSON.parse(arn) as string, latestVersionId, versions: { [latestVersionId]: version } };
+    } catch {
+        return undefined;
     }
 }
 
@@ -116,15 +160,9 @@ export function awsManagedPolicyDocument(arn: string): object | undefined {
     const { file, entries } = entryIndex();
     const range = entries.get(JSON.stringify(name).slice(1, -1));
     if (range) {
-        const text = readRange(file, range);
-        const open = text.indexOf("{", KEY_START.length + JSON.stringify(name).length);
-        const end = text.indexOf("\n    }", open);
-        try {
-            const entry = JSON.parse(text.slice(open, end + 6)) as { arn?: string; latestVersionId?: string; versions?: Record<string, { document?: object }> };
-            if (entry.arn === arn.replace(/^arn:aws[a-z-]*:/, "arn:aws:") && entry.latestVersionId) doc = entry.versions?.[entry.latestVersionId]?.document;
-        } catch {
-            doc = undefined;
-        }
+        const bytes = readRange(file, range);
+        const entry = parseLatestOnly(bytes) ?? parseEntry(bytes, name);
+        if (entry && entry.arn === arn.replace(/^arn:aws[a-z-]*:/, "arn:aws:") && entry.latestVersionId) doc = entry.versions?.[entry.latestVersionId]?.document;
     }
     cache.set(name, doc);
     return doc;

@@ -269,7 +269,8 @@ type WithEarlyPack = { [EARLY_PACK]?: EarlyPack };
 export function startPackEarly(packFile: string, packDir: string): void {
     const holder = globalThis as WithEarlyPack;
     if (holder[EARLY_PACK]) return;
-    const child = spawn(process.execPath, packNodeArgs(packFile), { cwd: packDir, env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+    // JOBFLEET_PACK_WARM_UP: the pack prepares its caches while it waits for the program (policies/index.ts).
+    const child = spawn(process.execPath, packNodeArgs(packFile), { cwd: packDir, env: { ...process.env, JOBFLEET_PACK_WARM_UP: "1" }, stdio: ["ignore", "pipe", "pipe"] });
     const early: EarlyPack = { file: packFile, packDir: path.resolve(packDir), child };
     child.once("error", (err) => (early.error = err));
     const killOnExit = () => child.kill("SIGKILL");

@@ -230,6 +230,37 @@ export function onResourceCaptured(listener: CaptureListener): () => void {
     return () => captureListeners.delete(listener);
 }
 
+export type CaptureStartListener = (run: CaptureRun) => Promise<void> | void;
+
+const startListeners = new Set<CaptureStartListener>();
+/** How long a capture waits for its start listeners before it runs the program anyway. */
+const START_WAIT_MS = 1000;
+
+/**
+ * Calls `listener` before each capture runs its program, and waits for the promise it returns, at
+ * most 1 s (the compiled preview configures the pack there, so that the pack can analyze every
+ * resource while the program registers the rest). Returns the function that removes the listener.
+ */
+export function onCaptureStarting(listener: CaptureStartListener): () => void {
+    startListeners.add(listener);
+    return () => startListeners.delete(listener);
+}
+
+async function beforeProgram(run: CaptureRun): Promise<void> {
+    const waits: Array<Promise<unknown>> = [];
+    for (const listener of startListeners) {
+        try {
+            waits.push(Promise.resolve(listener(run)).catch(() => undefined));
+        } catch {
+            // A listener only looks ahead; the capture does not depend on it.
+        }
+    }
+    if (waits.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(waits), new Promise((resolve) => (timer = setTimeout(resolve, START_WAIT_MS)))]);
+    clearTimeout(timer);
+}
+
 function announce(resource: CapturedResource, run: CaptureRun): void {
     for (const listener of captureListeners) {
         try {
@@ -332,6 +363,7 @@ async function runUnderMocks(
         registerResourceOutputs(req, callback);
     };
 
+    await beforeProgram(run);
     delete require.cache[require.resolve(program)];
     // The runtime records a stack trace for every promise and resource it makes (debugging
     // metadata the mock monitor discards); ts-node's source-map hook makes each one costly, so the

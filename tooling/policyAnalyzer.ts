@@ -133,6 +133,9 @@ export interface StartOptions {
 /** Young-generation size (MiB) of the compiled pack's process, as `npm run preview` gives its own. */
 export const SEMI_SPACE_MIB = PACK_SEMI_SPACE_MIB;
 
+/** Analyze calls in flight at once: enough that the pack never waits for the next request (the answers keep the resources' order). */
+const ANALYZE_CONCURRENCY = 32;
+
 const LEVELS: EnforcementLevel[] = ["advisory", "mandatory", "remediate", "disabled"];
 
 function levelToProto(level: EnforcementLevel): pb.EnforcementLevel {
@@ -423,7 +426,7 @@ export class PolicyAnalyzer {
                 throw err;
             }
             args = packNodeArgs(file);
-            // The same process, started by `npm run preview` before this CLI loaded (same bundle, same environment).
+            // The same process, started by `npm run preview` before this CLI loaded (same bundle and environment, plus the flag that lets it warm up).
             if (!options.env || Object.keys(options.env).length === 0) early = takeEarlyPack(file, packDir);
         }
         if (early?.error) throw new PolicyPackStartError(`cannot start policy pack ${packDir}: ${early.error.message}`, "");
@@ -630,10 +633,23 @@ export class PolicyAnalyzer {
 
     /** AnalyzeStack: every resource with its final properties, parent, dependencies and property dependencies. */
     async analyzeStack(resources: StackResource[]): Promise<AnalyzeResult> {
+        return this.sendAnalyzeStack(await this.analyzeStackRequest(resources));
+    }
+
+    private async sendAnalyzeStack(req: pb.AnalyzeStackRequest): Promise<AnalyzeResult> {
+        return resultFrom(await this.rpc<pb.AnalyzeResponse>("AnalyzeStack", (m, o, cb) => this.client.analyzeStack(req, m, o, cb)));
+    }
+
+    /**
+     * The AnalyzeStack request, built a slice of resources at a time with a turn of the event loop
+     * between slices, so that `evaluate` builds it while the Analyze calls are in flight.
+     */
+    private async analyzeStackRequest(resources: StackResource[], slice = 500): Promise<pb.AnalyzeStackRequest> {
         const byUrn = indexByUrn(resources);
-        const req = new pb.AnalyzeStackRequest();
-        req.setResourcesList(
-            resources.map((r) => {
+        const list: pb.AnalyzerResource[] = [];
+        for (let start = 0; start < resources.length; start += slice) {
+            if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+            for (const r of resources.slice(start, start + slice)) {
                 const ar = new pb.AnalyzerResource();
                 ar.setUrn(r.urn);
                 ar.setType(r.type);
@@ -650,10 +666,12 @@ export class PolicyAnalyzer {
                 }
                 const provider = providerResource(r, byUrn);
                 if (provider) ar.setProvider(provider);
-                return ar;
-            }),
-        );
-        return resultFrom(await this.rpc<pb.AnalyzeResponse>("AnalyzeStack", (m, o, cb) => this.client.analyzeStack(req, m, o, cb)));
+                list.push(ar);
+            }
+        }
+        const req = new pb.AnalyzeStackRequest();
+        req.setResourcesList(list);
+        return req;
     }
 
     /**
@@ -674,9 +692,12 @@ export class PolicyAnalyzer {
                 perResource[i] = res.diagnostics.map((d) => ({ ...d, urn: d.urn ?? resources[i].urn }));
             }
         };
-        await Promise.all(Array.from({ length: Math.min(8, resources.length) }, worker));
+        // Built meanwhile; sent, as the engine sends it, once every Analyze has answered.
+        const stackRequest = this.analyzeStackRequest(resources);
+        stackRequest.catch(() => undefined); // awaited below, after the Analyze calls
+        await Promise.all(Array.from({ length: Math.min(ANALYZE_CONCURRENCY, resources.length) }, worker));
         const diagnostics = perResource.flat();
-        diagnostics.push(...(await this.analyzeStack(resources)).diagnostics);
+        diagnostics.push(...(await this.sendAnalyzeStack(await stackRequest)).diagnostics);
         const violations: PolicyViolation[] = diagnostics
             .filter((d) => d.enforcementLevel !== "disabled")
             .map((d) => ({

@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { CapturedResource, CaptureRun, onResourceCaptured } from "./capture";
+import { CapturedResource, CaptureRun, onCaptureStarting, onResourceCaptured } from "./capture";
 import { compiledGate } from "./compiledGate";
 import { DEFAULT_PACK_DIR, PolicyAnalyzer, PolicyEvaluation, PolicyViolation, StackResource } from "./policyAnalyzer";
 import { PROJECT_ROOT } from "./stackConfig";
@@ -100,21 +100,29 @@ export function prestartPack(packDir = DEFAULT_PACK_DIR): void {
 function lookAhead(started: Promise<PolicyAnalyzer>, packDir: string): () => void {
     let run: CaptureRun | undefined;
     let ready: Promise<PolicyAnalyzer | undefined> | undefined;
-    const stop = onResourceCaptured((resource: CapturedResource, current: CaptureRun) => {
-        if (run === undefined) {
-            run = current;
-            const configFile = path.join(packDir, "config", `${current.stack}.json`);
-            if (!fs.existsSync(configFile)) return stop();
-            ready = started
-                .then(async (analyzer) => {
-                    await analyzer.configure(configFile);
-                    await analyzer.configureStack({ stack: current.stack, project: current.project });
-                    return analyzer;
-                })
-                .catch(() => undefined);
-        }
-        if (current !== run) return stop();
-        void ready?.then((analyzer) => analyzer?.analyzeAhead(resource, current.byUrn));
+    const stop = () => {
+        stopStarting();
+        stopCaptured();
+    };
+    // Configured before the program runs: the program registers its resources in one burst that
+    // leaves the event loop no turn for the pack's answers until it is done.
+    const stopStarting = onCaptureStarting((current: CaptureRun) => {
+        if (run !== undefined) return stop();
+        run = current;
+        const configFile = path.join(packDir, "config", `${current.stack}.json`);
+        if (!fs.existsSync(configFile)) return stop();
+        ready = started
+            .then(async (analyzer) => {
+                await analyzer.configure(configFile);
+                await analyzer.configureStack({ stack: current.stack, project: current.project });
+                return analyzer;
+            })
+            .catch(() => undefined);
+        return ready.then(() => undefined);
+    });
+    const stopCaptured = onResourceCaptured((resource: CapturedResource, current: CaptureRun) => {
+        if (current !== run || !ready) return;
+        void ready.then((analyzer) => analyzer?.analyzeAhead(resource, current.byUrn));
     });
     return stop;
 }

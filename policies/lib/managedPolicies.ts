@@ -146,6 +146,11 @@ function parseLatestOnly(bytes: Buffer): Entry | undefined {
     }
 }
 
+/** Builds the index of the data file now (a pack that has time before its first request). */
+export function prepareManagedPolicies(): void {
+    entryIndex();
+}
+
 /** `arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy` → its name, or undefined for a customer-managed ARN. */
 export function awsManagedPolicyName(arn: string): string | undefined {
     return /^arn:aws[a-z-]*:iam::aws:policy\/(?:.*\/)?([^/]+)$/.exec(arn)?.[1];

@@ -7,9 +7,10 @@ import { res } from "./policies/helpers";
  * PolicyAnalyzer.analyzeAhead (issue 11): the compiled preview sends the pack each resource while
  * the program is still registering them, and the gate's Analyze takes such an answer. It may only
  * ever take one for the very request it would send, under the very configuration it set: these
- * tests change each of those after asking ahead and expect the pack's fresh verdict.
+ * tests change each of those after asking ahead and expect the pack's fresh verdict. Both ways
+ * the calls can go: from the caller's thread, and from tooling/analyzeAheadWorker.js.
  */
-describe("policy gate: answers asked for ahead", function () {
+for (const thread of [false, true]) describe(`policy gate: answers asked for ahead${thread ? ", sent from their own thread" : ""}`, function () {
     this.timeout(120_000);
     const POLICY = "lambda-explicit-timeout";
     const fn = (timeout?: number) => res(aws.lambda.Function, "api", { role: "r", packageType: "Image", imageUri: "x", ...(timeout === undefined ? {} : { timeout }) });
@@ -18,6 +19,7 @@ describe("policy gate: answers asked for ahead", function () {
 
     before(async () => {
         analyzer = await PolicyAnalyzer.start({ typeCheck: false });
+        if (thread) analyzer.startAheadThread();
     });
     after(async () => {
         await analyzer?.close();

@@ -1,4 +1,5 @@
 import { ChildProcess, spawn } from "child_process";
+import { Worker } from "worker_threads";
 import * as fs from "fs";
 import * as path from "path";
 import * as grpc from "@grpc/grpc-js";
@@ -397,13 +398,58 @@ export class PolicyAnalyzer {
     /** Analyze answers asked for ahead of time (`analyzeAhead`), by epoch and the request's exact bytes. */
     private readonly ahead = new Map<string, Promise<pb.AnalyzeResponse>>();
 
+    /** The thread that sends the Analyze calls asked for ahead (tooling/analyzeAheadWorker.js); undefined: from this thread. */
+    private aheadThread?: { worker: Worker; next: number; pending: Map<number, { resolve(b: Uint8Array): void; reject(e: Error): void }> } | null;
+
     private constructor(
         private readonly child: ChildProcess,
         private readonly client: AnalyzerClient,
         readonly packDir: string,
         private readonly stderr: () => string,
         private readonly rpcTimeoutMs: number,
+        private readonly port: number,
     ) {}
+
+    /**
+     * Starts the thread that carries `analyzeAhead`'s calls, so they reach the pack while this
+     * thread is busy running the program. Without one (or if it cannot start) they go from here.
+     */
+    startAheadThread(): void {
+        if (this.aheadThread !== undefined || this.closed) return;
+        try {
+            const worker = new Worker(path.join(__dirname, "analyzeAheadWorker.js"), {
+                workerData: { port: this.port, grpcModule: require.resolve("@grpc/grpc-js", { paths: [__dirname] }), method: "/pulumirpc.Analyzer/Analyze", timeoutMs: this.rpcTimeoutMs },
+            });
+            worker.unref();
+            const thread = { worker, next: 0, pending: new Map<number, { resolve(b: Uint8Array): void; reject(e: Error): void }>() };
+            const failAll = (err: Error) => {
+                for (const p of thread.pending.values()) p.reject(err);
+                thread.pending.clear();
+                if (this.aheadThread === thread) this.aheadThread = null;
+            };
+            worker.on("message", (m: { id: number; response?: Uint8Array; error?: string }) => {
+                const p = thread.pending.get(m.id);
+                thread.pending.delete(m.id);
+                if (m.response) p?.resolve(m.response);
+                else p?.reject(new Error(`Analyze (ahead) failed: ${m.error}`));
+            });
+            worker.on("error", failAll);
+            worker.on("exit", () => failAll(new Error("the Analyze thread exited")));
+            this.aheadThread = thread;
+        } catch {
+            this.aheadThread = null;
+        }
+    }
+
+    private analyzeByThread(request: Uint8Array): Promise<pb.AnalyzeResponse> | undefined {
+        const thread = this.aheadThread;
+        if (!thread) return undefined;
+        const id = thread.next++;
+        return new Promise<Uint8Array>((resolve, reject) => {
+            thread.pending.set(id, { resolve, reject });
+            thread.worker.postMessage({ id, request });
+        }).then((bytes) => pb.AnalyzeResponse.deserializeBinary(bytes));
+    }
 
     /** Starts the pack in a child process and connects to the port it prints. */
     static async start(options: StartOptions = {}): Promise<PolicyAnalyzer> {
@@ -484,7 +530,7 @@ export class PolicyAnalyzer {
             "grpc.max_receive_message_length": 400 * 1024 * 1024,
             "grpc.max_send_message_length": 400 * 1024 * 1024,
         });
-        return new PolicyAnalyzer(child, client, packDir, () => stderr, options.rpcTimeoutMs ?? 300_000);
+        return new PolicyAnalyzer(child, client, packDir, () => stderr, options.rpcTimeoutMs ?? 300_000, port);
     }
 
     /** Process id of the pack's analyzer server. */
@@ -571,8 +617,8 @@ export class PolicyAnalyzer {
         this.ahead.clear();
     }
 
-    private aheadKey(req: pb.AnalyzeRequest): string {
-        return `${this.configEpoch}:${Buffer.from(req.serializeBinary()).toString("latin1")}`;
+    private aheadKey(req: pb.AnalyzeRequest | Uint8Array): string {
+        return `${this.configEpoch}:${Buffer.from(req instanceof Uint8Array ? req : req.serializeBinary()).toString("latin1")}`;
     }
 
     /** Tells the pack which stack it analyzes (stack tags reach policies as stackTags). */
@@ -624,9 +670,10 @@ export class PolicyAnalyzer {
     analyzeAhead(resource: StackResource, byUrn: ReadonlyMap<string, StackResource>): void {
         if (this.closed) return;
         const req = this.analyzeRequest(resource, byUrn);
-        const key = this.aheadKey(req);
+        const bytes = req.serializeBinary();
+        const key = this.aheadKey(bytes);
         if (this.ahead.has(key)) return;
-        const answer = this.rpc<pb.AnalyzeResponse>(`Analyze ${resource.urn}`, (m, o, cb) => this.client.analyze(req, m, o, cb));
+        const answer = this.analyzeByThread(bytes) ?? this.rpc<pb.AnalyzeResponse>(`Analyze ${resource.urn}`, (m, o, cb) => this.client.analyze(req, m, o, cb));
         answer.catch(() => undefined);
         this.ahead.set(key, answer);
     }
@@ -723,6 +770,11 @@ export class PolicyAnalyzer {
         if (this.closed) return;
         this.closed = true;
         this.ahead.clear();
+        if (this.aheadThread) {
+            const { worker } = this.aheadThread;
+            this.aheadThread = null;
+            await worker.terminate().catch(() => undefined);
+        }
         this.client.close();
         if (this.child.exitCode !== null || this.child.signalCode !== null) return;
         await new Promise<void>((resolve) => {

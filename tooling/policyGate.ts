@@ -113,6 +113,7 @@ function lookAhead(started: Promise<PolicyAnalyzer>, packDir: string): () => voi
         if (!fs.existsSync(configFile)) return stop();
         ready = started
             .then(async (analyzer) => {
+                analyzer.startAheadThread();
                 await analyzer.configure(configFile);
                 await analyzer.configureStack({ stack: current.stack, project: current.project });
                 return analyzer;

@@ -1,6 +1,8 @@
 import { PolicyPack } from "@pulumi/policy";
 import { artifactPolicies } from "./artifacts";
 import { iamPolicies } from "./iam";
+import { prepareManagedPolicies } from "./lib/managedPolicies";
+import { detectSecrets } from "./lib/secretDetectors";
 import { secretPolicies } from "./secrets";
 import { stopTimeoutPolicies } from "./stopTimeouts";
 
@@ -21,3 +23,14 @@ new PolicyPack("jobfleet-guardrails", {
     enforcementLevel: "mandatory",
     policies: [...iamPolicies, ...secretPolicies, ...stopTimeoutPolicies, ...artifactPolicies],
 });
+
+// The offline gate (tooling/build.ts) starts the pack a second before its first request and sets
+// this: the pack uses that time to do what its first requests would otherwise wait for (index the
+// managed policies' data file, load and compile secretlint's rules). Verdicts do not change: both
+// only fill caches that are keyed by content.
+if (process.env.JOBFLEET_PACK_WARM_UP === "1") {
+    setTimeout(() => {
+        prepareManagedPolicies();
+        setImmediate(() => void detectSecrets([{ value: "jobfleet-guardrails warm-up", byValue: true }]).catch(() => undefined));
+    }, 50);
+}

@@ -209,6 +209,68 @@ async function captureProjectOnce(options: ProjectCaptureOptions): Promise<Captu
     return { project: options.project, stack: options.stack, config: rawConfig, configSource, resources, outputs };
 }
 
+/** What a capture listener learns with each resource: the run it belongs to and every resource registered so far. */
+export interface CaptureRun {
+    project: string;
+    stack: string;
+    byUrn: ReadonlyMap<string, CapturedResource>;
+}
+
+export type CaptureListener = (resource: CapturedResource, run: CaptureRun) => void;
+
+const captureListeners = new Set<CaptureListener>();
+
+/**
+ * Calls `listener` with every resource as the program registers it (the compiled preview sends
+ * each one to the policy pack at once, as the engine does). A listener's failure is its own: the
+ * capture ignores it. Returns the function that removes the listener.
+ */
+export function onResourceCaptured(listener: CaptureListener): () => void {
+    captureListeners.add(listener);
+    return () => captureListeners.delete(listener);
+}
+
+export type CaptureStartListener = (run: CaptureRun) => Promise<void> | void;
+
+const startListeners = new Set<CaptureStartListener>();
+/** How long a capture waits for its start listeners before it runs the program anyway. */
+const START_WAIT_MS = 1000;
+
+/**
+ * Calls `listener` before each capture runs its program, and waits for the promise it returns, at
+ * most 1 s (the compiled preview configures the pack there, so that the pack can analyze every
+ * resource while the program registers the rest). Returns the function that removes the listener.
+ */
+export function onCaptureStarting(listener: CaptureStartListener): () => void {
+    startListeners.add(listener);
+    return () => startListeners.delete(listener);
+}
+
+async function beforeProgram(run: CaptureRun): Promise<void> {
+    const waits: Array<Promise<unknown>> = [];
+    for (const listener of startListeners) {
+        try {
+            waits.push(Promise.resolve(listener(run)).catch(() => undefined));
+        } catch {
+            // A listener only looks ahead; the capture does not depend on it.
+        }
+    }
+    if (waits.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(waits), new Promise((resolve) => (timer = setTimeout(resolve, START_WAIT_MS)))]);
+    clearTimeout(timer);
+}
+
+function announce(resource: CapturedResource, run: CaptureRun): void {
+    for (const listener of captureListeners) {
+        try {
+            listener(resource, run);
+        } catch {
+            // A listener only looks ahead; the capture and the plan do not depend on it.
+        }
+    }
+}
+
 async function runUnderMocks(
     project: string,
     stack: string,
@@ -222,6 +284,7 @@ async function runUnderMocks(
 
     const resources: CapturedResource[] = [];
     const byUrn = new Map<string, CapturedResource>();
+    const run: CaptureRun = { project, stack, byUrn };
     const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
     const registerResource = monitor.registerResource.bind(monitor);
     const registerResourceOutputs = monitor.registerResourceOutputs.bind(monitor);
@@ -263,6 +326,7 @@ async function runUnderMocks(
                 };
                 resources.push(captured);
                 byUrn.set(captured.urn, captured);
+                announce(captured, run);
             }
             callback(err, response);
         });
@@ -289,6 +353,7 @@ async function runUnderMocks(
                 };
                 resources.push(captured);
                 byUrn.set(captured.urn, captured);
+                announce(captured, run);
             }
             callback(err, response);
         });
@@ -298,12 +363,14 @@ async function runUnderMocks(
         registerResourceOutputs(req, callback);
     };
 
+    await beforeProgram(run);
     delete require.cache[require.resolve(program)];
     // The runtime records a stack trace for every promise and resource it makes (debugging
     // metadata the mock monitor discards); ts-node's source-map hook makes each one costly, so the
     // program runs with V8's own formatting, which cuts a capture's time by more than half.
     const sourceMappedStackTraces = Error.prepareStackTrace;
     (Error as { prepareStackTrace?: ErrorConstructor["prepareStackTrace"] }).prepareStackTrace = undefined;
+    const restoreTraces = withoutUnreadStackTraces();
     let outputs: Record<string, unknown> | undefined;
     // An Output that fails inside a component's registerResourceOutputs rejects no promise the
     // program awaits; the Pulumi language host fails the program on such an unhandled rejection,
@@ -327,12 +394,45 @@ async function runUnderMocks(
     } finally {
         await new Promise((resolve) => setImmediate(resolve));
         process.off("unhandledRejection", onUnhandled);
+        restoreTraces();
         Error.prepareStackTrace = sourceMappedStackTraces;
     }
     if (failure) throw failure.error;
     if (unhandled.length > 0) throw unhandled[0] instanceof Error ? unhandled[0] : new Error(`the program failed: ${String(unhandled[0])}`);
 
     return { resources, outputs: revealSecrets(toCheckpointValue(outputs ?? {})) as Record<string, unknown> };
+}
+
+/**
+ * The runtime also records two stack traces nobody reads under the mock monitor, about a third of a
+ * capture's time: one per promise (`debuggablePromise`, printed only when PULUMI_DEBUG_PROMISE_LEAKS
+ * is set, so kept then) and one per resource, unlimited in depth, for the source position the
+ * engine shows (the mock monitor and the plan do not carry it). While the program runs under the
+ * capture, the first is taken with no frames and the second not at all. The real CLI's runs are
+ * untouched: this is the offline harness only. Returns the function that puts both back.
+ */
+function withoutUnreadStackTraces(): () => void {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const debuggable = require("@pulumi/pulumi/runtime/debuggable") as { debugPromiseLeaks: boolean; debuggablePromise: (...args: unknown[]) => unknown };
+    const resourceClass = pulumi.Resource as unknown as { callsites: () => unknown[] };
+    const originalPromise = debuggable.debuggablePromise;
+    const originalCallsites = resourceClass.callsites;
+    if (!debuggable.debugPromiseLeaks) {
+        debuggable.debuggablePromise = function (this: unknown, ...args: unknown[]) {
+            const limit = Error.stackTraceLimit;
+            Error.stackTraceLimit = 0;
+            try {
+                return originalPromise.apply(this, args);
+            } finally {
+                Error.stackTraceLimit = limit;
+            }
+        };
+    }
+    resourceClass.callsites = () => [];
+    return () => {
+        debuggable.debuggablePromise = originalPromise;
+        resourceClass.callsites = originalCallsites;
+    };
 }
 
 /** Resources of one type, for tests and tools. */

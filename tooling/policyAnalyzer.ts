@@ -1,4 +1,5 @@
 import { ChildProcess, spawn } from "child_process";
+import { Worker } from "worker_threads";
 import * as fs from "fs";
 import * as path from "path";
 import * as grpc from "@grpc/grpc-js";
@@ -7,7 +8,7 @@ import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { AnalyzerClient } from "@pulumi/pulumi/proto/analyzer_grpc_pb";
 import * as pb from "@pulumi/pulumi/proto/analyzer_pb";
 import { engineStruct } from "./engineWire";
-import { BuildError, ensureBuilt, packTarget } from "./build";
+import { BuildError, ensureBuilt, EarlyPack, PACK_SEMI_SPACE_MIB, packNodeArgs, packTarget, takeEarlyPack } from "./build";
 
 /**
  * A client for a CrossGuard policy pack's analyzer, used the way the Pulumi engine uses it during
@@ -131,7 +132,10 @@ export interface StartOptions {
 }
 
 /** Young-generation size (MiB) of the compiled pack's process, as `npm run preview` gives its own. */
-export const SEMI_SPACE_MIB = 32;
+export const SEMI_SPACE_MIB = PACK_SEMI_SPACE_MIB;
+
+/** Analyze calls in flight at once: enough that the pack never waits for the next request (the answers keep the resources' order). */
+const ANALYZE_CONCURRENCY = 32;
 
 const LEVELS: EnforcementLevel[] = ["advisory", "mandatory", "remediate", "disabled"];
 
@@ -220,7 +224,7 @@ function indexByUrn(resources: readonly StackResource[]): Map<string, StackResou
     return byUrn;
 }
 
-function providerResource(r: StackResource, byUrn: Map<string, StackResource>): pb.AnalyzerProviderResource | undefined {
+function providerResource(r: StackResource, byUrn: ReadonlyMap<string, StackResource>): pb.AnalyzerProviderResource | undefined {
     if (!r.provider) return undefined;
     const i = r.provider.lastIndexOf("::");
     const urn = i >= 0 ? r.provider.slice(0, i) : r.provider;
@@ -388,6 +392,14 @@ function resultFrom(res: pb.AnalyzeResponse): AnalyzeResult {
 export class PolicyAnalyzer {
     private info?: AnalyzerInfo;
     private closed = false;
+    /** Bumped whenever Configure or ConfigureStack changes what the pack was told; answers sent ahead belong to one epoch. */
+    private configEpoch = 0;
+    private configuredAs = { policies: "", stack: "" };
+    /** Analyze answers asked for ahead of time (`analyzeAhead`), by epoch and the request's exact bytes. */
+    private readonly ahead = new Map<string, Promise<pb.AnalyzeResponse>>();
+
+    /** The thread that sends the Analyze calls asked for ahead (tooling/analyzeAheadWorker.js); undefined: from this thread. */
+    private aheadThread?: { worker: Worker; next: number; pending: Map<number, { resolve(b: Uint8Array): void; reject(e: Error): void }> } | null;
 
     private constructor(
         private readonly child: ChildProcess,
@@ -395,7 +407,49 @@ export class PolicyAnalyzer {
         readonly packDir: string,
         private readonly stderr: () => string,
         private readonly rpcTimeoutMs: number,
+        private readonly port: number,
     ) {}
+
+    /**
+     * Starts the thread that carries `analyzeAhead`'s calls, so they reach the pack while this
+     * thread is busy running the program. Without one (or if it cannot start) they go from here.
+     */
+    startAheadThread(): void {
+        if (this.aheadThread !== undefined || this.closed) return;
+        try {
+            const worker = new Worker(path.join(__dirname, "analyzeAheadWorker.js"), {
+                workerData: { port: this.port, grpcModule: require.resolve("@grpc/grpc-js", { paths: [__dirname] }), method: "/pulumirpc.Analyzer/Analyze", timeoutMs: this.rpcTimeoutMs },
+            });
+            worker.unref();
+            const thread = { worker, next: 0, pending: new Map<number, { resolve(b: Uint8Array): void; reject(e: Error): void }>() };
+            const failAll = (err: Error) => {
+                for (const p of thread.pending.values()) p.reject(err);
+                thread.pending.clear();
+                if (this.aheadThread === thread) this.aheadThread = null;
+            };
+            worker.on("message", (m: { id: number; response?: Uint8Array; error?: string }) => {
+                const p = thread.pending.get(m.id);
+                thread.pending.delete(m.id);
+                if (m.response) p?.resolve(m.response);
+                else p?.reject(new Error(`Analyze (ahead) failed: ${m.error}`));
+            });
+            worker.on("error", failAll);
+            worker.on("exit", () => failAll(new Error("the Analyze thread exited")));
+            this.aheadThread = thread;
+        } catch {
+            this.aheadThread = null;
+        }
+    }
+
+    private analyzeByThread(request: Uint8Array): Promise<pb.AnalyzeResponse> | undefined {
+        const thread = this.aheadThread;
+        if (!thread) return undefined;
+        const id = thread.next++;
+        return new Promise<Uint8Array>((resolve, reject) => {
+            thread.pending.set(id, { resolve, reject });
+            thread.worker.postMessage({ id, request });
+        }).then((bytes) => pb.AnalyzeResponse.deserializeBinary(bytes));
+    }
 
     /** Starts the pack in a child process and connects to the port it prints. */
     static async start(options: StartOptions = {}): Promise<PolicyAnalyzer> {
@@ -405,19 +459,28 @@ export class PolicyAnalyzer {
         }
         const typeCheck = options.typeCheck ?? true;
         let args: string[];
+        let early: EarlyPack | undefined;
         if (typeCheck) {
             // What the CLI runs for a nodejs pack: the run-policy-pack shim with the engine address (unused by packs) and the pack directory.
             args = [require.resolve("@pulumi/pulumi/cmd/run-policy-pack", { paths: [packDir, __dirname] }), "127.0.0.1:0", "."];
         } else {
+            let file: string;
             try {
-                // A larger young generation: evaluating allocates many short-lived objects (about 10% less CPU at 4,000 resources).
-                args = [`--max-semi-space-size=${SEMI_SPACE_MIB}`, (await ensureBuilt(packTarget(packDir))).file];
+                file = (await ensureBuilt(packTarget(packDir))).file;
             } catch (err) {
                 if (err instanceof BuildError) throw new PolicyPackStartError(`policy pack ${packDir} does not compile: ${err.message}`, "");
                 throw err;
             }
+            args = packNodeArgs(file);
+            // The same process, started by `npm run preview` before this CLI loaded (same bundle and environment, plus the flag that lets it warm up).
+            if (!options.env || Object.keys(options.env).length === 0) early = takeEarlyPack(file, packDir);
         }
-        const child = spawn(process.execPath, args, { cwd: packDir, env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"], signal: options.signal });
+        if (early?.error) throw new PolicyPackStartError(`cannot start policy pack ${packDir}: ${early.error.message}`, "");
+        const child = early?.child ?? spawn(process.execPath, args, { cwd: packDir, env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"], signal: options.signal });
+        if (early && options.signal) {
+            if (options.signal.aborted) child.kill();
+            else options.signal.addEventListener("abort", () => child.kill(), { once: true });
+        }
         // Never leave the pack running after this process, even when a caller forgets close() or gives up while it starts.
         const killOnExit = () => child.kill("SIGKILL");
         process.once("exit", killOnExit);
@@ -453,12 +516,21 @@ export class PolicyAnalyzer {
                     resolve(Number(m[1]));
                 }
             });
+            // An early process that already exited: its exit event has passed, so report it once its buffered output is read.
+            if (early && (child.exitCode !== null || child.signalCode !== null)) {
+                let open = 2;
+                const ended = () => {
+                    if (--open === 0) onExit(child.exitCode, child.signalCode);
+                };
+                child.stdout!.once("end", ended);
+                child.stderr!.once("end", ended);
+            }
         });
         const client = new AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
             "grpc.max_receive_message_length": 400 * 1024 * 1024,
             "grpc.max_send_message_length": 400 * 1024 * 1024,
         });
-        return new PolicyAnalyzer(child, client, packDir, () => stderr, options.rpcTimeoutMs ?? 300_000);
+        return new PolicyAnalyzer(child, client, packDir, () => stderr, options.rpcTimeoutMs ?? 300_000, port);
     }
 
     /** Process id of the pack's analyzer server. */
@@ -532,7 +604,21 @@ export class PolicyAnalyzer {
             map.set(name, pc);
         }
         await this.rpc<Empty>("Configure", (m, o, cb) => this.client.configure(req, m, o, cb));
+        this.configured("policies", req.serializeBinary());
         return resolved;
+    }
+
+    /** Notes what the pack was just configured with; answers asked for ahead under anything else are dropped. */
+    private configured(what: "policies" | "stack", request: Uint8Array): void {
+        const key = Buffer.from(request).toString("base64");
+        if (this.configuredAs[what] === key) return;
+        this.configuredAs[what] = key;
+        this.configEpoch++;
+        this.ahead.clear();
+    }
+
+    private aheadKey(req: pb.AnalyzeRequest | Uint8Array): string {
+        return `${this.configEpoch}:${Buffer.from(req instanceof Uint8Array ? req : req.serializeBinary()).toString("latin1")}`;
     }
 
     /** Tells the pack which stack it analyzes (stack tags reach policies as stackTags). */
@@ -544,11 +630,10 @@ export class PolicyAnalyzer {
         req.setDryRun(stack.dryRun ?? true);
         for (const [k, v] of Object.entries(stack.tags ?? {})) req.getTagsMap().set(k, v);
         await this.rpc<pb.AnalyzerStackConfigureResponse>("ConfigureStack", (m, o, cb) => this.client.configureStack(req, m, o, cb));
+        this.configured("stack", req.serializeBinary());
     }
 
-    /** Analyze: one resource's inputs, as before the engine registers it. `stack` lets the provider resource be resolved. */
-    async analyze(resource: StackResource, stack: StackResource[] = []): Promise<AnalyzeResult> {
-        const byUrn = indexByUrn(stack);
+    private analyzeRequest(resource: StackResource, byUrn: ReadonlyMap<string, StackResource>): pb.AnalyzeRequest {
         const req = new pb.AnalyzeRequest();
         req.setUrn(resource.urn);
         req.setType(resource.type);
@@ -557,15 +642,61 @@ export class PolicyAnalyzer {
         req.setOptions(resourceOptions(resource));
         const provider = providerResource(resource, byUrn);
         if (provider) req.setProvider(provider);
+        return req;
+    }
+
+    /** Analyze: one resource's inputs, as before the engine registers it. `stack` lets the provider resource be resolved. */
+    async analyze(resource: StackResource, stack: StackResource[] = []): Promise<AnalyzeResult> {
+        const req = this.analyzeRequest(resource, indexByUrn(stack));
+        if (this.ahead.size > 0) {
+            const key = this.aheadKey(req);
+            const early = this.ahead.get(key);
+            if (early) {
+                this.ahead.delete(key);
+                const res = await early.catch(() => undefined);
+                if (res) return resultFrom(res);
+            }
+        }
         return resultFrom(await this.rpc<pb.AnalyzeResponse>(`Analyze ${resource.urn}`, (m, o, cb) => this.client.analyze(req, m, o, cb)));
+    }
+
+    /**
+     * Sends Analyze for a resource now, under the configuration the pack has now, so that the pack
+     * works while the program is still registering resources (the engine, too, analyzes each
+     * resource as it is registered). A later `analyze` whose request is byte for byte the same,
+     * under the same Configure and ConfigureStack, takes this answer instead of asking again;
+     * anything else (another config, another provider, changed inputs) asks the pack as usual.
+     */
+    analyzeAhead(resource: StackResource, byUrn: ReadonlyMap<string, StackResource>): void {
+        if (this.closed) return;
+        const req = this.analyzeRequest(resource, byUrn);
+        const bytes = req.serializeBinary();
+        const key = this.aheadKey(bytes);
+        if (this.ahead.has(key)) return;
+        const answer = this.analyzeByThread(bytes) ?? this.rpc<pb.AnalyzeResponse>(`Analyze ${resource.urn}`, (m, o, cb) => this.client.analyze(req, m, o, cb));
+        answer.catch(() => undefined);
+        this.ahead.set(key, answer);
     }
 
     /** AnalyzeStack: every resource with its final properties, parent, dependencies and property dependencies. */
     async analyzeStack(resources: StackResource[]): Promise<AnalyzeResult> {
+        return this.sendAnalyzeStack(await this.analyzeStackRequest(resources));
+    }
+
+    private async sendAnalyzeStack(req: pb.AnalyzeStackRequest): Promise<AnalyzeResult> {
+        return resultFrom(await this.rpc<pb.AnalyzeResponse>("AnalyzeStack", (m, o, cb) => this.client.analyzeStack(req, m, o, cb)));
+    }
+
+    /**
+     * The AnalyzeStack request, built a slice of resources at a time with a turn of the event loop
+     * between slices, so that `evaluate` builds it while the Analyze calls are in flight.
+     */
+    private async analyzeStackRequest(resources: StackResource[], slice = 500): Promise<pb.AnalyzeStackRequest> {
         const byUrn = indexByUrn(resources);
-        const req = new pb.AnalyzeStackRequest();
-        req.setResourcesList(
-            resources.map((r) => {
+        const list: pb.AnalyzerResource[] = [];
+        for (let start = 0; start < resources.length; start += slice) {
+            if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+            for (const r of resources.slice(start, start + slice)) {
                 const ar = new pb.AnalyzerResource();
                 ar.setUrn(r.urn);
                 ar.setType(r.type);
@@ -582,10 +713,12 @@ export class PolicyAnalyzer {
                 }
                 const provider = providerResource(r, byUrn);
                 if (provider) ar.setProvider(provider);
-                return ar;
-            }),
-        );
-        return resultFrom(await this.rpc<pb.AnalyzeResponse>("AnalyzeStack", (m, o, cb) => this.client.analyzeStack(req, m, o, cb)));
+                list.push(ar);
+            }
+        }
+        const req = new pb.AnalyzeStackRequest();
+        req.setResourcesList(list);
+        return req;
     }
 
     /**
@@ -606,9 +739,12 @@ export class PolicyAnalyzer {
                 perResource[i] = res.diagnostics.map((d) => ({ ...d, urn: d.urn ?? resources[i].urn }));
             }
         };
-        await Promise.all(Array.from({ length: Math.min(8, resources.length) }, worker));
+        // Built meanwhile; sent, as the engine sends it, once every Analyze has answered.
+        const stackRequest = this.analyzeStackRequest(resources);
+        stackRequest.catch(() => undefined); // awaited below, after the Analyze calls
+        await Promise.all(Array.from({ length: Math.min(ANALYZE_CONCURRENCY, resources.length) }, worker));
         const diagnostics = perResource.flat();
-        diagnostics.push(...(await this.analyzeStack(resources)).diagnostics);
+        diagnostics.push(...(await this.sendAnalyzeStack(await stackRequest)).diagnostics);
         const violations: PolicyViolation[] = diagnostics
             .filter((d) => d.enforcementLevel !== "disabled")
             .map((d) => ({
@@ -633,6 +769,12 @@ export class PolicyAnalyzer {
     async close(): Promise<void> {
         if (this.closed) return;
         this.closed = true;
+        this.ahead.clear();
+        if (this.aheadThread) {
+            const { worker } = this.aheadThread;
+            this.aheadThread = null;
+            await worker.terminate().catch(() => undefined);
+        }
         this.client.close();
         if (this.child.exitCode !== null || this.child.signalCode !== null) return;
         await new Promise<void>((resolve) => {

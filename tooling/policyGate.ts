@@ -1,5 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
+import { CapturedResource, CaptureRun, onCaptureStarting, onResourceCaptured } from "./capture";
 import { compiledGate } from "./compiledGate";
 import { DEFAULT_PACK_DIR, PolicyAnalyzer, PolicyEvaluation, PolicyViolation, StackResource } from "./policyAnalyzer";
 import { PROJECT_ROOT } from "./stackConfig";
@@ -71,12 +72,13 @@ export function resolvePackConfig(options: Pick<GateOptions, "stack" | "configFi
     return file;
 }
 
-let prestarted: { packDir: string; analyzer: Promise<PolicyAnalyzer>; abort: AbortController } | undefined;
+let prestarted: { packDir: string; analyzer: Promise<PolicyAnalyzer>; abort: AbortController; stopLookingAhead: () => void } | undefined;
 
 /**
  * Starts the compiled pack now, for the next `runPolicyGate` that would start the same pack
  * compiled: the compiled preview starts it while the program runs under mocks, which takes about
- * as long as the pack's start.
+ * as long as the pack's start. While the first capture runs, it also sends the pack each resource
+ * as it is registered (`lookAhead`), so the pack evaluates on the other core during the program.
  */
 export function prestartPack(packDir = DEFAULT_PACK_DIR): void {
     if (prestarted) return;
@@ -84,7 +86,46 @@ export function prestartPack(packDir = DEFAULT_PACK_DIR): void {
     const analyzer = PolicyAnalyzer.start({ packDir, typeCheck: false, signal: abort.signal });
     // Its failure is reported by the gate that takes it (or ignored if none does).
     analyzer.catch(() => undefined);
-    prestarted = { packDir: path.resolve(packDir), analyzer, abort };
+    const stopLookingAhead = lookAhead(analyzer, path.resolve(packDir));
+    prestarted = { packDir: path.resolve(packDir), analyzer, abort, stopLookingAhead };
+}
+
+/**
+ * Analyze, ahead of the gate, for the resources of the first capture after the pack's start,
+ * configured as the gate will configure it for that stack by default (its policies/config/<stack>.json
+ * and the stack's name and project). The gate takes an answer only for a byte-identical request
+ * under byte-identical configuration (PolicyAnalyzer.analyzeAhead), so a wrong guess (another
+ * --policy-pack-config, a review stack whose plan follows staging's) costs only the pack's time.
+ */
+function lookAhead(started: Promise<PolicyAnalyzer>, packDir: string): () => void {
+    let run: CaptureRun | undefined;
+    let ready: Promise<PolicyAnalyzer | undefined> | undefined;
+    const stop = () => {
+        stopStarting();
+        stopCaptured();
+    };
+    // Configured before the program runs: the program registers its resources in one burst that
+    // leaves the event loop no turn for the pack's answers until it is done.
+    const stopStarting = onCaptureStarting((current: CaptureRun) => {
+        if (run !== undefined) return stop();
+        run = current;
+        const configFile = path.join(packDir, "config", `${current.stack}.json`);
+        if (!fs.existsSync(configFile)) return stop();
+        ready = started
+            .then(async (analyzer) => {
+                analyzer.startAheadThread();
+                await analyzer.configure(configFile);
+                await analyzer.configureStack({ stack: current.stack, project: current.project });
+                return analyzer;
+            })
+            .catch(() => undefined);
+        return ready.then(() => undefined);
+    });
+    const stopCaptured = onResourceCaptured((resource: CapturedResource, current: CaptureRun) => {
+        if (current !== run || !ready) return;
+        void ready.then((analyzer) => analyzer?.analyzeAhead(resource, current.byUrn));
+    });
+    return stop;
 }
 
 /** Stops a pack `prestartPack` started that no gate took. */
@@ -92,6 +133,7 @@ export async function discardPrestartedPack(): Promise<void> {
     const pending = prestarted;
     prestarted = undefined;
     if (!pending) return;
+    pending.stopLookingAhead();
     pending.abort.abort();
     await (await pending.analyzer.catch(() => undefined))?.close();
 }
@@ -100,8 +142,9 @@ function startAnalyzer(options: GateOptions): Promise<PolicyAnalyzer> {
     const packDir = path.resolve(options.packDir ?? DEFAULT_PACK_DIR);
     const typeCheck = options.typeCheck ?? compiledGate() === undefined;
     if (prestarted && !typeCheck && prestarted.packDir === packDir) {
-        const { analyzer } = prestarted;
+        const { analyzer, stopLookingAhead } = prestarted;
         prestarted = undefined;
+        stopLookingAhead();
         return analyzer;
     }
     return PolicyAnalyzer.start({ packDir, typeCheck });

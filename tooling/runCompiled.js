@@ -9,6 +9,16 @@ const crypto = require("crypto");
 const fs = require("fs");
 const path = require("path");
 
+// Node's on-disk compile cache (module.enableCompileCache, Node >= 22.1): the gate loads about
+// 40 MB of JavaScript in two processes, and compiling it was a tenth of a prod preview. Node checks
+// each entry against the source's hash. The environment variable passes it on to the pack's process.
+const compileCacheDir = path.join(__dirname, "..", "node_modules", ".cache", "jobfleet", "compile-cache");
+const nodeModule = require("module");
+if (typeof nodeModule.enableCompileCache === "function" && !process.env.NODE_DISABLE_COMPILE_CACHE) {
+    process.env.NODE_COMPILE_CACHE ??= compileCacheDir;
+    nodeModule.enableCompileCache(process.env.NODE_COMPILE_CACHE);
+}
+
 const source = path.join(__dirname, "build.ts");
 const text = fs.readFileSync(source, "utf8");
 const cacheDir = path.join(__dirname, "..", "node_modules", ".cache", "jobfleet");

@@ -138,18 +138,78 @@ function extraFormatReasons(value: string): string[] {
 
 const DROPPED_SECRETLINT_MESSAGES = new Set(["AWSAccountID"]);
 
-/** Runs secretlint once over many values; returns, per value index, the reasons it gave. */
-async function secretlintReasons(values: string[]): Promise<Map<number, string[]>> {
-    const found = new Map<number, string[]>();
+/**
+ * A map that keeps at most `maxEntries` entries and `maxChars` characters of keys, forgetting the
+ * oldest first. The detectors' verdicts are pure functions of the exact string, and a
+ * stack repeats most of its strings (tags, images, ports, policy documents, the same container
+ * definitions in every environment), so each distinct string is judged once.
+ */
+export class BoundedCache<V> {
+    private readonly entries = new Map<string, V>();
+    private chars = 0;
+
+    constructor(
+        readonly maxEntries: number,
+        readonly maxChars: number,
+    ) {}
+
+    get size(): number {
+        return this.entries.size;
+    }
+
+    get keyChars(): number {
+        return this.chars;
+    }
+
+    get(key: string): V | undefined {
+        return this.entries.get(key);
+    }
+
+    set(key: string, value: V): void {
+        if (key.length > this.maxChars) return;
+        if (this.entries.delete(key)) this.chars -= key.length;
+        this.entries.set(key, value);
+        this.chars += key.length;
+        for (const oldest of this.entries.keys()) {
+            if (this.entries.size <= this.maxEntries && this.chars <= this.maxChars) break;
+            this.entries.delete(oldest);
+            this.chars -= oldest.length;
+        }
+    }
+
+    clear(): void {
+        this.entries.clear();
+        this.chars = 0;
+    }
+}
+
+/** Verdicts by value: what secretlint, the extra formats and the URL check say about exactly this string. */
+export const valueVerdicts = new BoundedCache<readonly string[]>(50_000, 16 * 2 ** 20);
+/** Verdicts of the name model, by name. */
+export const nameVerdicts = new BoundedCache<boolean>(20_000, 2 * 2 ** 20);
+
+function isSecretNameCached(name: string): boolean {
+    let verdict = nameVerdicts.get(name);
+    if (verdict === undefined) {
+        verdict = isSecretName(name);
+        nameVerdicts.set(name, verdict);
+    }
+    return verdict;
+}
+
+/**
+ * Runs secretlint once over many distinct values (one per line, as one text); returns, per value,
+ * the reasons it gave, and whether some finding reached past the value's end into the next line
+ * (a verdict that depends on a neighbour, so not kept in the cache).
+ */
+async function secretlintReasons(values: string[]): Promise<Array<{ reasons: string[]; spills: boolean }>> {
+    const found = values.map(() => ({ reasons: [] as string[], spills: false }));
     const offsets: number[] = [];
-    const indexes: number[] = [];
     let content = "";
-    values.forEach((v, i) => {
-        if (v === "") return;
+    for (const v of values) {
         offsets.push(content.length);
-        indexes.push(i);
         content += v + "\n";
-    });
+    }
     if (content === "") return found;
     const result = await lintSource({
         source: { content, filePath: "/jobfleet/policy-values.txt", contentType: "text" },
@@ -177,27 +237,45 @@ async function secretlintReasons(values: string[]): Promise<Map<number, string[]
             if (offsets[mid] <= start) lo = mid;
             else hi = mid - 1;
         }
-        const index = indexes[lo];
-        const list = found.get(index) ?? [];
+        const entry = found[lo];
         const reason = `secretlint ${m.ruleId.replace(/^@secretlint\/secretlint-rule-/, "")} found ${m.messageId}`;
-        if (!list.includes(reason)) list.push(reason);
-        found.set(index, list);
+        if (!entry.reasons.includes(reason)) entry.reasons.push(reason);
+        if (m.range[1] > offsets[lo] + values[lo].length) entry.spills = true;
     }
     return found;
+}
+
+/** The value detectors' reasons for each distinct value: from the cache, else judged now (one secretlint run for all new ones). */
+async function valueReasons(values: string[]): Promise<Map<string, readonly string[]>> {
+    const out = new Map<string, readonly string[]>();
+    const fresh: string[] = [];
+    for (const v of values) {
+        if (v === "" || out.has(v)) continue;
+        const cached = valueVerdicts.get(v);
+        if (cached) {
+            out.set(v, cached);
+        } else {
+            out.set(v, []);
+            fresh.push(v);
+        }
+    }
+    const linted = await secretlintReasons(fresh);
+    fresh.forEach((v, i) => {
+        const reasons = [...linted[i].reasons, ...extraFormatReasons(v)];
+        if (hasUrlCredentials(v)) reasons.push("a URL carries a password in its user-info");
+        out.set(v, reasons);
+        if (!linted[i].spills) valueVerdicts.set(v, reasons);
+    });
+    return out;
 }
 
 /** The reasons each candidate is a plaintext secret (empty: it is not). */
 export async function detectSecrets(candidates: Candidate[]): Promise<string[][]> {
     const byValue = candidates.map((c) => (c.byValue && !isInertValue(c.value) ? c.value : ""));
-    const linted = await secretlintReasons(byValue);
+    const judged = await valueReasons(byValue);
     return candidates.map((c, i) => {
-        const reasons: string[] = [];
-        if (byValue[i] !== "") {
-            reasons.push(...(linted.get(i) ?? []));
-            reasons.push(...extraFormatReasons(c.value));
-            if (hasUrlCredentials(c.value)) reasons.push("a URL carries a password in its user-info");
-        }
-        if (reasons.length === 0 && c.name && isSecretName(c.name) && !isReferenceValue(c.value)) {
+        const reasons: string[] = byValue[i] !== "" ? [...(judged.get(byValue[i]) ?? [])] : [];
+        if (reasons.length === 0 && c.name && isSecretNameCached(c.name) && !isReferenceValue(c.value)) {
             reasons.push(`the name ${c.name} says it holds a secret and the value is a literal, not a reference`);
         }
         return reasons;

@@ -53,13 +53,33 @@ function collectSecretPaths(value: unknown, path: Path, out: Set<string>): void 
     for (const [k, v] of Object.entries(obj)) collectSecretPaths(v, [...path, k], out);
 }
 
+/**
+ * The SDK deserializes a request's properties once per policy (`Struct.toJavaScript` each time) and
+ * this module reads the same struct for its secret paths: both are computed once per struct (a
+ * request's message keeps returning the same one) and each policy still gets its own fresh copy,
+ * since the SDK's deserializer only reads the tree it is given and builds new objects.
+ */
+const structTrees = new WeakMap<object, { tree: unknown; secretPaths: Set<string> }>();
+
+function treeOf(struct: { toJavaScript(): unknown }): { tree: unknown; secretPaths: Set<string> } {
+    let known = structTrees.get(struct);
+    if (!known) {
+        const tree = struct.toJavaScript();
+        const secretPaths = new Set<string>();
+        collectSecretPaths(tree, [], secretPaths);
+        known = { tree, secretPaths };
+        structTrees.set(struct, known);
+    }
+    return known;
+}
+
 const original = deserialize.deserializeProperties;
 if (!(original as { jobfleetSecretPaths?: boolean }).jobfleetSecretPaths) {
     const wrapped = (struct: { toJavaScript(): unknown }, proxySecrets: boolean) => {
-        const result = original(struct, proxySecrets);
-        const paths = new Set<string>();
-        collectSecretPaths(struct.toJavaScript(), [], paths);
-        if (paths.size > 0 && result && typeof result === "object") secretPathsOf.set(result, paths);
+        if (!struct || typeof struct !== "object") return original(struct, proxySecrets);
+        const { tree, secretPaths } = treeOf(struct);
+        const result = original({ toJavaScript: () => tree }, proxySecrets);
+        if (secretPaths.size > 0 && result && typeof result === "object") secretPathsOf.set(result, secretPaths);
         return result;
     };
     (wrapped as { jobfleetSecretPaths?: boolean }).jobfleetSecretPaths = true;

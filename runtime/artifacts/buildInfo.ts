@@ -180,10 +180,17 @@ function git(cwd: string, args: string[]): string {
 export function gitOrigin(artifactPath: string): GitOrigin | string {
     const dir = path.dirname(path.resolve(artifactPath));
     const file = path.basename(artifactPath);
+    // One call for the checkout and its branch (each git call costs tens of ms); on a branch with no
+    // commit yet the branch half fails, and the checkout is then asked for alone.
+    let branchOfHead: string | undefined;
     try {
-        git(dir, ["rev-parse", "--show-toplevel"]);
+        branchOfHead = git(dir, ["rev-parse", "--show-toplevel", "--abbrev-ref", "HEAD"]).split("\n")[1]?.trim();
     } catch {
-        return `${artifactPath} is not inside a git checkout (or git is not installed)`;
+        try {
+            git(dir, ["rev-parse", "--show-toplevel"]);
+        } catch {
+            return `${artifactPath} is not inside a git checkout (or git is not installed)`;
+        }
     }
     try {
         if (git(dir, ["status", "--porcelain", "--", file]) !== "") {
@@ -192,7 +199,7 @@ export function gitOrigin(artifactPath: string): GitOrigin | string {
         const last = git(dir, ["log", "-1", "--format=%H %ct", "--", file]);
         if (last === "") return `${artifactPath} is not committed`;
         const [commitSha, seconds] = last.split(" ");
-        const branch = git(dir, ["rev-parse", "--abbrev-ref", "HEAD"]);
+        const branch = branchOfHead ?? git(dir, ["rev-parse", "--abbrev-ref", "HEAD"]);
         return { commitSha, committedAt: new Date(Number(seconds) * 1000), branch: branch === "HEAD" ? "" : branch };
     } catch (err) {
         return `git could not describe ${artifactPath} (${(err as Error).message.split("\n")[0]})`;

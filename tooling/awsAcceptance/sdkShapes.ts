@@ -1,6 +1,7 @@
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import * as ts from "typescript";
+import type * as TypeScript from "typescript";
 import { NormalizedSchema } from "@smithy/core/schema";
 
 /**
@@ -23,19 +24,64 @@ type EnumIndex = Map<string, Map<string, { name: string; values: string[] }>>;
 
 const enumIndexes = new Map<string, EnumIndex>();
 
-/** Structure member → enum, from the client's model typings (`logDriver: LogDriver | undefined`). */
+/** Where parsed enum indexes are kept between runs, keyed by the typings they were read from. */
+const ENUM_CACHE_DIR = path.join(__dirname, "..", "..", "node_modules", ".cache", "jobfleet", "sdk-enums");
+
+/**
+ * The enum index of a client, parsed from its typings once per content: the key is the SHA-256 of
+ * every models file and of the client's exported enum values, so another SDK version (or an edited
+ * file) is parsed again. Parsing them takes TypeScript's parser about half a second per run.
+ */
 function enumIndex(clientPackage: string, client: Record<string, unknown>): EnumIndex {
     const cached = enumIndexes.get(clientPackage);
     if (cached) return cached;
-    const index: EnumIndex = new Map();
+    const index = loadEnumIndex(clientPackage, client, ENUM_CACHE_DIR);
+    enumIndexes.set(clientPackage, index);
+    return index;
+}
+
+/** The enum index from `cacheDir` when it holds one for exactly these typings, else parsed and stored there. */
+export function loadEnumIndex(clientPackage: string, client: Record<string, unknown>, cacheDir: string): EnumIndex {
     const modelsDir = path.join(path.dirname(require.resolve(`${clientPackage}/package.json`)), "dist-types", "models");
+    const files = fs
+        .readdirSync(modelsDir)
+        .filter((f) => /^models_\d+\.d\.ts$/.test(f))
+        .sort()
+        .map((f) => ({ name: f, text: fs.readFileSync(path.join(modelsDir, f), "utf8") }));
+    const hash = crypto.createHash("sha256").update(clientPackage);
+    for (const file of files) hash.update(`\0${file.name}\0${file.text}`);
+    hash.update(JSON.stringify(Object.entries(client).filter(([, v]) => v !== null && typeof v === "object" && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string"))));
+    const cacheFile = path.join(cacheDir, `${hash.digest("hex").slice(0, 32)}.json`);
+    let index: EnumIndex | undefined;
+    try {
+        const stored = JSON.parse(fs.readFileSync(cacheFile, "utf8")) as [string, [string, { name: string; values: string[] }][]][];
+        index = new Map(stored.map(([shape, members]) => [shape, new Map(members)]));
+    } catch {
+        index = parseEnumIndex(files, client);
+        const tmp = `${cacheFile}.${process.pid}.tmp`;
+        try {
+            fs.mkdirSync(cacheDir, { recursive: true });
+            fs.writeFileSync(tmp, JSON.stringify([...index].map(([shape, members]) => [shape, [...members]])));
+            fs.renameSync(tmp, cacheFile);
+        } catch {
+            // A read-only tree just parses again next time.
+        }
+    }
+    return index;
+}
+
+/** Structure member → enum, from the client's model typings (`logDriver: LogDriver | undefined`). */
+export function parseEnumIndex(files: { name: string; text: string }[], client: Record<string, unknown>): EnumIndex {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const ts = require("typescript") as typeof TypeScript;
+    const index: EnumIndex = new Map();
     const enumValues = (name: string): string[] | undefined => {
         const exported = client[name];
         if (!exported || typeof exported !== "object" || Array.isArray(exported)) return undefined;
         const values = Object.values(exported as Record<string, unknown>);
         return values.length > 0 && values.every((v) => typeof v === "string") ? (values as string[]) : undefined;
     };
-    const enumOf = (type: ts.TypeNode | undefined): string | undefined => {
+    const enumOf = (type: TypeScript.TypeNode | undefined): string | undefined => {
         if (!type) return undefined;
         if (ts.isUnionTypeNode(type)) return type.types.map(enumOf).find((n) => n !== undefined);
         if (ts.isArrayTypeNode(type)) return enumOf(type.elementType);
@@ -43,8 +89,8 @@ function enumIndex(clientPackage: string, client: Record<string, unknown>): Enum
         if (ts.isTypeReferenceNode(type) && ts.isIdentifier(type.typeName)) return enumValues(type.typeName.text) ? type.typeName.text : undefined;
         return undefined;
     };
-    for (const file of fs.readdirSync(modelsDir).filter((f) => /^models_\d+\.d\.ts$/.test(f))) {
-        const source = ts.createSourceFile(file, fs.readFileSync(path.join(modelsDir, file), "utf8"), ts.ScriptTarget.ES2022, false);
+    for (const file of files) {
+        const source = ts.createSourceFile(file.name, file.text, ts.ScriptTarget.ES2022, false);
         for (const statement of source.statements) {
             if (!ts.isInterfaceDeclaration(statement)) continue;
             const members = new Map<string, { name: string; values: string[] }>();
@@ -56,7 +102,6 @@ function enumIndex(clientPackage: string, client: Record<string, unknown>): Enum
             if (members.size > 0) index.set(statement.name.text, members);
         }
     }
-    enumIndexes.set(clientPackage, index);
     return index;
 }
 

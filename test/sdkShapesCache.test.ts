@@ -2,19 +2,14 @@ import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { loadEnumIndex, parseEnumIndex } from "../tooling/awsAcceptance/sdkShapes";
+import { loadEnumIndex, modelTypingsOf, parseEnumIndex } from "../tooling/awsAcceptance/sdkShapes";
 
 /** The AWS acceptance check keeps the enum index it parses from an SDK client's typings; a kept one must be exactly the parsed one. */
 describe("AWS acceptance: the SDK enum index kept between runs", () => {
     const CLIENT = "@aws-sdk/client-ecs";
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const client = require(CLIENT) as Record<string, unknown>;
-    const modelsDir = path.join(path.dirname(require.resolve(`${CLIENT}/package.json`)), "dist-types", "models");
-    const files = fs
-        .readdirSync(modelsDir)
-        .filter((f) => /^models_\d+\.d\.ts$/.test(f))
-        .sort()
-        .map((f) => ({ name: f, text: fs.readFileSync(path.join(modelsDir, f), "utf8") }));
+    const files = modelTypingsOf(CLIENT);
     let dir: string;
 
     beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "sdk-enums-"))));

@@ -40,14 +40,19 @@ function enumIndex(clientPackage: string, client: Record<string, unknown>): Enum
     return index;
 }
 
-/** The enum index from `cacheDir` when it holds one for exactly these typings, else parsed and stored there. */
-export function loadEnumIndex(clientPackage: string, client: Record<string, unknown>, cacheDir: string): EnumIndex {
+/** The client's model typings (`dist-types/models/models_<n>.d.ts`), in name order. */
+export function modelTypingsOf(clientPackage: string): { name: string; text: string }[] {
     const modelsDir = path.join(path.dirname(require.resolve(`${clientPackage}/package.json`)), "dist-types", "models");
-    const files = fs
+    return fs
         .readdirSync(modelsDir)
         .filter((f) => /^models_\d+\.d\.ts$/.test(f))
         .sort()
         .map((f) => ({ name: f, text: fs.readFileSync(path.join(modelsDir, f), "utf8") }));
+}
+
+/** The enum index from `cacheDir` when it holds one for exactly these typings, else parsed and stored there. */
+export function loadEnumIndex(clientPackage: string, client: Record<string, unknown>, cacheDir: string): EnumIndex {
+    const files = modelTypingsOf(clientPackage);
     const hash = crypto.createHash("sha256").update(clientPackage);
     for (const file of files) hash.update(`\0${file.name}\0${file.text}`);
     hash.update(JSON.stringify(Object.entries(client).filter(([, v]) => v !== null && typeof v === "object" && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string"))));

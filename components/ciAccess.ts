@@ -637,6 +637,7 @@ export class CiAccess extends pulumi.ComponentResource {
                         Statement: [
                             { Sid: "DenyActionsReviewStacksDoNotUse", Effect: "Deny", NotAction: [...REVIEW_STACK_ACTIONS], Resource: "*" },
                             { Sid: "DenyObjectsOutsidePullRequestBuilds", Effect: "Deny", Action: [...REVIEW_OBJECT_ACTIONS], NotResource: [pullRequestBuilds] },
+                            { Sid: "DenyListingOtherBuckets", Effect: "Deny", Action: ["s3:ListBucket*"], NotResource: [bucketArn] },
                             // Everything on a resource of another environment, but for staging's VPC and subnets, which the next statement covers.
                             {
                                 Sid: "DenyResourcesOfOtherEnvironments",

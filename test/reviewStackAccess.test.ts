@@ -206,6 +206,7 @@ describe("review stacks deploy with staging's review-stacks role (issue 14)", fu
             probe("s3:PutBucketPolicy", `arn:aws:s3:::${String(staging.outputs.shellJobBucketName)}`),
             probe("s3:PutBucketPublicAccessBlock", `arn:aws:s3:::${String(staging.outputs.submissionBucketName)}`),
             probe("s3:PutAccountPublicAccessBlock", "*"),
+            probe("s3:ListBucket", `arn:aws:s3:::${String(staging.outputs.shellJobBucketName)}`),
             probe("sts:AssumeRole", `arn:aws:iam::${account}:role/OrganizationAccountAccessRole`),
             probe("route53:CreateHostedZone", "*"),
             probe("route53:AssociateVPCWithHostedZone", "arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ"),

@@ -91,12 +91,38 @@ export interface ArtifactStoreArgs {
 }
 
 /**
+ * A component that is an `ArtifactBucket`: the grant methods hand out its `ArtifactGrants`, so the
+ * store that owns its bucket and the one that shares another stack's grant the same way.
+ */
+export abstract class ArtifactBucketComponent extends pulumi.ComponentResource implements ArtifactBucket {
+    abstract readonly bucketName: pulumi.Output<string>;
+    abstract readonly bucketArn: pulumi.Output<string>;
+    abstract readonly uploadPrerequisites: pulumi.Resource[];
+    protected abstract readonly grants: ArtifactGrants;
+
+    /** See `ArtifactGrants.grantRead`: GetObject and GetObjectVersion on `{app}/{environment}/*`, nothing else. */
+    grantRead(role: aws.iam.Role, app: string, environment: string, name?: string): aws.iam.RolePolicy {
+        return this.grants.grantRead(role, app, environment, name);
+    }
+
+    /** See `ArtifactGrants.grantPublish`. */
+    grantPublish(role: aws.iam.Role, app: string, environment: string, name?: string): aws.iam.RolePolicy {
+        return this.grants.grantPublish(role, app, environment, name);
+    }
+
+    /** See `ArtifactGrants.grantCleanup`. */
+    grantCleanup(role: aws.iam.Role, app: string, environment: string, name?: string): aws.iam.RolePolicy {
+        return this.grants.grantCleanup(role, app, environment, name);
+    }
+}
+
+/**
  * The deployment artifacts bucket of seed 003: private (every public-access block on, ACLs
  * disabled), encrypted at rest (SSE-S3), reachable over TLS only, versioned so that a delete (by
  * cleanup or by mistake) leaves a recoverable noncurrent version until the lifecycle rule expires
  * it. Access is handed out per `{app}/{environment}/` prefix through the grant methods.
  */
-export class ArtifactStore extends pulumi.ComponentResource implements ArtifactBucket {
+export class ArtifactStore extends ArtifactBucketComponent {
     public readonly bucketName: pulumi.Output<string>;
     public readonly bucketArn: pulumi.Output<string>;
     /** The bucket resource, for a VersionedArtifact to upload into. */
@@ -106,7 +132,7 @@ export class ArtifactStore extends pulumi.ComponentResource implements ArtifactB
      * can pin), default encryption and the public access block.
      */
     public readonly uploadPrerequisites: pulumi.Resource[];
-    private readonly grants: ArtifactGrants;
+    protected readonly grants: ArtifactGrants;
 
     constructor(name: string, args: ArtifactStoreArgs, opts?: pulumi.ComponentResourceOptions) {
         super("jobfleet:artifacts:ArtifactStore", name, {}, opts);
@@ -145,20 +171,5 @@ export class ArtifactStore extends pulumi.ComponentResource implements ArtifactB
         this.bucketArn = store.arn;
         this.grants = new ArtifactGrants("ArtifactStore", name, this.bucketArn, this);
         this.registerOutputs({ bucketName: this.bucketName, bucketArn: this.bucketArn });
-    }
-
-    /** See `ArtifactGrants.grantRead`: GetObject and GetObjectVersion on `{app}/{environment}/*`, nothing else. */
-    grantRead(role: aws.iam.Role, app: string, environment: string, name?: string): aws.iam.RolePolicy {
-        return this.grants.grantRead(role, app, environment, name);
-    }
-
-    /** See `ArtifactGrants.grantPublish`. */
-    grantPublish(role: aws.iam.Role, app: string, environment: string, name?: string): aws.iam.RolePolicy {
-        return this.grants.grantPublish(role, app, environment, name);
-    }
-
-    /** See `ArtifactGrants.grantCleanup`. */
-    grantCleanup(role: aws.iam.Role, app: string, environment: string, name?: string): aws.iam.RolePolicy {
-        return this.grants.grantCleanup(role, app, environment, name);
     }
 }

@@ -1,6 +1,5 @@
-import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { ArtifactBucket, ArtifactGrants } from "./artifactStore";
+import { ArtifactBucketComponent, ArtifactGrants } from "./artifactStore";
 
 export interface SharedArtifactStoreArgs {
     /** Name of the bucket another stack's `ArtifactStore` created (its `artifactBucketName` output). */
@@ -18,12 +17,12 @@ const BUCKET_ARN = /^arn:aws[a-z-]*:s3:::([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])$/;
  * this stack creates no bucket and no bucket settings, so destroying it can never touch the bucket
  * or another environment's builds. Values known while the program runs are checked first.
  */
-export class SharedArtifactStore extends pulumi.ComponentResource implements ArtifactBucket {
+export class SharedArtifactStore extends ArtifactBucketComponent {
     public readonly bucketName: pulumi.Output<string>;
     public readonly bucketArn: pulumi.Output<string>;
     /** The owning stack applied versioning, encryption and the public access block long before. */
     public readonly uploadPrerequisites: pulumi.Resource[] = [];
-    private readonly grants: ArtifactGrants;
+    protected readonly grants: ArtifactGrants;
 
     constructor(name: string, args: SharedArtifactStoreArgs, opts?: pulumi.ComponentResourceOptions) {
         super("jobfleet:artifacts:SharedArtifactStore", name, {}, opts);
@@ -43,18 +42,5 @@ export class SharedArtifactStore extends pulumi.ComponentResource implements Art
         });
         this.grants = new ArtifactGrants("SharedArtifactStore", name, this.bucketArn, this);
         this.registerOutputs({ bucketName: this.bucketName, bucketArn: this.bucketArn });
-    }
-
-    /** GetObject and GetObjectVersion on `{app}/{environment}/*` of the shared bucket, nothing else. */
-    grantRead(role: aws.iam.Role, app: string, environment: string, name?: string): aws.iam.RolePolicy {
-        return this.grants.grantRead(role, app, environment, name);
-    }
-
-    grantPublish(role: aws.iam.Role, app: string, environment: string, name?: string): aws.iam.RolePolicy {
-        return this.grants.grantPublish(role, app, environment, name);
-    }
-
-    grantCleanup(role: aws.iam.Role, app: string, environment: string, name?: string): aws.iam.RolePolicy {
-        return this.grants.grantCleanup(role, app, environment, name);
     }
 }

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ecrRepositoryArnOf } from "./ecrImage";
 import { grant, policyDocument, ROLE_KIND_TAG } from "./iam";
 import { sessionManagerStatements } from "./previewEnvironment";
+import { S3_BUCKET_ARN } from "../runtime/s3Names";
 
 /**
  * Who may act on the stack's AWS account without a stored key (seed 004 kept static keys in
@@ -385,7 +386,7 @@ export function checkCiAccessArgs(name: string, args: CiAccessArgs): void {
     if (args.reviewStacksProject !== undefined && !args.reviewArtifactBucketArn) {
         fail("reviewArtifactBucketArn", args.reviewArtifactBucketArn, `the ARN of the artifact bucket the ${args.reviewStacksProject} review stacks upload to (arn:aws:s3:::<bucket>), since their role and instances may touch only pull-request builds in it`);
     }
-    if (typeof args.reviewArtifactBucketArn === "string" && !/^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(args.reviewArtifactBucketArn)) {
+    if (typeof args.reviewArtifactBucketArn === "string" && !S3_BUCKET_ARN.test(args.reviewArtifactBucketArn)) {
         fail("reviewArtifactBucketArn", args.reviewArtifactBucketArn, "an S3 bucket ARN like arn:aws:s3:::jobfleet-staging-artifacts");
     }
     if (args.mainBranch !== undefined && (!BRANCH.test(args.mainBranch) || args.mainBranch.includes("*"))) {

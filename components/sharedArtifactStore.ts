@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ArtifactBucketComponent, ArtifactGrants } from "./artifactStore";
+import { S3_BUCKET_ARN, S3_BUCKET_NAME } from "../runtime/s3Names";
 
 export interface SharedArtifactStoreArgs {
     /** Name of the bucket another stack's `ArtifactStore` created (its `artifactBucketName` output). */
@@ -8,8 +9,6 @@ export interface SharedArtifactStoreArgs {
     bucketArn: pulumi.Input<string>;
 }
 
-const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-const BUCKET_ARN = /^arn:aws[a-z-]*:s3:::([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])$/;
 
 /**
  * The artifacts bucket of another stack (a review stack uses staging's), as an `ArtifactBucket`:
@@ -31,11 +30,11 @@ export class SharedArtifactStore extends ArtifactBucketComponent {
         };
         // A StackReference output is known at run time; a wrong one must stop the update, not upload into the wrong bucket.
         this.bucketName = pulumi.output(args.bucketName).apply((bucket) => {
-            if (typeof bucket !== "string" || !BUCKET_NAME.test(bucket)) fail(`bucketName must be an S3 bucket name (3 to 63 lower-case letters, digits, dots and hyphens; got ${JSON.stringify(bucket)}).`);
+            if (typeof bucket !== "string" || !S3_BUCKET_NAME.test(bucket)) fail(`bucketName must be an S3 bucket name (3 to 63 lower-case letters, digits, dots and hyphens; got ${JSON.stringify(bucket)}).`);
             return bucket;
         });
         this.bucketArn = pulumi.all([args.bucketArn, this.bucketName]).apply(([arn, bucket]) => {
-            const m = typeof arn === "string" ? BUCKET_ARN.exec(arn) : null;
+            const m = typeof arn === "string" ? S3_BUCKET_ARN.exec(arn) : null;
             if (!m) fail(`bucketArn must be an S3 bucket ARN like arn:aws:s3:::${bucket} (got ${JSON.stringify(arn)}).`);
             if (m![1] !== bucket) fail(`bucketArn ${arn} names the bucket ${m![1]}, but bucketName is ${bucket}; both must come from the same stack's outputs.`);
             return arn;

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { S3_BUCKET_ARN, S3_BUCKET_NAME } from "../runtime/s3Names";
 
 /** The outputs of the jobfleet staging stack a review stack uses (index.ts of the root project exports them). */
 export const SHARED_OUTPUT_NAMES = ["environment", "vpcId", "privateSubnetIds", "publicSubnetIds", "artifactBucketName", "artifactBucketArn", "reviewIamPath", "reviewInstanceBoundaryArn"] as const;
@@ -51,8 +52,8 @@ export function sharedStagingOutputs(staging: pulumi.StackReference, stackName: 
         vpcId: text("vpcId", /^vpc-[0-9a-f]+$/, "a VPC id like vpc-0123abcd"),
         privateSubnetIds: subnets("privateSubnetIds"),
         publicSubnetIds: subnets("publicSubnetIds"),
-        artifactBucketName: text("artifactBucketName", /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "an S3 bucket name"),
-        artifactBucketArn: text("artifactBucketArn", /^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "an S3 bucket ARN"),
+        artifactBucketName: text("artifactBucketName", S3_BUCKET_NAME, "an S3 bucket name"),
+        artifactBucketArn: text("artifactBucketArn", S3_BUCKET_ARN, "an S3 bucket ARN"),
         // Empty on a staging stack deployed without review stacks: its account's review-stacks role would not exist either.
         reviewIamPath: text("reviewIamPath", /^\/[\x21-\x7e]+\/$/, "the IAM path of review-stack roles, like /jobfleet-pr-environments/ (staging deploys it with its review-stacks role)"),
         reviewInstanceBoundaryArn: text("reviewInstanceBoundaryArn", /^arn:aws[a-z-]*:iam::\d{12}:policy\/[\w+=,.@\/-]+$/, "the ARN of the review instances' permissions boundary (arn:aws:iam::<account>:policy/<name>)"),

@@ -20,6 +20,7 @@ import { z } from "zod";
  * its user-info and query.
  */
 import { urlForLog } from "./artifacts/objectReference";
+import { S3_BUCKET_NAME } from "./s3Names";
 
 /** Seed 004's defaults for its optional variables. */
 export const RUNNER_ENV_DEFAULTS = {
@@ -137,7 +138,7 @@ function variable<T>(expected: string, schema: z.ZodType<T, string>, shown: Vari
 
 const PUBLIC_VARIABLES = {
     AWS_REGION: variable("an AWS region name like us-east-1", z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/), "word"),
-    AWS_S3_BUCKET: variable("an S3 bucket name (3 to 63 lower-case letters, digits, dots and dashes)", z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/)),
+    AWS_S3_BUCKET: variable("an S3 bucket name (3 to 63 lower-case letters, digits, dots and dashes)", z.string().regex(S3_BUCKET_NAME)),
     AWS_S3_SUBMISSIONS_PREFIX: variable("an S3 key prefix ending in /, like submissions/", z.string().regex(S3_PREFIX)),
     AWS_S3_LOGS_PREFIX: variable("an S3 key prefix ending in /, like logs/", z.string().regex(S3_PREFIX)),
     AWS_SQS_QUEUE_URL: variable(

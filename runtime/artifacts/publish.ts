@@ -7,6 +7,7 @@ import { digestFile, FileDigest } from "./checksum";
 import { httpStatus } from "./client";
 import { ARTIFACT_RETRY_POLICY, artifactRequest, transferPolicy } from "./s3Requests";
 import { ArtifactArgumentError, artifactKey, checkApp, checkBuildTimeNotFuture, checkEnvironment, checkFileName, defaultArtifactFileName } from "./keys";
+import { S3_BUCKET_NAME } from "../s3Names";
 
 /** S3 refuses a single PUT above 5 GiB; deployment tarballs are far below it. */
 export const MAX_SINGLE_PUT_BYTES = 5 * 1024 ** 3;
@@ -50,7 +51,7 @@ export class ArtifactExistsError extends Error {
 }
 
 export function checkBucketName(bucket: unknown, field = "bucket"): string {
-    if (typeof bucket !== "string" || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    if (typeof bucket !== "string" || !S3_BUCKET_NAME.test(bucket)) {
         throw new ArtifactArgumentError(`${field} must be an S3 bucket name (3-63 lower-case letters, digits, dots and dashes; got ${JSON.stringify(bucket)}).`);
     }
     return bucket;

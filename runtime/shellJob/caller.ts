@@ -25,6 +25,7 @@ import {
 import { jsonSyntaxProblem, messageOf, ShellJobError } from "./errors";
 import { checksumParametersOf, presignedUrlExpiry, redactUrl, redactUrls } from "./presignedUrl";
 import { DEFAULT_RETRY_POLICY, HttpStatusError, RetriesExhaustedError, RetryPolicy, TransientError, withRetries } from "../retry";
+import { S3_BUCKET_NAME } from "../s3Names";
 
 /**
  * The caller side of the shell job contract, as the job worker and the API use it: validate a job,
@@ -53,7 +54,7 @@ const targetFromEnvSchema = z.object({
         .transform((v) => v.split(",").map((s) => s.trim()).filter((s) => s !== ""))
         .pipe(z.array(z.string().regex(/^subnet-[0-9a-f]+$/, "subnet ids (subnet-...)")).min(1, "at least one subnet id, comma-separated").max(16, "at most 16 subnets (RunTask's limit)")),
     [CALLER_ENV.securityGroup]: z.string().regex(/^sg-[0-9a-f]+$/, "a security group id (sg-...)"),
-    [CALLER_ENV.bucket]: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "an S3 bucket name"),
+    [CALLER_ENV.bucket]: z.string().regex(S3_BUCKET_NAME, "an S3 bucket name"),
     [CALLER_ENV.urlTtlSeconds]: z
         .string()
         .default(String(DEFAULT_URL_TTL_SECONDS))

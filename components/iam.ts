@@ -72,12 +72,16 @@ export interface DelegatedIam {
     permissionsBoundaryArn: pulumi.Input<string>;
 }
 
-/** IAM's own rule for a path: `/`, or `/` + printable ASCII + `/`, at most 512 characters. */
-export const IAM_PATH = /^\/(?:[\x21-\x7e]+\/)?$/;
+/** IAM's own rule for a path other than `/`: `/` + printable ASCII + `/` (at most 512 characters in all). */
+export const DELEGATED_IAM_PATH = /^\/[\x21-\x7e]+\/$/;
 
-/** Why a value is not an IAM path, or undefined when it is one. */
-export function iamPathProblem(path: unknown): string | undefined {
-    if (typeof path !== "string" || !IAM_PATH.test(path) || path.length > 512) return "must be an IAM path: / or /<name>/ (printable ASCII, at most 512 characters)";
+/**
+ * Why a value cannot be the path of delegated IAM, or undefined when it can: an IAM path, and not
+ * `/`, where every other role of the account lives.
+ */
+export function delegatedIamPathProblem(path: unknown): string | undefined {
+    if (path === "/") return "must not be /, the path of every other role of the account";
+    if (typeof path !== "string" || !DELEGATED_IAM_PATH.test(path) || path.length > 512) return "must be an IAM path like /<name>/ (printable ASCII between slashes, at most 512 characters)";
     return undefined;
 }
 

@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import { ArtifactBucket } from "./artifactStore";
-import { DelegatedIam, grant, iamPathProblem, PolicyStatement, serviceRole } from "./iam";
+import { DelegatedIam, delegatedIamPathProblem, grant, PolicyStatement, serviceRole } from "./iam";
 import { VersionedArtifact } from "./versionedArtifact";
 import { checkApp, checkEnvironment, environmentPrefix, parseArtifactKey } from "../runtime/artifacts/keys";
 import type { ComponentAccess } from "./access";
@@ -243,15 +243,14 @@ export class PreviewEnvironment extends pulumi.ComponentResource {
         if (!Number.isInteger(appPort) || appPort < 1024 || appPort > 65535) fail(`appPort must be an unprivileged port from 1024 to 65535 (got ${JSON.stringify(appPort)}).`);
         const healthCheckPath = args.healthCheckPath ?? "/health";
         if (!/^\/[A-Za-z0-9._~\-/]*$/.test(healthCheckPath)) fail(`healthCheckPath must be a URL path starting with / (got ${JSON.stringify(healthCheckPath)}).`);
-        const delegatedPathProblem = (path: unknown) => iamPathProblem(path) ?? (path === "/" ? "must not be /, the path of every other role of the account" : undefined);
         // A path from another stack's outputs is checked when it arrives, before the role is created with it.
         const delegatedPath = args.delegatedIam === undefined ? undefined : pulumi.output(args.delegatedIam.path).apply((path) => {
-            const problem = delegatedPathProblem(path);
+            const problem = delegatedIamPathProblem(path);
             if (problem) fail(`delegatedIam.path ${problem} (got ${JSON.stringify(path)}).`);
             return path;
         });
         if (typeof args.delegatedIam?.path === "string") {
-            const problem = delegatedPathProblem(args.delegatedIam.path);
+            const problem = delegatedIamPathProblem(args.delegatedIam.path);
             if (problem) fail(`delegatedIam.path ${problem} (got ${JSON.stringify(args.delegatedIam.path)}).`);
         }
         const rootVolumeGb = args.rootVolumeGb ?? 20;

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { DELEGATED_IAM_PATH } from "../components/iam";
 import { S3_BUCKET_ARN, S3_BUCKET_NAME } from "../runtime/s3Names";
 
 /** The outputs of the jobfleet staging stack a review stack uses (index.ts of the root project exports them). */
@@ -55,7 +56,7 @@ export function sharedStagingOutputs(staging: pulumi.StackReference, stackName: 
         artifactBucketName: text("artifactBucketName", S3_BUCKET_NAME, "an S3 bucket name"),
         artifactBucketArn: text("artifactBucketArn", S3_BUCKET_ARN, "an S3 bucket ARN"),
         // Empty on a staging stack deployed without review stacks: its account's review-stacks role would not exist either.
-        reviewIamPath: text("reviewIamPath", /^\/[\x21-\x7e]+\/$/, "the IAM path of review-stack roles, like /jobfleet-pr-environments/ (staging deploys it with its review-stacks role)"),
+        reviewIamPath: text("reviewIamPath", DELEGATED_IAM_PATH, "the IAM path of review-stack roles, like /jobfleet-pr-environments/ (staging deploys it with its review-stacks role)"),
         reviewInstanceBoundaryArn: text("reviewInstanceBoundaryArn", /^arn:aws[a-z-]*:iam::\d{12}:policy\/[\w+=,.@\/-]+$/, "the ARN of the review instances' permissions boundary (arn:aws:iam::<account>:policy/<name>)"),
     };
 }

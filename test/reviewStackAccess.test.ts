@@ -8,6 +8,7 @@ import { AccessPlan, PlannedRole, readAccessPlan } from "../tooling/access/plan"
 import { simulateRequest, SimulatedRequest } from "../tooling/access/simulate";
 import { ciRoleNames, reviewIamPath, REVIEW_STACKS_PROJECT } from "../components/ciAccess";
 import { PROJECT } from "../config";
+import { delegatedIamPathProblem } from "../components/iam";
 import { runCleanup } from "../runtime/artifacts/cleanup";
 import { planPullRequestClose, planPullRequestRetention } from "../runtime/artifacts/pullRequests";
 import { withHttpsS3rver } from "./support/accessScenarios";
@@ -75,6 +76,14 @@ describe("review stacks deploy with staging's review-stacks role (issue 14)", fu
         pr51 = await captureReviewStack({ stack: "pr-51", sharedPlan: staging, env: CLEAN_ENV });
         boundaryArn = String(staging.outputs.reviewInstanceBoundaryArn);
         bucket = String(staging.outputs.artifactBucketName);
+    });
+
+    it("takes only an IAM path other than / for delegated roles, as IAM and the role's Resource expect", () => {
+        assert.equal(delegatedIamPathProblem(reviewIamPath(REVIEW_STACKS_PROJECT)), undefined);
+        assert.match(delegatedIamPathProblem("/") ?? "", /must not be \/, the path of every other role/);
+        for (const bad of ["jobfleet-pr-environments", "/jobfleet-pr-environments", "/a b/", `/${"a".repeat(511)}/`, 42]) {
+            assert.match(delegatedIamPathProblem(bad) ?? "", /must be an IAM path like \/<name>\//, String(bad));
+        }
     });
 
     it("the pull request's instance role is created under the review path with staging's boundary", () => {

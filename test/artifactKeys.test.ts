@@ -21,6 +21,7 @@ import {
     urlForLog,
     describeDifferences,
     environmentForPullRequest,
+    branchOfStatusHeader,
     gitOrigin,
     legacyArtifactKey,
     parseArtifactKey,
@@ -180,6 +181,33 @@ describe("gitOrigin on a real repository", function () {
         fs.writeFileSync(path.join(repo, "b.tar.gz"), "new");
         assert.match(String(gitOrigin(path.join(repo, "b.tar.gz"))), /has uncommitted changes or is untracked/);
         assert.match(String(gitOrigin(path.join(os.tmpdir(), "surely-not-a-repo-artifact", "x.tar.gz"))), /not inside a git checkout/);
+        fs.rmSync(path.join(repo, "b.tar.gz"));
+    });
+
+    it("names no branch on a detached HEAD, and the branch alone when it tracks an upstream", () => {
+        const sha = git("log", "-1", "--format=%H", "--", "a.tar.gz");
+        git("checkout", "-q", "--detach");
+        try {
+            assert.deepEqual(gitOrigin(path.join(repo, "a.tar.gz")), { commitSha: sha, committedAt: new Date("2025-08-20T12:45:00Z"), branch: "" });
+        } finally {
+            git("checkout", "-q", "main");
+        }
+        assert.equal(branchOfStatusHeader("## main...origin/main [ahead 1]"), "main");
+        assert.equal(branchOfStatusHeader("## feature/x"), "feature/x");
+        assert.equal(branchOfStatusHeader("## No commits yet on main"), "main");
+        assert.equal(branchOfStatusHeader("## HEAD (no branch)"), "");
+    });
+
+    it("says a file in a repository with no commit yet is not committed", () => {
+        const empty = fs.mkdtempSync(path.join(os.tmpdir(), "artifact-git-empty-"));
+        try {
+            execFileSync("git", ["init", "-q", "-b", "main"], { cwd: empty });
+            fs.writeFileSync(path.join(empty, ".gitignore"), "*.tar.gz\n");
+            fs.writeFileSync(path.join(empty, "a.tar.gz"), "x");
+            assert.match(String(gitOrigin(path.join(empty, "a.tar.gz"))), /is not committed/);
+        } finally {
+            fs.rmSync(empty, { recursive: true, force: true });
+        }
     });
 });
 

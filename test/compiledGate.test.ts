@@ -130,7 +130,7 @@ describe("the compiled offline gate", function () {
         });
     });
 
-    describe("@pulumi/pulumi's closure serializer, loaded on first use", () => {
+    describe("@pulumi/pulumi's closure serializer and Automation API, loaded on first use", () => {
         it("stands in with exactly the real modules' exports (an SDK upgrade that changes them fails here)", () => {
             for (const deferred of DEFERRED_MODULES) {
                 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -158,6 +158,21 @@ describe("the compiled offline gate", function () {
                 afterUse: true,
                 text: true,
             });
+        });
+
+        it("keeps the Automation API unloaded at import, and gives its real classes and keys when read", async () => {
+            const script = [
+                `require(${JSON.stringify(path.join(PROJECT_ROOT, "tooling", "lazyClosure.ts"))}).deferClosureSerializer(${JSON.stringify(PROJECT_ROOT)});`,
+                "const loaded = () => Object.keys(require.cache).some((f) => /automation[\\/]localWorkspace\\.js$/.test(f));",
+                'const pulumi = require("@pulumi/pulumi");',
+                "const afterImport = loaded();",
+                "const { LocalWorkspace } = pulumi.automation;",
+                'const real = require(require.resolve("@pulumi/pulumi/automation/localWorkspace", { paths: [process.cwd()] }));',
+                "console.log(JSON.stringify({ afterImport, afterUse: loaded(), same: LocalWorkspace === real.LocalWorkspace, keys: Object.keys(pulumi.automation).includes('LocalWorkspace'), has: 'Stack' in pulumi.automation }));",
+            ].join("\n");
+            const result = await run(["-r", require.resolve("ts-node/register/transpile-only"), "-e", script]);
+            assert.equal(result.code, 0, result.err);
+            assert.deepEqual(JSON.parse(result.out), { afterImport: false, afterUse: true, same: true, keys: true, has: true });
         });
     });
 });

@@ -239,6 +239,9 @@ export const PREVIEW_TARGET: BuildTarget = {
     preload: [DEFER_CLOSURE_SERIALIZER([PROJECT_ROOT])],
 };
 
+/** The Analyze requests the early pack warms up on (policies/lib/warmUp.ts), saved by the last compiled gate run. */
+export const PACK_WARM_UP_FILE = path.join(CACHE_DIR, "pack-warm-up.json");
+
 /** Young-generation size (MiB) of the compiled pack's process, as `npm run preview` gives its own. */
 export const PACK_SEMI_SPACE_MIB = 32;
 
@@ -269,8 +272,9 @@ type WithEarlyPack = { [EARLY_PACK]?: EarlyPack };
 export function startPackEarly(packFile: string, packDir: string): void {
     const holder = globalThis as WithEarlyPack;
     if (holder[EARLY_PACK]) return;
-    // JOBFLEET_PACK_WARM_UP: the pack prepares its caches while it waits for the program (policies/index.ts).
-    const child = spawn(process.execPath, packNodeArgs(packFile), { cwd: packDir, env: { ...process.env, JOBFLEET_PACK_WARM_UP: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    // JOBFLEET_PACK_WARM_UP: the pack prepares its caches while it waits for the program, and runs the saved requests (policies/index.ts).
+    const env = { ...process.env, JOBFLEET_PACK_WARM_UP: "1", JOBFLEET_PACK_WARM_UP_REQUESTS: PACK_WARM_UP_FILE };
+    const child = spawn(process.execPath, packNodeArgs(packFile), { cwd: packDir, env, stdio: ["ignore", "pipe", "pipe"] });
     const early: EarlyPack = { file: packFile, packDir: path.resolve(packDir), child };
     child.once("error", (err) => (early.error = err));
     const killOnExit = () => child.kill("SIGKILL");

@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from "child_process";
 import { Worker } from "worker_threads";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as grpc from "@grpc/grpc-js";
@@ -9,6 +10,7 @@ import { AnalyzerClient } from "@pulumi/pulumi/proto/analyzer_grpc_pb";
 import * as pb from "@pulumi/pulumi/proto/analyzer_pb";
 import { engineStruct } from "./engineWire";
 import { BuildError, ensureBuilt, EarlyPack, PACK_SEMI_SPACE_MIB, packNodeArgs, packTarget, takeEarlyPack } from "./build";
+import { WARM_UP_FORMAT, WarmUpFile } from "../policies/lib/warmUp";
 
 /**
  * A client for a CrossGuard policy pack's analyzer, used the way the Pulumi engine uses it during
@@ -129,6 +131,8 @@ export interface StartOptions {
     /** Deadline of each gRPC call (default 5 minutes). */
     rpcTimeoutMs?: number;
     env?: NodeJS.ProcessEnv;
+    /** Where a compiled pack's GetAnalyzerInfo answer is kept between runs (`configureAhead`); default beside the compiled pack. */
+    keptInfoFile?: string;
 }
 
 /** Young-generation size (MiB) of the compiled pack's process, as `npm run preview` gives its own. */
@@ -310,6 +314,99 @@ export function validateAgainstSchema(value: unknown, schema: Schema, where: str
     return problems;
 }
 
+function infoFromProto(res: pb.AnalyzerInfo): AnalyzerInfo {
+    const initialConfig: AnalyzerInfo["initialConfig"] = {};
+    res.getInitialconfigMap().forEach((c, k) => {
+        initialConfig[k] = { enforcementLevel: levelFromProto(c.getEnforcementlevel()), properties: c.getProperties()?.toJavaScript() };
+    });
+    return {
+        name: res.getName(),
+        version: res.getVersion(),
+        displayName: res.getDisplayname() || undefined,
+        description: res.getDescription() || undefined,
+        supportsConfig: res.getSupportsconfig(),
+        initialConfig,
+        policies: res.getPoliciesList().map((p) => {
+            const schema = p.getConfigschema();
+            return {
+                name: p.getName(),
+                displayName: p.getDisplayname() || undefined,
+                description: p.getDescription(),
+                enforcementLevel: levelFromProto(p.getEnforcementlevel()),
+                severity: severityFromProto(p.getSeverity()),
+                remediationSteps: p.getRemediationSteps() || undefined,
+                url: p.getUrl() || undefined,
+                tags: p.getTagsList(),
+                type: p.getPolicyType() === pb.PolicyType.POLICY_TYPE_RESOURCE ? "resource" : p.getPolicyType() === pb.PolicyType.POLICY_TYPE_STACK ? "stack" : "unknown",
+                configSchema: schema
+                    ? { properties: (schema.getProperties()?.toJavaScript() ?? {}) as Record<string, Record<string, unknown>>, required: schema.getRequiredList() }
+                    : undefined,
+            };
+        }),
+    };
+}
+
+/** Where a compiled pack's GetAnalyzerInfo answer is kept between runs: by the bundle and the files the SDK reads at start. */
+function keptInfoFileFor(packFile: string, packDir: string): string {
+    const hash = crypto.createHash("sha256").update(packFile);
+    for (const f of ["package.json", "PulumiPolicy.yaml"]) {
+        try {
+            hash.update(`\0${f}\0`).update(fs.readFileSync(path.join(packDir, f)));
+        } catch {
+            hash.update(`\0${f}\0-`);
+        }
+    }
+    return path.join(path.dirname(packFile), `pack-info-${hash.digest("hex").slice(0, 20)}.json`);
+}
+
+function readText(file: string): string | undefined {
+    try {
+        return fs.readFileSync(file, "utf8");
+    } catch {
+        return undefined;
+    }
+}
+
+function writeKeptInfo(file: string, text: string): void {
+    try {
+        const tmp = `${file}.${process.pid}.tmp`;
+        fs.writeFileSync(tmp, text);
+        fs.renameSync(tmp, file);
+    } catch {
+        // Not kept: the next run waits for the pack's answer.
+    }
+}
+
+export interface StackConfigureOptions {
+    stack: string;
+    project: string;
+    organization?: string;
+    dryRun?: boolean;
+    tags?: Record<string, string>;
+}
+
+function configureRequest(resolved: Record<string, ResolvedPolicyConfig>): pb.ConfigureAnalyzerRequest {
+    const req = new pb.ConfigureAnalyzerRequest();
+    const map = req.getPolicyconfigMap();
+    for (const [name, c] of Object.entries(resolved)) {
+        const pc = new pb.PolicyConfig();
+        pc.setEnforcementlevel(levelToProto(c.enforcementLevel));
+        pc.setProperties(Struct.fromJavaScript(c.properties as Record<string, never>));
+        map.set(name, pc);
+    }
+    return req;
+}
+
+function stackConfigureRequest(stack: StackConfigureOptions): pb.AnalyzerStackConfigureRequest {
+    const req = new pb.AnalyzerStackConfigureRequest();
+    req.setStack(stack.stack);
+    req.setProject(stack.project);
+    req.setOrganization(stack.organization ?? "organization");
+    req.setDryRun(stack.dryRun ?? true);
+    for (const [k, v] of Object.entries(stack.tags ?? {})) req.getTagsMap().set(k, v);
+    return req;
+}
+
 /**
  * The config the CLI would send: every policy at its declared level with its schema defaults,
  * `all` applied, then each policy's entry. Unlike the CLI, a policy name the pack does not have is
@@ -392,6 +489,10 @@ function resultFrom(res: pb.AnalyzeResponse): AnalyzeResult {
 export class PolicyAnalyzer {
     private info?: AnalyzerInfo;
     private closed = false;
+    /** Settles once the configuration sent from the ahead thread (`configureAhead`) has been answered. */
+    private aheadConfigured: Promise<void> = Promise.resolve();
+    /** The last GetAnalyzerInfo call, answered or not. */
+    private pendingInfo?: Promise<AnalyzerInfo>;
     /** Bumped whenever Configure or ConfigureStack changes what the pack was told; answers sent ahead belong to one epoch. */
     private configEpoch = 0;
     private configuredAs = { policies: "", stack: "" };
@@ -401,6 +502,9 @@ export class PolicyAnalyzer {
     /** The thread that sends the Analyze calls asked for ahead (tooling/analyzeAheadWorker.js); undefined: from this thread. */
     private aheadThread?: { worker: Worker; next: number; pending: Map<number, { resolve(b: Uint8Array): void; reject(e: Error): void }> } | null;
 
+    /** The kept answer `infoForConfigureAhead` read, until the pack's own answer arrives. */
+    private keptInfo?: string;
+
     private constructor(
         private readonly child: ChildProcess,
         private readonly client: AnalyzerClient,
@@ -408,6 +512,8 @@ export class PolicyAnalyzer {
         private readonly stderr: () => string,
         private readonly rpcTimeoutMs: number,
         private readonly port: number,
+        /** A compiled pack's kept GetAnalyzerInfo answer (`keptInfoFileFor`); undefined for a pack started as the CLI starts it. */
+        private readonly keptInfoFile?: string,
     ) {}
 
     /**
@@ -460,6 +566,7 @@ export class PolicyAnalyzer {
         const typeCheck = options.typeCheck ?? true;
         let args: string[];
         let early: EarlyPack | undefined;
+        let packFile: string | undefined;
         if (typeCheck) {
             // What the CLI runs for a nodejs pack: the run-policy-pack shim with the engine address (unused by packs) and the pack directory.
             args = [require.resolve("@pulumi/pulumi/cmd/run-policy-pack", { paths: [packDir, __dirname] }), "127.0.0.1:0", "."];
@@ -467,6 +574,7 @@ export class PolicyAnalyzer {
             let file: string;
             try {
                 file = (await ensureBuilt(packTarget(packDir))).file;
+                packFile = file;
             } catch (err) {
                 if (err instanceof BuildError) throw new PolicyPackStartError(`policy pack ${packDir} does not compile: ${err.message}`, "");
                 throw err;
@@ -530,7 +638,7 @@ export class PolicyAnalyzer {
             "grpc.max_receive_message_length": 400 * 1024 * 1024,
             "grpc.max_send_message_length": 400 * 1024 * 1024,
         });
-        return new PolicyAnalyzer(child, client, packDir, () => stderr, options.rpcTimeoutMs ?? 300_000, port);
+        return new PolicyAnalyzer(child, client, packDir, () => stderr, options.rpcTimeoutMs ?? 300_000, port, packFile && (options.keptInfoFile ?? keptInfoFileFor(packFile, packDir)));
     }
 
     /** Process id of the pack's analyzer server. */
@@ -554,58 +662,103 @@ export class PolicyAnalyzer {
         });
     }
 
-    async getAnalyzerInfo(): Promise<AnalyzerInfo> {
+    /** The pack's info as last received, or as asked for last (possibly still on its way), else asked for now. */
+    analyzerInfo(): Promise<AnalyzerInfo> {
+        return this.info ? Promise.resolve(this.info) : (this.pendingInfo ?? this.getAnalyzerInfo());
+    }
+
+    getAnalyzerInfo(): Promise<AnalyzerInfo> {
+        const pending = this.fetchAnalyzerInfo();
+        this.pendingInfo = pending;
+        pending.catch(() => undefined);
+        return pending;
+    }
+
+    private async fetchAnalyzerInfo(): Promise<AnalyzerInfo> {
         const res = await this.rpc<pb.AnalyzerInfo>("GetAnalyzerInfo", (m, o, cb) => this.client.getAnalyzerInfo(new Empty(), m, o, cb));
-        const initialConfig: AnalyzerInfo["initialConfig"] = {};
-        res.getInitialconfigMap().forEach((c, k) => {
-            initialConfig[k] = { enforcementLevel: levelFromProto(c.getEnforcementlevel()), properties: c.getProperties()?.toJavaScript() };
-        });
-        this.info = {
-            name: res.getName(),
-            version: res.getVersion(),
-            displayName: res.getDisplayname() || undefined,
-            description: res.getDescription() || undefined,
-            supportsConfig: res.getSupportsconfig(),
-            initialConfig,
-            policies: res.getPoliciesList().map((p) => {
-                const schema = p.getConfigschema();
-                return {
-                    name: p.getName(),
-                    displayName: p.getDisplayname() || undefined,
-                    description: p.getDescription(),
-                    enforcementLevel: levelFromProto(p.getEnforcementlevel()),
-                    severity: severityFromProto(p.getSeverity()),
-                    remediationSteps: p.getRemediationSteps() || undefined,
-                    url: p.getUrl() || undefined,
-                    tags: p.getTagsList(),
-                    type: p.getPolicyType() === pb.PolicyType.POLICY_TYPE_RESOURCE ? "resource" : p.getPolicyType() === pb.PolicyType.POLICY_TYPE_STACK ? "stack" : "unknown",
-                    configSchema: schema
-                        ? { properties: (schema.getProperties()?.toJavaScript() ?? {}) as Record<string, Record<string, unknown>>, required: schema.getRequiredList() }
-                        : undefined,
-                };
-            }),
-        };
+        this.info = infoFromProto(res);
+        if (this.keptInfoFile) {
+            const received = JSON.stringify(this.info);
+            if (received !== (this.keptInfo ?? readText(this.keptInfoFile))) writeKeptInfo(this.keptInfoFile, received);
+            this.keptInfo = undefined;
+        }
         return this.info;
     }
+
+    /**
+     * The info this compiled pack answered in an earlier run (`keptInfoFile`), so that the capture
+     * can configure the pack ahead without waiting for its first answer. A wrong one costs only
+     * time: the gate's own Configure, reconciled with the pack's real answer, then differs from the
+     * one sent ahead, and every answer asked for under that is dropped (`configured`).
+     */
+    private infoForConfigureAhead(): AnalyzerInfo | undefined {
+        if (this.info) return this.info;
+        if (!this.keptInfoFile) return undefined;
+        try {
+            const text = fs.readFileSync(this.keptInfoFile, "utf8");
+            const info = JSON.parse(text) as AnalyzerInfo;
+            this.keptInfo = text;
+            return info;
+        } catch {
+            return undefined;
+        }
+    }
+
 
     /**
      * Reconciles `config` (the contents of a --policy-pack-config file, or its path) with the
      * pack's schema as the CLI does, sends it with Configure, and returns what was sent.
      */
     async configure(config: PolicyPackConfigFile | string = {}): Promise<Record<string, ResolvedPolicyConfig>> {
-        const info = this.info ?? (await this.getAnalyzerInfo());
+        const info = await this.analyzerInfo();
         const resolved = reconcileConfig(info, typeof config === "string" ? loadPolicyPackConfig(config) : config);
-        const req = new pb.ConfigureAnalyzerRequest();
-        const map = req.getPolicyconfigMap();
-        for (const [name, c] of Object.entries(resolved)) {
-            const pc = new pb.PolicyConfig();
-            pc.setEnforcementlevel(levelToProto(c.enforcementLevel));
-            pc.setProperties(Struct.fromJavaScript(c.properties as Record<string, never>));
-            map.set(name, pc);
-        }
+        const req = configureRequest(resolved);
+        await this.aheadConfigured;
+        // The engine configures a pack once; sent ahead already (and answered), it is not sent again.
+        if (this.isConfiguredAs("policies", req.serializeBinary())) return resolved;
         await this.rpc<Empty>("Configure", (m, o, cb) => this.client.configure(req, m, o, cb));
         this.configured("policies", req.serializeBinary());
         return resolved;
+    }
+
+    /**
+     * Configure and ConfigureStack, sent from the ahead thread (`startAheadThread`) before any
+     * Analyze call asked for after this, without waiting for the answers: the capture can then run
+     * the program at once. Answers asked for ahead are kept only while a later Configure and
+     * ConfigureStack send exactly these requests; if the thread's calls fail, the calls held behind
+     * them fail too and the gate asks again. False (nothing sent) without a thread, or when neither
+     * the pack's info nor a kept answer of the same compiled pack is at hand.
+     */
+    configureAhead(config: PolicyPackConfigFile | string, stack: StackConfigureOptions): boolean {
+        const thread = this.aheadThread;
+        const info = thread && !this.closed ? this.infoForConfigureAhead() : undefined;
+        if (!thread || !info) return false;
+        const configure = configureRequest(reconcileConfig(info, typeof config === "string" ? loadPolicyPackConfig(config) : config)).serializeBinary();
+        const configureStack = stackConfigureRequest(stack).serializeBinary();
+        this.configured("policies", configure);
+        this.configured("stack", configureStack);
+        const id = thread.next++;
+        const done = new Promise<void>((resolve, reject) => {
+            thread.pending.set(id, { resolve: () => resolve(), reject });
+            thread.worker.postMessage({
+                id,
+                configure: [
+                    { method: "/pulumirpc.Analyzer/Configure", request: configure },
+                    { method: "/pulumirpc.Analyzer/ConfigureStack", request: configureStack },
+                ],
+            });
+        });
+        this.aheadConfigured = done.catch(() => {
+            // Nothing sent ahead under this configuration is used; the gate configures again.
+            this.configuredAs = { policies: "", stack: "" };
+            this.configEpoch++;
+            this.ahead.clear();
+        });
+        return true;
+    }
+
+    private isConfiguredAs(what: "policies" | "stack", request: Uint8Array): boolean {
+        return this.configuredAs[what] !== "" && this.configuredAs[what] === Buffer.from(request).toString("base64");
     }
 
     /** Notes what the pack was just configured with; answers asked for ahead under anything else are dropped. */
@@ -622,13 +775,10 @@ export class PolicyAnalyzer {
     }
 
     /** Tells the pack which stack it analyzes (stack tags reach policies as stackTags). */
-    async configureStack(stack: { stack: string; project: string; organization?: string; dryRun?: boolean; tags?: Record<string, string> }): Promise<void> {
-        const req = new pb.AnalyzerStackConfigureRequest();
-        req.setStack(stack.stack);
-        req.setProject(stack.project);
-        req.setOrganization(stack.organization ?? "organization");
-        req.setDryRun(stack.dryRun ?? true);
-        for (const [k, v] of Object.entries(stack.tags ?? {})) req.getTagsMap().set(k, v);
+    async configureStack(stack: StackConfigureOptions): Promise<void> {
+        const req = stackConfigureRequest(stack);
+        await this.aheadConfigured;
+        if (this.isConfiguredAs("stack", req.serializeBinary())) return;
         await this.rpc<pb.AnalyzerStackConfigureResponse>("ConfigureStack", (m, o, cb) => this.client.configureStack(req, m, o, cb));
         this.configured("stack", req.serializeBinary());
     }
@@ -676,6 +826,27 @@ export class PolicyAnalyzer {
         const answer = this.analyzeByThread(bytes) ?? this.rpc<pb.AnalyzeResponse>(`Analyze ${resource.urn}`, (m, o, cb) => this.client.analyze(req, m, o, cb));
         answer.catch(() => undefined);
         this.ahead.set(key, answer);
+    }
+
+    /**
+     * Saves the Analyze requests of the first resource of each type, for the next compiled pack to
+     * warm up on while it waits for the program (policies/lib/warmUp.ts): written atomically, so a
+     * pack starting meanwhile reads the previous file or this one whole.
+     */
+    saveWarmUp(resources: StackResource[], file: string): void {
+        const byUrn = indexByUrn(resources);
+        const seen = new Set<string>();
+        const analyze: string[] = [];
+        for (const r of resources) {
+            if (seen.has(r.type)) continue;
+            seen.add(r.type);
+            analyze.push(Buffer.from(this.analyzeRequest(r, byUrn).serializeBinary()).toString("base64"));
+        }
+        const contents: WarmUpFile = { format: WARM_UP_FORMAT, analyze };
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        const tmp = `${file}.${process.pid}.tmp`;
+        fs.writeFileSync(tmp, JSON.stringify(contents));
+        fs.renameSync(tmp, file);
     }
 
     /** AnalyzeStack: every resource with its final properties, parent, dependencies and property dependencies. */
@@ -726,7 +897,7 @@ export class PolicyAnalyzer {
      * Analyze for every resource, AnalyzeStack once. Violations are grouped per policy pack.
      */
     async evaluate(resources: StackResource[], options: Pick<EvaluateOptions, "config" | "stack"> = {}): Promise<PolicyEvaluation> {
-        const info = await this.getAnalyzerInfo();
+        const info = await this.analyzerInfo();
         await this.configure(options.config ?? {});
         if (options.stack) await this.configureStack(options.stack);
         // The engine analyzes resources as it registers them, several at a time; results keep the resources' order.

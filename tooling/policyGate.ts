@@ -1,6 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { CapturedResource, CaptureRun, onCaptureStarting, onResourceCaptured } from "./capture";
+import { PACK_WARM_UP_FILE } from "./build";
 import { compiledGate } from "./compiledGate";
 import { DEFAULT_PACK_DIR, PolicyAnalyzer, PolicyEvaluation, PolicyViolation, StackResource } from "./policyAnalyzer";
 import { PROJECT_ROOT } from "./stackConfig";
@@ -86,6 +87,9 @@ export function prestartPack(packDir = DEFAULT_PACK_DIR): void {
     const analyzer = PolicyAnalyzer.start({ packDir, typeCheck: false, signal: abort.signal });
     // Its failure is reported by the gate that takes it (or ignored if none does).
     analyzer.catch(() => undefined);
+    // The first call connects the channel and waits for the pack's first answer: asked for now, while
+    // the stack's config is read, rather than when the capture is about to start (the pack's info is kept).
+    void analyzer.then((a) => a.getAnalyzerInfo()).catch(() => undefined);
     const stopLookingAhead = lookAhead(analyzer, path.resolve(packDir));
     prestarted = { packDir: path.resolve(packDir), analyzer, abort, stopLookingAhead };
 }
@@ -105,17 +109,25 @@ function lookAhead(started: Promise<PolicyAnalyzer>, packDir: string): () => voi
         stopCaptured();
     };
     // Configured before the program runs: the program registers its resources in one burst that
-    // leaves the event loop no turn for the pack's answers until it is done.
+    // leaves this thread's event loop no turn for the pack's answers until it is done.
     const stopStarting = onCaptureStarting((current: CaptureRun) => {
         if (run !== undefined) return stop();
         run = current;
         const configFile = path.join(packDir, "config", `${current.stack}.json`);
         if (!fs.existsSync(configFile)) return stop();
+        const stack = { stack: current.stack, project: current.project };
+        // The configuration goes out from the ahead thread, ahead of the Analyze calls, without
+        // waiting for its answers; the capture waits only for the pack's info, when neither it nor
+        // the answer this compiled pack gave in an earlier run is at hand.
         ready = started
             .then(async (analyzer) => {
                 analyzer.startAheadThread();
-                await analyzer.configure(configFile);
-                await analyzer.configureStack({ stack: current.stack, project: current.project });
+                if (analyzer.configureAhead(configFile, stack)) return analyzer;
+                await analyzer.analyzerInfo();
+                if (!analyzer.configureAhead(configFile, stack)) {
+                    await analyzer.configure(configFile);
+                    await analyzer.configureStack(stack);
+                }
                 return analyzer;
             })
             .catch(() => undefined);
@@ -154,6 +166,7 @@ function startAnalyzer(options: GateOptions): Promise<PolicyAnalyzer> {
 export async function runPolicyGate(resources: StackResource[], options: GateOptions = {}): Promise<GateResult> {
     const configFile = resolvePackConfig(options);
     const started = Date.now();
+    const warmsUpNextPack = !options.analyzer && compiledGate() !== undefined;
     const analyzer = options.analyzer ?? (await startAnalyzer(options));
     const startMs = options.analyzer ? 0 : Date.now() - started;
     try {
@@ -163,6 +176,14 @@ export async function runPolicyGate(resources: StackResource[], options: GateOpt
             stack: options.stack ? { stack: options.stack, project: options.project ?? "jobfleet", organization: options.organization } : undefined,
         });
         const evaluateMs = Date.now() - evaluationStarted;
+        // For the next `npm run preview`'s pack to warm up on (tooling/build.ts startPackEarly).
+        if (warmsUpNextPack) {
+            try {
+                analyzer.saveWarmUp(resources, PACK_WARM_UP_FILE);
+            } catch {
+                // A read-only tree only means the next pack starts cold.
+            }
+        }
         const cwd = options.cwd ?? process.cwd();
         const stackUrn = resources.find((r) => r.type === "pulumi:pulumi:Stack")?.urn;
         const policies = renderPolicies(evaluation, { cwd, stackUrn });

@@ -8,14 +8,51 @@ import * as path from "path";
  * password, an SSM parameter's value, the provider's accessKey/secretKey...). A program that
  * passes a literal there still sends the engine a secret, so the wire form marks them too.
  *
- * Read from the installed SDK's own files, once, so the list follows the SDK version.
+ * Read from the installed SDK's own files, so the list follows the SDK version. A type's module is
+ * where the SDK's code generator puts it (`aws:ec2/securityGroup:SecurityGroup` in
+ * `ec2/securityGroup.js`), and is used only when it declares exactly that type; for any other type
+ * of the package (about one in a hundred is named otherwise, e.g. `datasync/s3location.js`) every
+ * module is read once. Reading every module (2,700 files) on each run took a tenth of a second.
  */
 
-let byType: Map<string, string[]> | undefined;
+const AWS_PACKAGE = "@pulumi/aws";
+const PROVIDER_TYPE = "pulumi:providers:aws";
 
-function scan(): Map<string, string[]> {
+let root: string | undefined;
+const byType = new Map<string, string[]>();
+let scanned = false;
+
+function sdkRoot(): string {
+    root ??= path.dirname(require.resolve(`${AWS_PACKAGE}/package.json`));
+    return root;
+}
+
+/** The type token a module declares, and the inputs it makes secret. */
+function readModule(file: string): { type: string; secretInputs: string[] } | undefined {
+    let text: string;
+    try {
+        text = fs.readFileSync(file, "utf8");
+    } catch {
+        return undefined;
+    }
+    const token = /__pulumiType = '([^']+)'/.exec(text)?.[1];
+    if (!token) return undefined;
+    const type = token.includes(":") ? token : `pulumi:providers:${token}`;
+    const secretInputs = text.includes("pulumi.secret(args") ? [...text.matchAll(/resourceInputs\["(\w+)"\] = args\?\.\w+ \? pulumi\.secret\(/g)].map((m) => m[1]) : [];
+    return { type, secretInputs };
+}
+
+/** Where the code generator puts a type's module: `aws:<module>/<camelName>:<Name>` → `<module>/<camelName>.js`. */
+export function conventionalModule(type: string): string | undefined {
+    if (type === PROVIDER_TYPE) return "provider.js";
+    const m = /^aws:([^/:]+)\/([^:]+):[^:]+$/.exec(type);
+    if (!m) return undefined;
+    return m[1] === "index" ? `${m[2]}.js` : path.join(m[1], `${m[2]}.js`);
+}
+
+/** Every module's type and secret inputs, read from all of the SDK's files. */
+export function scanSdkSecretInputs(): Map<string, string[]> {
     const out = new Map<string, string[]>();
-    const root = path.dirname(require.resolve("@pulumi/aws/package.json"));
     const visit = (dir: string) => {
         for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
             const full = path.join(dir, entry.name);
@@ -24,21 +61,34 @@ function scan(): Map<string, string[]> {
                 continue;
             }
             if (!entry.name.endsWith(".js")) continue;
-            const text = fs.readFileSync(full, "utf8");
-            if (!text.includes("pulumi.secret(args")) continue;
-            const token = /__pulumiType = '([^']+)'/.exec(text)?.[1];
-            if (!token) continue;
-            const type = token.includes(":") ? token : `pulumi:providers:${token}`;
-            const keys = [...text.matchAll(/resourceInputs\["(\w+)"\] = args\?\.\w+ \? pulumi\.secret\(/g)].map((m) => m[1]);
-            if (keys.length > 0) out.set(type, keys);
+            const found = readModule(full);
+            if (found) out.set(found.type, found.secretInputs);
         }
     };
-    visit(root);
+    visit(sdkRoot());
     return out;
 }
 
-/** The input names the SDK makes secret for a resource type (empty for most types). */
+/** A type's secret inputs from its conventional module alone; undefined when that module does not declare the type. */
+export function secretInputsByConvention(type: string): string[] | undefined {
+    const relative = conventionalModule(type);
+    const found = relative === undefined ? undefined : readModule(path.join(sdkRoot(), relative));
+    return found && found.type === type ? found.secretInputs : undefined;
+}
+
+/** The input names the SDK makes secret for a resource type (empty for most types, and for types of other packages). */
 export function sdkSecretInputs(type: string): string[] {
-    byType ??= scan();
+    if (type !== PROVIDER_TYPE && !type.startsWith("aws:")) return [];
+    const known = byType.get(type);
+    if (known) return known;
+    if (!scanned) {
+        const byConvention = secretInputsByConvention(type);
+        if (byConvention) {
+            byType.set(type, byConvention);
+            return byConvention;
+        }
+        for (const [t, inputs] of scanSdkSecretInputs()) byType.set(t, inputs);
+        scanned = true;
+    }
     return byType.get(type) ?? [];
 }

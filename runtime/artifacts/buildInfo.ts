@@ -180,28 +180,33 @@ function git(cwd: string, args: string[]): string {
 export function gitOrigin(artifactPath: string): GitOrigin | string {
     const dir = path.dirname(path.resolve(artifactPath));
     const file = path.basename(artifactPath);
-    // One call for the checkout and its branch (each git call costs tens of ms); on a branch with no
-    // commit yet the branch half fails, and the checkout is then asked for alone.
-    let branchOfHead: string | undefined;
+    // Two calls (each git call costs tens of ms): the file's status with the branch in its header
+    // (`## main...origin/main`, `## HEAD (no branch)` when detached, `## No commits yet on main`),
+    // then the last commit that changed the file.
+    let status: string[];
     try {
-        branchOfHead = git(dir, ["rev-parse", "--show-toplevel", "--abbrev-ref", "HEAD"]).split("\n")[1]?.trim();
-    } catch {
-        try {
-            git(dir, ["rev-parse", "--show-toplevel"]);
-        } catch {
-            return `${artifactPath} is not inside a git checkout (or git is not installed)`;
-        }
+        status = git(dir, ["status", "--porcelain", "--branch", "--", file]).split("\n");
+    } catch (err) {
+        const message = (err as Error).message;
+        return /not a git repository|ENOENT/.test(message) ? `${artifactPath} is not inside a git checkout (or git is not installed)` : `git could not describe ${artifactPath} (${message.split("\n")[0]})`;
     }
+    if (status.slice(1).some((line) => line.trim() !== "")) {
+        return `${artifactPath} has uncommitted changes or is untracked, so no commit describes its content`;
+    }
+    if (/^## (No commits yet|Initial commit) on /.test(status[0])) return `${artifactPath} is not committed`;
     try {
-        if (git(dir, ["status", "--porcelain", "--", file]) !== "") {
-            return `${artifactPath} has uncommitted changes or is untracked, so no commit describes its content`;
-        }
         const last = git(dir, ["log", "-1", "--format=%H %ct", "--", file]);
         if (last === "") return `${artifactPath} is not committed`;
         const [commitSha, seconds] = last.split(" ");
-        const branch = branchOfHead ?? git(dir, ["rev-parse", "--abbrev-ref", "HEAD"]);
-        return { commitSha, committedAt: new Date(Number(seconds) * 1000), branch: branch === "HEAD" ? "" : branch };
+        return { commitSha, committedAt: new Date(Number(seconds) * 1000), branch: branchOfStatusHeader(status[0]) };
     } catch (err) {
         return `git could not describe ${artifactPath} (${(err as Error).message.split("\n")[0]})`;
     }
+}
+
+/** The branch from `git status --branch`'s header; empty when HEAD is detached. */
+export function branchOfStatusHeader(header: string): string {
+    const name = header.replace(/^## /, "").replace(/^No commits yet on /, "").replace(/^Initial commit on /, "");
+    if (name.startsWith("HEAD (no branch)")) return "";
+    return name.split("...")[0].trim();
 }

@@ -19,7 +19,10 @@ export async function checkAwsAcceptance(resources: ReadonlyArray<Omit<Acceptanc
         .filter((r) => r.type.startsWith("aws:"))
         .map((r) => ({ urn: r.urn, type: r.type, inputs: revealSecrets(r.inputs ?? {}) as Record<string, unknown> }));
     const violations: AcceptanceViolation[] = [];
-    for (const resource of plain) {
+    for (const [i, resource] of plain.entries()) {
+        // A turn of the event loop now and then: the policy gate's calls to the pack, started
+        // before this check, proceed meanwhile (scripts/preview.ts runs both at once).
+        if (i % 16 === 15) await new Promise((resolve) => setImmediate(resolve));
         const report = (property: string, rule: string, message: string, source: string) => violations.push({ urn: resource.urn, type: resource.type, property, rule, message, source });
         checkNames(resource, report);
         checkFreeText(resource, report);

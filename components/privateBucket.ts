@@ -33,7 +33,7 @@ export interface PrivateBucketArgs {
     childNames?: "suffixed" | "bucket-name" | Partial<Record<PrivateBucketChild, string>>;
     /**
      * The component that created the bucket and its settings directly, before they moved into a
-     * PrivateBucket. Every child then carries `aliases: [{ parent: movedFrom }]`, so a stack deployed
+     * PrivateBucket. Every child then carries an alias with movedFrom's URN as parent, so a stack deployed
      * before the move keeps (updates in place) the bucket instead of replacing it. New buckets leave it unset.
      */
     movedFrom?: pulumi.Resource;
@@ -146,7 +146,9 @@ export class PrivateBucket extends pulumi.ComponentResource {
         const childOpts = (extra: pulumi.CustomResourceOptions = {}): pulumi.CustomResourceOptions => ({
             ...extra,
             parent: this,
-            ...(args.movedFrom ? { aliases: [{ parent: args.movedFrom }] } : {}),
+            // By URN: the same alias spec on the wire as `{ parent: movedFrom }`, which makes the SDK
+            // walk the whole resource object graph of movedFrom twice per child (containsUnknowns).
+            ...(args.movedFrom ? { aliases: [{ parent: args.movedFrom.urn }] } : {}),
         });
 
         const bucket = new aws.s3.Bucket(name, { forceDestroy: args.forceDestroy ?? false, tags: args.tags ?? {} }, childOpts());

@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { CONFIG_KEYS, ConfigValidationError, FARGATE_MEMORY_BY_CPU, fargateSizeProblem, validateConfig } from "../config";
@@ -173,5 +174,25 @@ describe("stack config", () => {
         assert.equal(source.config["jobfleet:logRetentionDays"], "14", "stack value overrides the default");
         assert.equal(source.config["jobfleet:apiCorsAllowedOrigins"], JSON.stringify(["https://staging.jobfleet.example.com", "http://localhost:3000"]));
         assert.throws(() => loadStackConfig("nosuchstack"), /Pulumi\.nosuchstack\.yaml: no such file/);
+    });
+
+    it("reads an edited stack file anew, and reports invalid YAML every time, though parsed files are kept by content", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-config-"));
+        try {
+            fs.copyFileSync(path.join(PROJECT_ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+            const stackFile = path.join(dir, "Pulumi.x.yaml");
+            const write = (retention: string) => fs.writeFileSync(stackFile, `config:\n  jobfleet:logRetentionDays: ${retention}\n  jobfleet:tags:\n    team: "a: b"\n`);
+            write("30");
+            const first = loadStackConfig("x", undefined, dir);
+            assert.deepEqual(loadStackConfig("x", undefined, dir), first);
+            assert.equal(first.config["jobfleet:logRetentionDays"], "30");
+            assert.equal(first.config["jobfleet:tags"], JSON.stringify({ team: "a: b" }));
+            write("90");
+            assert.equal(loadStackConfig("x", undefined, dir).config["jobfleet:logRetentionDays"], "90");
+            fs.writeFileSync(stackFile, "config:\n  a: [1, 2\n");
+            for (let i = 0; i < 2; i++) assert.throws(() => loadStackConfig("x", undefined, dir), /Pulumi\.x\.yaml: not valid YAML/);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });

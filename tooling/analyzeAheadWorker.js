@@ -53,7 +53,11 @@ parentPort.on("message", (message) => {
     configured
         .then(() => call(workerData.method, message.request))
         .then(
-            (response) => parentPort.postMessage({ id, response }),
+            (response) => {
+                // A copy of exactly the answer's bytes, handed over: the Buffer gRPC gives may be a view of a larger pool.
+                const owned = new Uint8Array(response);
+                parentPort.postMessage({ id, response: owned }, [owned.buffer]);
+            },
             (err) => parentPort.postMessage({ id, error: err.message }),
         );
 });

@@ -553,7 +553,9 @@ export class PolicyAnalyzer {
         const id = thread.next++;
         return new Promise<Uint8Array>((resolve, reject) => {
             thread.pending.set(id, { resolve, reject });
-            thread.worker.postMessage({ id, request });
+            // Handed over, not copied: the caller keeps no use for the bytes (analyzeAhead has made its key).
+            const owned = request.byteOffset === 0 && request.byteLength === request.buffer.byteLength ? request : request.slice();
+            thread.worker.postMessage({ id, request: owned }, [owned.buffer as ArrayBuffer]);
         }).then((bytes) => pb.AnalyzeResponse.deserializeBinary(bytes));
     }
 

@@ -1,6 +1,8 @@
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import * as YAML from "yaml";
+import { isDeepStrictEqual } from "util";
+import type * as YAML from "yaml";
 import { PROJECT } from "../config";
 
 export const PROJECT_ROOT = path.resolve(__dirname, "..");
@@ -22,13 +24,40 @@ export class StackConfigFileError extends Error {
     }
 }
 
+/** Parsed stack and project files, by content: the YAML parser's load and first parse were a tenth of a second of every preview. */
+const PARSED_YAML_DIR = path.join(PROJECT_ROOT, "node_modules", ".cache", "jobfleet", "yaml");
+
 function readYaml(file: string): unknown {
     if (!fs.existsSync(file)) throw new StackConfigFileError(file, "no such file");
+    const text = fs.readFileSync(file, "utf8");
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const yamlVersion = (require("yaml/package.json") as { version: string }).version;
+    const kept = path.join(PARSED_YAML_DIR, `${crypto.createHash("sha256").update(`yaml ${yamlVersion}\0${text}`).digest("hex").slice(0, 32)}.json`);
     try {
-        return YAML.parse(fs.readFileSync(file, "utf8"));
+        return (JSON.parse(fs.readFileSync(kept, "utf8")) as { value: unknown }).value;
+    } catch {
+        // Not parsed before (or unreadable): parse it now.
+    }
+    let value: unknown;
+    try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        value = (require("yaml") as typeof YAML).parse(text);
     } catch (err) {
         throw new StackConfigFileError(file, `not valid YAML (${(err as Error).message})`);
     }
+    // Kept only when JSON gives back exactly the parsed value (no dates, non-finite numbers, undefined...).
+    const json = JSON.stringify({ value });
+    if (json !== undefined && isDeepStrictEqual((JSON.parse(json) as { value: unknown }).value, value)) {
+        try {
+            fs.mkdirSync(PARSED_YAML_DIR, { recursive: true });
+            const tmp = `${kept}.${process.pid}.tmp`;
+            fs.writeFileSync(tmp, json);
+            fs.renameSync(tmp, kept);
+        } catch {
+            // A read-only tree parses again next time.
+        }
+    }
+    return value;
 }
 
 function qualify(key: string, project: string): string {

@@ -23,6 +23,7 @@ import {
     environmentForPullRequest,
     branchOfStatusHeader,
     gitOrigin,
+    keptGitOrigin,
     legacyArtifactKey,
     parseArtifactKey,
     resolveBuildInfo,
@@ -196,6 +197,55 @@ describe("gitOrigin on a real repository", function () {
         assert.equal(branchOfStatusHeader("## feature/x"), "feature/x");
         assert.equal(branchOfStatusHeader("## No commits yet on main"), "main");
         assert.equal(branchOfStatusHeader("## HEAD (no branch)"), "");
+    });
+
+    it("keeps what git said about a committed, clean file until a commit, an edit or a checkout changes it", () => {
+        const cache = fs.mkdtempSync(path.join(os.tmpdir(), "git-origin-cache-"));
+        const file = path.join(repo, "a.tar.gz");
+        const withoutGit = <T>(f: () => T): T => {
+            const saved = process.env.PATH;
+            process.env.PATH = "";
+            try {
+                return f();
+            } finally {
+                process.env.PATH = saved;
+            }
+        };
+        try {
+            const first = keptGitOrigin(file, cache);
+            assert.equal(typeof first, "object");
+            // Answered from what was kept: with no git on PATH, gitOrigin itself would fail.
+            assert.match(String(withoutGit(() => gitOrigin(file))), /not inside a git checkout \(or git is not installed\)/);
+            assert.deepEqual(withoutGit(() => keptGitOrigin(file, cache)), first);
+
+            fs.writeFileSync(path.join(repo, "other.txt"), "z");
+            git("commit", "-q", "-am", "another unrelated commit");
+            assert.deepEqual(keptGitOrigin(file, cache), first, "an unrelated commit: asked again, same answer");
+
+            fs.writeFileSync(file, "build 3");
+            assert.match(String(keptGitOrigin(file, cache)), /has uncommitted changes/);
+            git("commit", "-q", "-am", "build 3");
+            const third = keptGitOrigin(file, cache) as { commitSha: string; branch: string };
+            assert.equal(third.commitSha, git("rev-parse", "HEAD"));
+            assert.notEqual(third.commitSha, (first as { commitSha: string }).commitSha);
+
+            git("checkout", "-q", "--detach");
+            try {
+                assert.equal((keptGitOrigin(file, cache) as { branch: string }).branch, "");
+            } finally {
+                git("checkout", "-q", "main");
+            }
+            assert.equal((keptGitOrigin(file, cache) as { branch: string }).branch, "main");
+            assert.ok(fs.readdirSync(cache).length >= 3);
+            // Nothing is kept for an answer that says why git cannot describe a file.
+            fs.writeFileSync(path.join(repo, "c.tar.gz"), "untracked");
+            const before = fs.readdirSync(cache).length;
+            assert.match(String(keptGitOrigin(path.join(repo, "c.tar.gz"), cache)), /uncommitted changes or is untracked/);
+            assert.equal(fs.readdirSync(cache).length, before);
+            fs.rmSync(path.join(repo, "c.tar.gz"));
+        } finally {
+            fs.rmSync(cache, { recursive: true, force: true });
+        }
     });
 
     it("says a file in a repository with no commit yet is not committed", () => {

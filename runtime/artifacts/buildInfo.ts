@@ -1,4 +1,6 @@
 import { execFileSync } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
 import * as path from "path";
 import { ArtifactArgumentError, checkBuildTime, checkCommitSha, formatBuildTime } from "./keys";
 
@@ -127,7 +129,7 @@ export function resolveBuildInfo(options: ResolveBuildInfoOptions): ResolvedBuil
         if (explicitCommit !== undefined) {
             reason = `${labels.commitSha} is set explicitly, so git cannot stand in for its build time`;
         } else if (options.gitFallback) {
-            const origin = (options.gitFallback.probe ?? gitOrigin)(options.gitFallback.artifactPath);
+            const origin = (options.gitFallback.probe ?? keptGitOrigin)(options.gitFallback.artifactPath);
             if (typeof origin === "string") {
                 reason = origin;
             } else {
@@ -209,4 +211,100 @@ export function branchOfStatusHeader(header: string): string {
     const name = header.replace(/^## /, "").replace(/^No commits yet on /, "").replace(/^Initial commit on /, "");
     if (name.startsWith("HEAD (no branch)")) return "";
     return name.split("...")[0].trim();
+}
+
+/** Where `keptGitOrigin` keeps what git said, beside the project's other build caches (outside git). */
+export const GIT_ORIGIN_CACHE_DIR = path.join(__dirname, "..", "..", "node_modules", ".cache", "jobfleet", "git-origin");
+
+function statKey(file: string): string {
+    try {
+        const s = fs.statSync(file, { bigint: true });
+        return `${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.ino}`;
+    } catch {
+        return "-";
+    }
+}
+
+/**
+ * What decides `gitOrigin`'s answer for a committed, unmodified file, without running git: the
+ * file's path and stat, HEAD, the ref HEAD names (loose and packed), and the index. A commit,
+ * checkout, reset, rebase, `git add` or edit of the file changes one of them. Undefined when the
+ * file is not inside a checkout git can be read in this way.
+ */
+export function gitOriginKey(artifactPath: string): string | undefined {
+    // git's own environment overrides point it elsewhere than the checkout found here.
+    if (["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY"].some((v) => process.env[v])) return undefined;
+    const file = path.resolve(artifactPath);
+    let dir = path.dirname(file);
+    let dotGit: string | undefined;
+    for (;;) {
+        const candidate = path.join(dir, ".git");
+        if (fs.existsSync(candidate)) {
+            dotGit = candidate;
+            break;
+        }
+        const up = path.dirname(dir);
+        if (up === dir) return undefined;
+        dir = up;
+    }
+    try {
+        let gitDir = dotGit;
+        if (fs.statSync(dotGit).isFile()) {
+            const target = /^gitdir: (.+)$/m.exec(fs.readFileSync(dotGit, "utf8"))?.[1]?.trim();
+            if (!target) return undefined;
+            gitDir = path.resolve(dir, target);
+        }
+        const commonFile = path.join(gitDir, "commondir");
+        const commonDir = fs.existsSync(commonFile) ? path.resolve(gitDir, fs.readFileSync(commonFile, "utf8").trim()) : gitDir;
+        const head = fs.readFileSync(path.join(gitDir, "HEAD"), "utf8").trim();
+        const ref = /^ref: (.+)$/.exec(head)?.[1];
+        const parts = [
+            file,
+            statKey(file),
+            head,
+            ref ? statKey(path.join(commonDir, ref)) : "detached",
+            statKey(path.join(commonDir, "packed-refs")),
+            statKey(path.join(gitDir, "index")),
+        ];
+        return crypto.createHash("sha256").update(parts.join("\0")).digest("hex").slice(0, 32);
+    } catch {
+        return undefined;
+    }
+}
+
+/**
+ * `gitOrigin`, with each answer for a committed, unmodified file kept under `gitOriginKey`: the two
+ * git calls cost a preview tens of milliseconds, each time. Answers that say why git cannot
+ * describe the file are never kept, so they always come from git itself.
+ */
+export function keptGitOrigin(artifactPath: string, cacheDir = GIT_ORIGIN_CACHE_DIR): GitOrigin | string {
+    const key = gitOriginKey(artifactPath);
+    const kept = key === undefined ? undefined : path.join(cacheDir, `${key}.json`);
+    if (kept) {
+        try {
+            const stored = JSON.parse(fs.readFileSync(kept, "utf8")) as { commitSha?: unknown; committedAt?: unknown; branch?: unknown };
+            const committedAt = new Date(String(stored.committedAt));
+            if (typeof stored.commitSha === "string" && /^[0-9a-f]{40}$/.test(stored.commitSha) && !Number.isNaN(committedAt.getTime()) && typeof stored.branch === "string") {
+                return { commitSha: stored.commitSha, committedAt, branch: stored.branch };
+            }
+        } catch {
+            // Not kept yet: ask git.
+        }
+    }
+    const fileBefore = statKey(path.resolve(artifactPath));
+    const origin = gitOrigin(artifactPath);
+    // Kept under the state git left behind: `git status` may rewrite the index as it refreshes it.
+    const after = gitOriginKey(artifactPath);
+    if (after !== undefined && typeof origin !== "string" && statKey(path.resolve(artifactPath)) === fileBefore) {
+        const keptAfter = path.join(cacheDir, `${after}.json`);
+        try {
+            fs.mkdirSync(cacheDir, { recursive: true });
+            const tmp = `${keptAfter}.${process.pid}.tmp`;
+            fs.writeFileSync(tmp, JSON.stringify({ commitSha: origin.commitSha, committedAt: origin.committedAt.toISOString(), branch: origin.branch }));
+            fs.renameSync(tmp, keptAfter);
+        } catch {
+            // A read-only tree asks git next time.
+        }
+    }
+    return origin;
 }

@@ -53,16 +53,16 @@ for (const thread of [false, true]) describe(`policy gate: answers asked for ahe
         await analyzer.configureStack({ stack: "prod", project: "jobfleet" });
         // The same verdict either way for this policy; what matters is that the pack was asked again, under prod.
         const calls: string[] = [];
-        const client = (analyzer as unknown as { client: { analyze: (...a: unknown[]) => unknown } }).client;
-        const original = client.analyze.bind(client);
-        client.analyze = (...a: unknown[]) => {
-            calls.push("Analyze");
-            return original(...a);
+        const client = (analyzer as unknown as { client: { makeUnaryRequest: (method: string, ...a: unknown[]) => unknown } }).client;
+        const original = client.makeUnaryRequest;
+        client.makeUnaryRequest = (method: string, ...a: unknown[]) => {
+            calls.push(method.split("/").pop()!);
+            return original.call(client, method, ...a);
         };
         try {
             assert.deepStrictEqual(blocked(await analyzer.analyze(resource, [resource])), ["mandatory"]);
         } finally {
-            client.analyze = original;
+            client.makeUnaryRequest = original;
         }
         assert.deepStrictEqual(calls, ["Analyze"]);
     });

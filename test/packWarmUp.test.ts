@@ -76,23 +76,32 @@ describe("policy gate: the pack warmed up and configured ahead", function () {
             assert.strictEqual(analyzer.configureAhead({ [POLICY]: "advisory" }, { stack: "prod", project: "jobfleet" }), true);
             const resource = fn("api");
             analyzer.analyzeAhead(resource, new Map([[resource.urn, resource]]));
+            // What the CLI's own channel sends: Analyze as bytes (makeUnaryRequest), Configure and ConfigureStack by the generated methods.
             const sent: string[] = [];
-            const client = (analyzer as unknown as { client: Record<string, (...a: unknown[]) => unknown> }).client;
-            const originals = { configure: client.configure, configureStack: client.configureStack, analyze: client.analyze };
-            for (const method of Object.keys(originals) as Array<keyof typeof originals>) {
-                client[method] = (...a: unknown[]) => {
-                    sent.push(method);
-                    return originals[method].apply(client, a);
+            type Spied = Record<"makeUnaryRequest" | "configure" | "configureStack", (...a: unknown[]) => unknown>;
+            const client = (analyzer as unknown as { client: Spied }).client;
+            const originals = { makeUnaryRequest: client.makeUnaryRequest, configure: client.configure, configureStack: client.configureStack };
+            client.makeUnaryRequest = (...a: unknown[]) => {
+                sent.push(String(a[0]).split("/").pop()!);
+                return originals.makeUnaryRequest.apply(client, a);
+            };
+            for (const m of ["configure", "configureStack"] as const) {
+                client[m] = (...a: unknown[]) => {
+                    sent.push(m === "configure" ? "Configure" : "ConfigureStack");
+                    return originals[m].apply(client, a);
                 };
             }
             try {
                 await analyzer.configure({ [POLICY]: "advisory" });
                 await analyzer.configureStack({ stack: "prod", project: "jobfleet" });
                 assert.deepStrictEqual(levels(await analyzer.analyze(resource, [resource])), ["advisory"]);
+                await analyzer.configure({});
+                assert.deepStrictEqual(levels(await analyzer.analyze(resource, [resource])), ["mandatory"]);
             } finally {
                 Object.assign(client, originals);
             }
-            assert.deepStrictEqual(sent, []);
+            // Nothing until the configuration changes: then Configure, and Analyze asked anew.
+            assert.deepStrictEqual(sent, ["Configure", "Analyze"]);
         } finally {
             await analyzer.close();
         }

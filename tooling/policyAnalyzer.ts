@@ -8,7 +8,8 @@ import { Empty } from "google-protobuf/google/protobuf/empty_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { AnalyzerClient } from "@pulumi/pulumi/proto/analyzer_grpc_pb";
 import * as pb from "@pulumi/pulumi/proto/analyzer_pb";
-import { engineStruct } from "./engineWire";
+import { engineProperties, engineStruct } from "./engineWire";
+import { lengthDelimited, structBytes } from "./structWire";
 import { BuildError, ensureBuilt, EarlyPack, PACK_SEMI_SPACE_MIB, packNodeArgs, packTarget, takeEarlyPack } from "./build";
 import { WARM_UP_FORMAT, WarmUpFile } from "../policies/lib/warmUp";
 
@@ -141,6 +142,9 @@ export const SEMI_SPACE_MIB = PACK_SEMI_SPACE_MIB;
 /** Analyze calls in flight at once: enough that the pack never waits for the next request (the answers keep the resources' order). */
 const ANALYZE_CONCURRENCY = 32;
 
+const ANALYZE_METHOD = "/pulumirpc.Analyzer/Analyze";
+const ANALYZE_STACK_METHOD = "/pulumirpc.Analyzer/AnalyzeStack";
+
 const LEVELS: EnforcementLevel[] = ["advisory", "mandatory", "remediate", "disabled"];
 
 function levelToProto(level: EnforcementLevel): pb.EnforcementLevel {
@@ -198,6 +202,22 @@ function toStruct(type: string, value: Record<string, unknown> | undefined): Str
     return engineStruct(type, value);
 }
 
+/** Field 2 (`properties`) of AnalyzeRequest and AnalyzerResource: the Struct's bytes, written directly (tooling/structWire.ts). */
+function propertiesField(type: string, value: Record<string, unknown> | undefined): Uint8Array {
+    return lengthDelimited(0x12, structBytes(engineProperties(type, value)));
+}
+
+/**
+ * A message whose fields are written in field order as google-protobuf writes them: `head` holds
+ * field 1 (type), then field 2 (properties), then `tail` the fields after it. The same bytes as
+ * one google-protobuf message with all of them set.
+ */
+function withProperties(head: { serializeBinary(): Uint8Array }, properties: Uint8Array, tail: { serializeBinary(): Uint8Array }): Uint8Array {
+    return Buffer.concat([head.serializeBinary(), properties, tail.serializeBinary()]);
+}
+
+const passBytes = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
 export function nameFromUrn(urn: string): string {
     const i = urn.lastIndexOf("::");
     return i >= 0 ? urn.slice(i + 2) : urn;
@@ -228,10 +248,21 @@ function indexByUrn(resources: readonly StackResource[]): Map<string, StackResou
     return byUrn;
 }
 
+/** Provider messages by provider reference, per resource list: every resource of a provider carries the same one. */
+const providerMessages = new WeakMap<ReadonlyMap<string, StackResource>, Map<string, pb.AnalyzerProviderResource>>();
+
 function providerResource(r: StackResource, byUrn: ReadonlyMap<string, StackResource>): pb.AnalyzerProviderResource | undefined {
     if (!r.provider) return undefined;
-    const i = r.provider.lastIndexOf("::");
-    const urn = i >= 0 ? r.provider.slice(0, i) : r.provider;
+    let known = providerMessages.get(byUrn);
+    if (!known) providerMessages.set(byUrn, (known = new Map()));
+    let p = known.get(r.provider);
+    if (!p) known.set(r.provider, (p = providerMessage(r.provider, byUrn)));
+    return p;
+}
+
+function providerMessage(reference: string, byUrn: ReadonlyMap<string, StackResource>): pb.AnalyzerProviderResource {
+    const i = reference.lastIndexOf("::");
+    const urn = i >= 0 ? reference.slice(0, i) : reference;
     const provider = byUrn.get(urn);
     const p = new pb.AnalyzerProviderResource();
     p.setUrn(urn);
@@ -524,7 +555,7 @@ export class PolicyAnalyzer {
         if (this.aheadThread !== undefined || this.closed) return;
         try {
             const worker = new Worker(path.join(__dirname, "analyzeAheadWorker.js"), {
-                workerData: { port: this.port, grpcModule: require.resolve("@grpc/grpc-js", { paths: [__dirname] }), method: "/pulumirpc.Analyzer/Analyze", timeoutMs: this.rpcTimeoutMs },
+                workerData: { port: this.port, grpcModule: require.resolve("@grpc/grpc-js", { paths: [__dirname] }), method: ANALYZE_METHOD, timeoutMs: this.rpcTimeoutMs },
             });
             worker.unref();
             const thread = { worker, next: 0, pending: new Map<number, { resolve(b: Uint8Array): void; reject(e: Error): void }>() };
@@ -554,7 +585,8 @@ export class PolicyAnalyzer {
         return new Promise<Uint8Array>((resolve, reject) => {
             thread.pending.set(id, { resolve, reject });
             // Handed over, not copied: the caller keeps no use for the bytes (analyzeAhead has made its key).
-            const owned = request.byteOffset === 0 && request.byteLength === request.buffer.byteLength ? request : request.slice();
+            // A Buffer may be a view of Node's shared pool: only a request that owns its whole buffer is handed over as it is.
+            const owned = request.byteOffset === 0 && request.byteLength === request.buffer.byteLength ? request : Uint8Array.prototype.slice.call(request);
             thread.worker.postMessage({ id, request: owned }, [owned.buffer as ArrayBuffer]);
         }).then((bytes) => pb.AnalyzeResponse.deserializeBinary(bytes));
     }
@@ -785,16 +817,21 @@ export class PolicyAnalyzer {
         this.configured("stack", req.serializeBinary());
     }
 
-    private analyzeRequest(resource: StackResource, byUrn: ReadonlyMap<string, StackResource>): pb.AnalyzeRequest {
-        const req = new pb.AnalyzeRequest();
-        req.setUrn(resource.urn);
-        req.setType(resource.type);
-        req.setName(nameFromUrn(resource.urn));
-        req.setProperties(toStruct(resource.type, resource.inputs));
-        req.setOptions(resourceOptions(resource));
+    /** The AnalyzeRequest's bytes, as google-protobuf would write the message. */
+    private analyzeRequest(resource: StackResource, byUrn: ReadonlyMap<string, StackResource>): Uint8Array {
+        const head = new pb.AnalyzeRequest();
+        head.setType(resource.type);
+        const tail = new pb.AnalyzeRequest();
+        tail.setUrn(resource.urn);
+        tail.setName(nameFromUrn(resource.urn));
+        tail.setOptions(resourceOptions(resource));
         const provider = providerResource(resource, byUrn);
-        if (provider) req.setProvider(provider);
-        return req;
+        if (provider) tail.setProvider(provider);
+        return withProperties(head, propertiesField(resource.type, resource.inputs), tail);
+    }
+
+    private sendAnalyze(what: string, request: Uint8Array): Promise<pb.AnalyzeResponse> {
+        return this.rpc<pb.AnalyzeResponse>(what, (m, o, cb) => this.client.makeUnaryRequest(ANALYZE_METHOD, passBytes, pb.AnalyzeResponse.deserializeBinary, request, m, o, (err, res) => cb(err, res!)));
     }
 
     /** Analyze: one resource's inputs, as before the engine registers it. `stack` lets the provider resource be resolved. */
@@ -809,7 +846,7 @@ export class PolicyAnalyzer {
                 if (res) return resultFrom(res);
             }
         }
-        return resultFrom(await this.rpc<pb.AnalyzeResponse>(`Analyze ${resource.urn}`, (m, o, cb) => this.client.analyze(req, m, o, cb)));
+        return resultFrom(await this.sendAnalyze(`Analyze ${resource.urn}`, req));
     }
 
     /**
@@ -821,11 +858,10 @@ export class PolicyAnalyzer {
      */
     analyzeAhead(resource: StackResource, byUrn: ReadonlyMap<string, StackResource>): void {
         if (this.closed) return;
-        const req = this.analyzeRequest(resource, byUrn);
-        const bytes = req.serializeBinary();
+        const bytes = this.analyzeRequest(resource, byUrn);
         const key = this.aheadKey(bytes);
         if (this.ahead.has(key)) return;
-        const answer = this.analyzeByThread(bytes) ?? this.rpc<pb.AnalyzeResponse>(`Analyze ${resource.urn}`, (m, o, cb) => this.client.analyze(req, m, o, cb));
+        const answer = this.aheadThread ? this.analyzeByThread(bytes)! : this.sendAnalyze(`Analyze ${resource.urn}`, bytes);
         answer.catch(() => undefined);
         this.ahead.set(key, answer);
     }
@@ -842,7 +878,7 @@ export class PolicyAnalyzer {
         for (const r of resources) {
             if (seen.has(r.type)) continue;
             seen.add(r.type);
-            analyze.push(Buffer.from(this.analyzeRequest(r, byUrn).serializeBinary()).toString("base64"));
+            analyze.push(Buffer.from(this.analyzeRequest(r, byUrn)).toString("base64"));
         }
         const contents: WarmUpFile = { format: WARM_UP_FORMAT, analyze };
         fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -856,42 +892,42 @@ export class PolicyAnalyzer {
         return this.sendAnalyzeStack(await this.analyzeStackRequest(resources));
     }
 
-    private async sendAnalyzeStack(req: pb.AnalyzeStackRequest): Promise<AnalyzeResult> {
-        return resultFrom(await this.rpc<pb.AnalyzeResponse>("AnalyzeStack", (m, o, cb) => this.client.analyzeStack(req, m, o, cb)));
+    private async sendAnalyzeStack(req: Uint8Array): Promise<AnalyzeResult> {
+        return resultFrom(await this.rpc<pb.AnalyzeResponse>("AnalyzeStack", (m, o, cb) => this.client.makeUnaryRequest(ANALYZE_STACK_METHOD, passBytes, pb.AnalyzeResponse.deserializeBinary, req, m, o, (err, res) => cb(err, res!))));
     }
 
     /**
-     * The AnalyzeStack request, built a slice of resources at a time with a turn of the event loop
-     * between slices, so that `evaluate` builds it while the Analyze calls are in flight.
+     * The AnalyzeStack request's bytes (as google-protobuf would write the message), built a slice
+     * of resources at a time with a turn of the event loop between slices, so that `evaluate`
+     * builds it while the Analyze calls are in flight.
      */
-    private async analyzeStackRequest(resources: StackResource[], slice = 500): Promise<pb.AnalyzeStackRequest> {
+    private async analyzeStackRequest(resources: StackResource[], slice = 500): Promise<Uint8Array> {
         const byUrn = indexByUrn(resources);
-        const list: pb.AnalyzerResource[] = [];
+        const list: Uint8Array[] = [];
         for (let start = 0; start < resources.length; start += slice) {
             if (start > 0) await new Promise((resolve) => setImmediate(resolve));
             for (const r of resources.slice(start, start + slice)) {
-                const ar = new pb.AnalyzerResource();
-                ar.setUrn(r.urn);
-                ar.setType(r.type);
-                ar.setName(nameFromUrn(r.urn));
-                ar.setProperties(toStruct(r.type, r.outputs ?? r.inputs));
-                ar.setOptions(resourceOptions(r));
-                if (r.parent) ar.setParent(r.parent);
-                ar.setDependenciesList(r.dependencies ?? []);
-                const pd = ar.getPropertydependenciesMap();
+                const head = new pb.AnalyzerResource();
+                head.setType(r.type);
+                const tail = new pb.AnalyzerResource();
+                tail.setUrn(r.urn);
+                tail.setName(nameFromUrn(r.urn));
+                tail.setOptions(resourceOptions(r));
+                if (r.parent) tail.setParent(r.parent);
+                tail.setDependenciesList(r.dependencies ?? []);
+                const pd = tail.getPropertydependenciesMap();
                 for (const [k, urns] of Object.entries(r.propertyDependencies ?? {})) {
                     const deps = new pb.AnalyzerPropertyDependencies();
                     deps.setUrnsList(urns);
                     pd.set(k, deps);
                 }
                 const provider = providerResource(r, byUrn);
-                if (provider) ar.setProvider(provider);
-                list.push(ar);
+                if (provider) tail.setProvider(provider);
+                // AnalyzeStackRequest.resources is field 1, repeated.
+                list.push(lengthDelimited(0x0a, withProperties(head, propertiesField(r.type, r.outputs ?? r.inputs), tail)));
             }
         }
-        const req = new pb.AnalyzeStackRequest();
-        req.setResourcesList(list);
-        return req;
+        return Buffer.concat(list);
     }
 
     /**

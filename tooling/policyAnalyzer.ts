@@ -974,18 +974,27 @@ export class PolicyAnalyzer {
         };
     }
 
-    /** Closes the connection and stops the pack's process. */
-    async close(): Promise<void> {
+    /**
+     * Closes the connection and stops the pack's process; resolves once it has exited, or at once
+     * with `waitForExit: false` (a process about to exit, whose exit kills the pack regardless).
+     */
+    async close(options: { waitForExit?: boolean } = {}): Promise<void> {
         if (this.closed) return;
         this.closed = true;
         this.ahead.clear();
+        const wait = options.waitForExit ?? true;
         if (this.aheadThread) {
             const { worker } = this.aheadThread;
             this.aheadThread = null;
-            await worker.terminate().catch(() => undefined);
+            const terminated = worker.terminate().catch(() => undefined);
+            if (wait) await terminated;
         }
         this.client.close();
         if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+        if (!wait) {
+            this.child.kill("SIGTERM");
+            return;
+        }
         await new Promise<void>((resolve) => {
             const force = setTimeout(() => this.child.kill("SIGKILL"), 2000);
             this.child.once("exit", () => {

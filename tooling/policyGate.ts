@@ -190,7 +190,8 @@ export async function runPolicyGate(resources: StackResource[], options: GateOpt
         const verdict = renderVerdict(evaluation, resources.length, path.relative(cwd, configFile) || configFile);
         return { evaluation, policies, verdict, report: `${policies}\n${verdict}`, exitCode: evaluation.passed ? 0 : 1, configFile, resourceCount: resources.length, timings: { startMs, evaluateMs } };
     } finally {
-        if (!options.analyzer) await analyzer.close();
+        // The compiled CLI exits right after the verdict, and its exit kills the pack: it need not wait for the pack to go.
+        if (!options.analyzer) await analyzer.close({ waitForExit: compiledGate() === undefined });
     }
 }
 

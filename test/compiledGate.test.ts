@@ -160,6 +160,48 @@ describe("the compiled offline gate", function () {
             });
         });
 
+        it("defers @pulumi/aws's service namespaces: unloaded at import, the real classes on first use, resource references still come back as resources", async () => {
+            const lazy = JSON.stringify(path.join(PROJECT_ROOT, "tooling", "lazyClosure.ts"));
+            const script = [
+                `require(${lazy}).deferAwsServices(${JSON.stringify(PROJECT_ROOT)});`,
+                "const loaded = (svc) => Object.entries(require.cache).some(([f, m]) => f.endsWith(`/@pulumi/aws/${svc}/index.js`) && !require('util').types.isProxy(m.exports));",
+                'const pulumi = require("@pulumi/pulumi");',
+                'const aws = require("@pulumi/aws");',
+                "const afterImport = { rds: loaded('rds'), ecs: loaded('ecs'), lambda: loaded('lambda') };",
+                "pulumi.runtime.setMocks({ newResource: (a) => ({ id: a.name + '-id', state: a.inputs }), call: (a) => a.inputs }, 'p', 's', false);",
+                "// The mock monitor cannot read a resource back; only the object the reference turns into matters here.",
+                "process.on('unhandledRejection', () => undefined);",
+                "const ref = { [pulumi.runtime.specialSigKey]: pulumi.runtime.specialResourceSig, urn: 'urn:pulumi:s::p::aws:rds/instance:Instance::db', id: 'db-id' };",
+                "const db = pulumi.runtime.deserializeProperty(ref);",
+                'const real = require(require.resolve("@pulumi/aws/ec2/securityGroup", { paths: [process.cwd()] }));',
+                "console.log(JSON.stringify({ afterImport, afterRef: loaded('rds'), isInstance: db instanceof aws.rds.Instance, same: aws.ec2.SecurityGroup === real.SecurityGroup, keys: Object.keys(aws.ec2).includes('SecurityGroup'), enums: aws.ec2.InstanceType.T3_Micro }));",
+            ].join("\n");
+            const result = await run(["-r", require.resolve("ts-node/register/transpile-only"), "-e", script]);
+            assert.equal(result.code, 0, result.err);
+            assert.deepEqual(JSON.parse(result.out), { afterImport: { rds: false, ecs: false, lambda: true }, afterRef: true, isInstance: true, same: true, keys: true, enums: "t3.micro" });
+        });
+
+        it("stands in for each deferred service with exactly the resource modules its index registers", async () => {
+            const script = [
+                `const { scanAwsServices } = require(${JSON.stringify(path.join(PROJECT_ROOT, "tooling", "lazyClosure.ts"))});`,
+                'const path = require("path");',
+                'const root = path.dirname(require.resolve("@pulumi/aws/package.json"));',
+                'const pulumi = require("@pulumi/pulumi");',
+                "const registered = new Map();",
+                "const original = pulumi.runtime.registerResourceModule;",
+                "pulumi.runtime.registerResourceModule = (pkg, mod, m) => { if (pkg === 'aws') { const s = mod.split('/')[0]; registered.set(s, [...(registered.get(s) ?? []), mod]); } return original(pkg, mod, m); };",
+                "const services = scanAwsServices(root);",
+                "for (const s of services) require(path.join(root, s.name));",
+                "const differ = services.filter((s) => JSON.stringify([...s.modules].sort()) !== JSON.stringify([...(registered.get(s.name) ?? [])].sort())).map((s) => s.name);",
+                "console.log(JSON.stringify({ count: services.length, deferred: services.filter((s) => s.deferrable).length, differ }));",
+            ].join("\n");
+            const result = await run(["-r", require.resolve("ts-node/register/transpile-only"), "-e", script]);
+            assert.equal(result.code, 0, result.err);
+            const found = JSON.parse(result.out) as { count: number; deferred: number; differ: string[] };
+            assert.deepEqual(found.differ, []);
+            assert.ok(found.count > 200 && found.deferred > found.count - 20, result.out);
+        });
+
         it("keeps the Automation API unloaded at import, and gives its real classes and keys when read", async () => {
             const script = [
                 `require(${JSON.stringify(path.join(PROJECT_ROOT, "tooling", "lazyClosure.ts"))}).deferClosureSerializer(${JSON.stringify(PROJECT_ROOT)});`,

@@ -236,7 +236,7 @@ export const PROGRAM_TARGET: BuildTarget = { name: "program", entry: path.join(P
 export const PREVIEW_TARGET: BuildTarget = {
     name: "preview",
     entry: path.join(PROJECT_ROOT, "scripts", "preview.ts"),
-    preload: [DEFER_CLOSURE_SERIALIZER([PROJECT_ROOT])],
+    preload: [DEFER_CLOSURE_SERIALIZER([PROJECT_ROOT]), { module: path.join(PROJECT_ROOT, "tooling", "lazyClosure.ts"), call: "deferAwsServices", args: [PROJECT_ROOT] }],
 };
 
 /** The Analyze requests the early pack warms up on (policies/lib/warmUp.ts), saved by the last compiled gate run. */

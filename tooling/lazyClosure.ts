@@ -1,4 +1,7 @@
+import * as crypto from "crypto";
+import * as fs from "fs";
 import Module from "module";
+import * as path from "path";
 
 /**
  * `@pulumi/pulumi` loads its function serializer when it is imported (runtime/index.js re-exports
@@ -38,7 +41,7 @@ function cachedStub(file: string, exports: unknown): Module {
  * since the SDK's `__importStar` reads it at import; every other read, key listing or property
  * check loads the real module and answers from it.
  */
-function deferredNamespace(file: string): void {
+function deferredNamespace(file: string): () => object {
     let real: object | undefined;
     let stub: Module | undefined;
     const load = (): object => {
@@ -60,6 +63,7 @@ function deferredNamespace(file: string): void {
         set: (_t, key, value) => Reflect.set(load(), key, value),
     });
     stub = cachedStub(file, namespace);
+    return load;
 }
 
 /** Installs the stand-ins (serializer and Automation API) for the copies of `@pulumi/pulumi` that modules in `fromDirs` resolve to. */
@@ -96,6 +100,92 @@ export function deferClosureSerializer(...fromDirs: string[]): void {
                 continue;
             }
             if (!require.cache[file]) deferredNamespace(file);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// @pulumi/aws's service namespaces
+// ---------------------------------------------------------------------------------------------
+
+interface AwsService {
+    name: string;
+    /** Its index only defines exports and registers its resource modules (no mixins that patch classes). */
+    deferrable: boolean;
+    /** The resource modules it registers (`ec2/securityGroup`). */
+    modules: string[];
+}
+
+/** The services of the @pulumi/aws at `root`, read from its index files. */
+export function scanAwsServices(root: string): AwsService[] {
+    const index = fs.readFileSync(path.join(root, "index.js"), "utf8");
+    return [...index.matchAll(/const (\w+) = __importStar\(require\("\.\/\1"\)\);\s*exports\.\1 = \1;/g)].map(([, name]) => {
+        const text = fs.readFileSync(path.join(root, name, "index.js"), "utf8");
+        const modules = [...text.matchAll(/pulumi\.runtime\.registerResourceModule\("aws", "([^"]+)", _module\)/g)].map((m) => m[1]);
+        // Every construct case must be `new exports.<last segment of the type>(name, undefined, { urn })`, as the stand-in builds it.
+        const cases = [...text.matchAll(/case "([^"]+)":\s*return new exports\.(\w+)\(name, undefined, \{ urn \}\);/g)];
+        const conventional = cases.every((c) => c[1].split(":").pop() === c[2]) && (text.match(/\bcase "/g) ?? []).length === cases.length;
+        const lines = text.split("\n").filter((l) => l !== "" && !/^(\s|"use strict"|\/\/|}|const |var |exports\.|Object\.defineProperty|utilities\.lazyLoad|pulumi\.runtime\.registerResourceModule)/.test(l));
+        const onlyExports = lines.every((l) => /^__exportStar\(require\("\.\.?\/(types\/enums\/)?[\w/]+"\), exports\);$/.test(l)) && !/Mixins"\)/.test(text);
+        return { name, deferrable: conventional && onlyExports, modules };
+    });
+}
+
+function keptAwsServices(root: string): AwsService[] {
+    const pkg = fs.readFileSync(path.join(root, "package.json"));
+    const key = crypto.createHash("sha256").update(root).update("\0").update(pkg).digest("hex").slice(0, 20);
+    const file = path.join(__dirname, "..", "node_modules", ".cache", "jobfleet", `aws-services-${key}.json`);
+    try {
+        return JSON.parse(fs.readFileSync(file, "utf8")) as AwsService[];
+    } catch {
+        // Read the index files this once.
+    }
+    const services = scanAwsServices(root);
+    try {
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(`${file}.${process.pid}.tmp`, JSON.stringify(services));
+        fs.renameSync(`${file}.${process.pid}.tmp`, file);
+    } catch {
+        // A read-only tree scans again next time.
+    }
+    return services;
+}
+
+/**
+ * `@pulumi/aws` loads all of its 237 service namespaces when it is imported (a fifth of a second);
+ * a program uses a dozen. Each service whose index only defines exports stands in as a namespace
+ * that loads it on first use. What the index also does at load, register its resource modules so
+ * that resource references in outputs come back as resources, the stand-in does at once: each
+ * module's `construct` loads the service and builds the class exactly as the generated one does
+ * (`new exports.<Type>(name, undefined, { urn })`, checked for every case when the index is read).
+ * Services with mixins (lambda, s3, sqs, ...), which patch classes when loaded, load as usual.
+ */
+export function deferAwsServices(...fromDirs: string[]): void {
+    for (const dir of fromDirs) {
+        let root: string;
+        try {
+            root = path.dirname(require.resolve("@pulumi/aws/package.json", { paths: [dir] }));
+        } catch {
+            continue;
+        }
+        if (require.cache[path.join(root, "index.js")]) continue;
+        const version = (JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { version: string }).version.replace(/^v/, "");
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const pulumi = require(require.resolve("@pulumi/pulumi", { paths: [root] })) as { runtime: { registerResourceModule(pkg: string, mod: string, module: object): void } };
+        for (const service of keptAwsServices(root)) {
+            const file = path.join(root, service.name, "index.js");
+            if (!service.deferrable || require.cache[file]) continue;
+            const load = deferredNamespace(file);
+            const module = {
+                version,
+                construct: (name: string, type: string, urn: string) => {
+                    const real = load() as Record<string, unknown>;
+                    const Class = real[type.split(":").pop() ?? ""];
+                    if (typeof Class !== "function") throw new Error(`unknown resource type ${type}`);
+                    return new (Class as new (name: string, args: undefined, opts: { urn: string }) => unknown)(name, undefined, { urn });
+                },
+            };
+            for (const m of service.modules) pulumi.runtime.registerResourceModule("aws", m, module);
         }
     }
 }

@@ -70,8 +70,14 @@ function hashFile(file: string): string | undefined {
     }
 }
 
-/** What a build depends on besides its own source files: how it is compiled and what packages resolve to. */
+/** What a build depends on besides its own source files: how it is compiled and what packages resolve to. Read once per process. */
+let salt: string | undefined;
 function environmentSalt(): string {
+    salt ??= readEnvironmentSalt();
+    return salt;
+}
+
+function readEnvironmentSalt(): string {
     const parts = [
         `build ${hashFile(__filename) ?? "?"}`,
         `esbuild ${esbuildVersion()}`,
@@ -311,7 +317,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     let built;
     try {
-        built = await buildGate();
+        const packDir = path.join(PROJECT_ROOT, "policies");
+        // The pack first, started at once: it takes longer to serve than the CLI takes to load.
+        if (command === "preview" && !args.some((a) => a === "-h" || a === "--help")) startPackEarly((await ensureBuilt(packTarget(packDir))).file, packDir);
+        built = await buildGate(packDir);
     } catch (err) {
         if (!(err instanceof BuildError)) throw err;
         process.stderr.write(`error: ${err.message}\n`);
@@ -321,7 +330,6 @@ export async function main(argv: string[]): Promise<number> {
         for (const [name, b] of Object.entries(built)) process.stdout.write(`${name}: ${path.relative(PROJECT_ROOT, b.file)} (${b.cached ? "cached" : "compiled"}, ${b.inputs.length} source files)\n`);
         return 0;
     }
-    if (!args.some((a) => a === "-h" || a === "--help")) startPackEarly(built.pack.file, path.join(PROJECT_ROOT, "policies"));
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const preview = require(built.preview.file) as { main(argv: string[], compiled: { program: string }): Promise<number> };
     return preview.main(args, { program: built.program.file });

@@ -113,7 +113,7 @@ export async function runPreview(argv: string[], io: CliIO = defaultIO, policy: 
         io.out(`\nWrote the plan as a stack export to ${path.relative(process.cwd(), file) || file}\n`);
     }
     io.out("\n");
-    return policyGate(plan.resources, { stack: values.stack, project: plan.project, configFile: values["policy-pack-config"] ?? packConfigFor(project, values.stack) }, io, policy.analyzer);
+    return policyGate(plan.resources, { stack: values.stack, project: plan.project, configFile: values["policy-pack-config"] ?? packConfigFor(project, values.stack), saveWarmUp: true }, io, policy.analyzer);
 }
 
 async function checkStackExport(file: string, stackFlag: string | undefined, configFile: string | undefined, io: CliIO, analyzer?: PolicyAnalyzer): Promise<number> {
@@ -139,7 +139,7 @@ async function checkStackExport(file: string, stackFlag: string | undefined, con
     return policyGate(contents.resources, { stack, project: contents.projects[0], configFile: configFile ?? reviewStack }, io, analyzer);
 }
 
-async function policyGate(resources: StackResource[], options: Pick<GateOptions, "stack" | "project" | "configFile">, io: CliIO, analyzer?: PolicyAnalyzer): Promise<number> {
+async function policyGate(resources: StackResource[], options: Pick<GateOptions, "stack" | "project" | "configFile" | "saveWarmUp">, io: CliIO, analyzer?: PolicyAnalyzer): Promise<number> {
     // The pack evaluates in its own process while this one checks AWS's rules; the output keeps its order.
     const gate = runPolicyGate(resources, { ...options, analyzer });
     gate.catch(() => undefined); // awaited below; keeps a failure during the AWS check from being unhandled

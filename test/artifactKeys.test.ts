@@ -220,7 +220,22 @@ describe("gitOrigin on a real repository", function () {
 
             fs.writeFileSync(path.join(repo, "other.txt"), "z");
             git("commit", "-q", "-am", "another unrelated commit");
+            // A new commit changes the key: what was kept is not used (without git there is no answer)...
+            assert.match(String(withoutGit(() => keptGitOrigin(file, cache))), /not inside a git checkout/);
+            // ...and git, asked again, names the same commit.
             assert.deepEqual(keptGitOrigin(file, cache), first, "an unrelated commit: asked again, same answer");
+            // Through a symbolic link to the checkout, the same answer, kept under the same real path.
+            const link = path.join(cache, "link");
+            fs.symlinkSync(repo, link);
+            assert.deepEqual(withoutGit(() => keptGitOrigin(path.join(link, "a.tar.gz"), cache)), first);
+            fs.rmSync(link);
+            // git's own environment can change its answer: nothing is kept or used while it is set.
+            process.env.GIT_NO_REPLACE_OBJECTS = "1";
+            try {
+                assert.match(String(withoutGit(() => keptGitOrigin(file, cache))), /not inside a git checkout/);
+            } finally {
+                delete process.env.GIT_NO_REPLACE_OBJECTS;
+            }
 
             fs.writeFileSync(file, "build 3");
             assert.match(String(keptGitOrigin(file, cache)), /has uncommitted changes/);

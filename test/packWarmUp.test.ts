@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as aws from "@pulumi/aws";
+import { checkpointSecret } from "../tooling/engineWire";
 import { PolicyAnalyzer, StackResource } from "../tooling/policyAnalyzer";
 import { artifactPolicies } from "../policies/artifacts";
 import { iamPolicies } from "../policies/iam";
@@ -51,6 +52,15 @@ describe("policy gate: the pack warmed up and configured ahead", function () {
         fs.writeFileSync(file, JSON.stringify({ format: `${WARM_UP_FORMAT}-other`, analyze: [] }));
         assert.deepStrictEqual(readWarmUpRequests(file), []);
         assert.deepStrictEqual(readWarmUpRequests(path.join(dir, "missing.json")), []);
+    });
+
+    it("writes no secret value to the warm-up file: neither a secret of the plan nor an input the SDK makes secret", async () => {
+        const db = res(aws.rds.Instance, "db", { instanceClass: "db.t4g.micro", engine: "postgres", password: "plain-text-db-password" } as never);
+        const withSecret: StackResource = { ...fn("api"), inputs: { ...fn("api").inputs, environment: { variables: { TOKEN: checkpointSecret("marked-secret-value") } } } };
+        const file = await savedRequests([db, withSecret]);
+        const written = readWarmUpRequests(file).map((b) => Buffer.from(b).toString("latin1")).join("\n") + fs.readFileSync(file, "utf8");
+        assert.ok(!written.includes("plain-text-db-password") && !written.includes("marked-secret-value"), "a secret value reached the file");
+        assert.ok(written.includes("[secret]"));
     });
 
     it("gives the same verdicts after warming up on requests that break the rule differently", async () => {

@@ -111,6 +111,15 @@ export function engineStruct(type: string, props: Record<string, unknown> | unde
     return Struct.fromJavaScript(engineProperties(type, props, checked) as Record<string, never>);
 }
 
+/** The wire form with every secret's value replaced by `[secret]` (the marker kept): for what is written to disk. */
+export function withoutSecretValues(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(withoutSecretValues);
+    if (value === null || typeof value !== "object") return value;
+    const obj = value as Record<string, unknown>;
+    if (obj[SPECIAL_SIG_KEY] === SECRET_SIG) return { [SPECIAL_SIG_KEY]: SECRET_SIG, value: "[secret]" };
+    return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, withoutSecretValues(v)]));
+}
+
 /** Wraps a value the way a checkpoint stores a secret, for tests and fixtures. */
 export function checkpointSecret(value: unknown): Record<string, unknown> {
     return { [SPECIAL_SIG_KEY]: SECRET_SIG, plaintext: JSON.stringify(value) };

@@ -61,6 +61,8 @@ function deferredNamespace(file: string): () => object {
             return d && { ...d, configurable: true };
         },
         set: (_t, key, value) => Reflect.set(load(), key, value),
+        deleteProperty: (_t, key) => Reflect.deleteProperty(load(), key),
+        getPrototypeOf: () => Reflect.getPrototypeOf(load()),
     });
     stub = cachedStub(file, namespace);
     return load;
@@ -180,9 +182,11 @@ export function deferAwsServices(...fromDirs: string[]): void {
                 version,
                 construct: (name: string, type: string, urn: string) => {
                     const real = load() as Record<string, unknown>;
-                    const Class = real[type.split(":").pop() ?? ""];
-                    if (typeof Class !== "function") throw new Error(`unknown resource type ${type}`);
-                    return new (Class as new (name: string, args: undefined, opts: { urn: string }) => unknown)(name, undefined, { urn });
+                    type ResourceClass = (new (name: string, args: undefined, opts: { urn: string }) => unknown) & { __pulumiType?: string };
+                    const Class = real[type.split(":").pop() ?? ""] as ResourceClass | undefined;
+                    // As the generated switch: only the exact type of one of the service's resource classes.
+                    if (typeof Class !== "function" || Class.__pulumiType !== type) throw new Error(`unknown resource type ${type}`);
+                    return new Class(name, undefined, { urn });
                 },
             };
             for (const m of service.modules) pulumi.runtime.registerResourceModule("aws", m, module);

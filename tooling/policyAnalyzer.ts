@@ -8,7 +8,7 @@ import { Empty } from "google-protobuf/google/protobuf/empty_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { AnalyzerClient } from "@pulumi/pulumi/proto/analyzer_grpc_pb";
 import * as pb from "@pulumi/pulumi/proto/analyzer_pb";
-import { engineProperties, engineStruct } from "./engineWire";
+import { engineProperties, engineStruct, withoutSecretValues } from "./engineWire";
 import { lengthDelimited, structBytes } from "./structWire";
 import { BuildError, ensureBuilt, EarlyPack, PACK_SEMI_SPACE_MIB, packNodeArgs, packTarget, takeEarlyPack } from "./build";
 import { WARM_UP_FORMAT, WarmUpFile } from "../policies/lib/warmUp";
@@ -203,8 +203,9 @@ function toStruct(type: string, value: Record<string, unknown> | undefined): Str
 }
 
 /** Field 2 (`properties`) of AnalyzeRequest and AnalyzerResource: the Struct's bytes, written directly (tooling/structWire.ts). */
-function propertiesField(type: string, value: Record<string, unknown> | undefined): Uint8Array {
-    return lengthDelimited(0x12, structBytes(engineProperties(type, value)));
+function propertiesField(type: string, value: Record<string, unknown> | undefined, redact = false): Uint8Array {
+    const wire = engineProperties(type, value);
+    return lengthDelimited(0x12, structBytes(redact ? (withoutSecretValues(wire) as Record<string, unknown>) : wire));
 }
 
 /**
@@ -248,15 +249,19 @@ function indexByUrn(resources: readonly StackResource[]): Map<string, StackResou
     return byUrn;
 }
 
-/** Provider messages by provider reference, per resource list: every resource of a provider carries the same one. */
+/** Provider messages by provider reference and properties, per resource list: every resource of a provider carries the same one. */
 const providerMessages = new WeakMap<ReadonlyMap<string, StackResource>, Map<string, pb.AnalyzerProviderResource>>();
 
 function providerResource(r: StackResource, byUrn: ReadonlyMap<string, StackResource>): pb.AnalyzerProviderResource | undefined {
     if (!r.provider) return undefined;
     let known = providerMessages.get(byUrn);
     if (!known) providerMessages.set(byUrn, (known = new Map()));
-    let p = known.get(r.provider);
-    if (!p) known.set(r.provider, (p = providerMessage(r.provider, byUrn)));
+    // By the provider's properties as they are now, not only its reference: a resource list's objects may change between calls.
+    const i = r.provider.lastIndexOf("::");
+    const providerInputs = byUrn.get(i >= 0 ? r.provider.slice(0, i) : r.provider)?.inputs;
+    const key = `${r.provider}\0${JSON.stringify(providerInputs ?? {})}`;
+    let p = known.get(key);
+    if (!p) known.set(key, (p = providerMessage(r.provider, byUrn)));
     return p;
 }
 
@@ -704,7 +709,10 @@ export class PolicyAnalyzer {
     getAnalyzerInfo(): Promise<AnalyzerInfo> {
         const pending = this.fetchAnalyzerInfo();
         this.pendingInfo = pending;
-        pending.catch(() => undefined);
+        // A failed call is not kept: the next one asks again.
+        pending.catch(() => {
+            if (this.pendingInfo === pending) this.pendingInfo = undefined;
+        });
         return pending;
     }
 
@@ -750,6 +758,7 @@ export class PolicyAnalyzer {
         await this.aheadConfigured;
         // The engine configures a pack once; sent ahead already (and answered), it is not sent again.
         if (this.isConfiguredAs("policies", req.serializeBinary())) return resolved;
+        this.configurationUnknown("policies");
         await this.rpc<Empty>("Configure", (m, o, cb) => this.client.configure(req, m, o, cb));
         this.configured("policies", req.serializeBinary());
         return resolved;
@@ -791,6 +800,13 @@ export class PolicyAnalyzer {
         return true;
     }
 
+    /** Before a Configure or ConfigureStack whose answer may never come: until it does, the pack's configuration is not known. */
+    private configurationUnknown(what: "policies" | "stack"): void {
+        this.configuredAs[what] = "";
+        this.configEpoch++;
+        this.ahead.clear();
+    }
+
     private isConfiguredAs(what: "policies" | "stack", request: Uint8Array): boolean {
         return this.configuredAs[what] !== "" && this.configuredAs[what] === Buffer.from(request).toString("base64");
     }
@@ -813,21 +829,26 @@ export class PolicyAnalyzer {
         const req = stackConfigureRequest(stack);
         await this.aheadConfigured;
         if (this.isConfiguredAs("stack", req.serializeBinary())) return;
+        this.configurationUnknown("stack");
         await this.rpc<pb.AnalyzerStackConfigureResponse>("ConfigureStack", (m, o, cb) => this.client.configureStack(req, m, o, cb));
         this.configured("stack", req.serializeBinary());
     }
 
     /** The AnalyzeRequest's bytes, as google-protobuf would write the message. */
-    private analyzeRequest(resource: StackResource, byUrn: ReadonlyMap<string, StackResource>): Uint8Array {
+    /**
+     * The AnalyzeRequest's bytes, as google-protobuf would write the message. `forDisk`: secret
+     * values replaced and no provider (whose inputs may hold credentials), for the warm-up file.
+     */
+    private analyzeRequest(resource: StackResource, byUrn: ReadonlyMap<string, StackResource>, forDisk = false): Uint8Array {
         const head = new pb.AnalyzeRequest();
         head.setType(resource.type);
         const tail = new pb.AnalyzeRequest();
         tail.setUrn(resource.urn);
         tail.setName(nameFromUrn(resource.urn));
         tail.setOptions(resourceOptions(resource));
-        const provider = providerResource(resource, byUrn);
+        const provider = forDisk ? undefined : providerResource(resource, byUrn);
         if (provider) tail.setProvider(provider);
-        return withProperties(head, propertiesField(resource.type, resource.inputs), tail);
+        return withProperties(head, propertiesField(resource.type, resource.inputs, forDisk), tail);
     }
 
     private sendAnalyze(what: string, request: Uint8Array): Promise<pb.AnalyzeResponse> {
@@ -846,6 +867,8 @@ export class PolicyAnalyzer {
                 if (res) return resultFrom(res);
             }
         }
+        // Never ahead of a configuration the Analyze thread is still sending.
+        await this.aheadConfigured;
         return resultFrom(await this.sendAnalyze(`Analyze ${resource.urn}`, req));
     }
 
@@ -868,8 +891,9 @@ export class PolicyAnalyzer {
 
     /**
      * Saves the Analyze requests of the first resource of each type, for the next compiled pack to
-     * warm up on while it waits for the program (policies/lib/warmUp.ts): written atomically, so a
-     * pack starting meanwhile reads the previous file or this one whole.
+     * warm up on while it waits for the program (policies/lib/warmUp.ts): secret values replaced,
+     * no provider, written atomically, so a pack starting meanwhile reads the previous file or this
+     * one whole.
      */
     saveWarmUp(resources: StackResource[], file: string): void {
         const byUrn = indexByUrn(resources);
@@ -878,7 +902,7 @@ export class PolicyAnalyzer {
         for (const r of resources) {
             if (seen.has(r.type)) continue;
             seen.add(r.type);
-            analyze.push(Buffer.from(this.analyzeRequest(r, byUrn)).toString("base64"));
+            analyze.push(Buffer.from(this.analyzeRequest(r, byUrn, true)).toString("base64"));
         }
         const contents: WarmUpFile = { format: WARM_UP_FORMAT, analyze };
         fs.mkdirSync(path.dirname(file), { recursive: true });

@@ -33,6 +33,11 @@ export interface GateOptions {
     typeCheck?: boolean;
     /** Paths in the report are shown relative to this directory. */
     cwd?: string;
+    /**
+     * Save requests of these resources for the next compiled pack to warm up on (policies/lib/warmUp.ts):
+     * for a plan the program made offline, never for a stack export (which may hold real values).
+     */
+    saveWarmUp?: boolean;
 }
 
 export interface GateResult {
@@ -166,7 +171,7 @@ function startAnalyzer(options: GateOptions): Promise<PolicyAnalyzer> {
 export async function runPolicyGate(resources: StackResource[], options: GateOptions = {}): Promise<GateResult> {
     const configFile = resolvePackConfig(options);
     const started = Date.now();
-    const warmsUpNextPack = !options.analyzer && compiledGate() !== undefined;
+    const warmsUpNextPack = options.saveWarmUp === true && !options.analyzer && compiledGate() !== undefined;
     const analyzer = options.analyzer ?? (await startAnalyzer(options));
     const startMs = options.analyzer ? 0 : Date.now() - started;
     try {

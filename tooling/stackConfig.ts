@@ -39,15 +39,19 @@ function readYaml(file: string): unknown {
         // Not parsed before (or unreadable): parse it now.
     }
     let value: unknown;
+    let warned = false;
     try {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
-        value = (require("yaml") as typeof YAML).parse(text);
+        const yaml = require("yaml") as typeof YAML;
+        value = yaml.parse(text);
+        // A file the parser warns about is parsed, and warned about, each time.
+        warned = yaml.parseDocument(text).warnings.length > 0;
     } catch (err) {
         throw new StackConfigFileError(file, `not valid YAML (${(err as Error).message})`);
     }
     // Kept only when JSON gives back exactly the parsed value (no dates, non-finite numbers, undefined...).
     const json = JSON.stringify({ value });
-    if (json !== undefined && isDeepStrictEqual((JSON.parse(json) as { value: unknown }).value, value)) {
+    if (!warned && json !== undefined && isDeepStrictEqual((JSON.parse(json) as { value: unknown }).value, value)) {
         try {
             fs.mkdirSync(PARSED_YAML_DIR, { recursive: true });
             const tmp = `${kept}.${process.pid}.tmp`;

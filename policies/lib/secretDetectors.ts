@@ -199,8 +199,8 @@ function isSecretNameCached(name: string): boolean {
 
 /**
  * Runs secretlint once over many distinct values (one per line, as one text); returns, per value,
- * the reasons it gave, and whether some finding reached past the value's end into the next line
- * (a verdict that depends on a neighbour, so not kept in the cache).
+ * the reasons it gave, and whether some finding reached past the value's end into the next line or
+ * came into it from the one before (verdicts that depend on a neighbour, so not kept in the cache).
  */
 async function secretlintReasons(values: string[]): Promise<Array<{ reasons: string[]; spills: boolean }>> {
     const found = values.map(() => ({ reasons: [] as string[], spills: false }));
@@ -240,7 +240,12 @@ async function secretlintReasons(values: string[]): Promise<Array<{ reasons: str
         const entry = found[lo];
         const reason = `secretlint ${m.ruleId.replace(/^@secretlint\/secretlint-rule-/, "")} found ${m.messageId}`;
         if (!entry.reasons.includes(reason)) entry.reasons.push(reason);
-        if (m.range[1] > offsets[lo] + values[lo].length) entry.spills = true;
+        // A finding that runs on into the next values: each of their verdicts depends on its neighbours
+        // (one may have lost its own finding to this one), so none of them is kept.
+        if (m.range[1] > offsets[lo] + values[lo].length) {
+            entry.spills = true;
+            for (let next = lo + 1; next < offsets.length && offsets[next] < m.range[1]; next++) found[next].spills = true;
+        }
     }
     return found;
 }

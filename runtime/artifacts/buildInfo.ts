@@ -216,6 +216,8 @@ export function branchOfStatusHeader(header: string): string {
 /** Where `keptGitOrigin` keeps what git said, beside the project's other build caches (outside git). */
 export const GIT_ORIGIN_CACHE_DIR = path.join(__dirname, "..", "..", "node_modules", ".cache", "jobfleet", "git-origin");
 
+const NETWORK_OR_UI_GIT_VARIABLE = /^GIT_(SSL_|SSH|HTTP_|CURL_|PROXY_|TRACE|TERMINAL_PROMPT$|ASKPASS$|PAGER$|EDITOR$|PROTOCOL_FROM_USER$|ALLOW_PROTOCOL$)/;
+
 function statKey(file: string): string {
     try {
         const s = fs.statSync(file, { bigint: true });
@@ -227,14 +229,23 @@ function statKey(file: string): string {
 
 /**
  * What decides `gitOrigin`'s answer for a committed, unmodified file, without running git: the
- * file's path and stat, HEAD, the ref HEAD names (loose and packed), and the index. A commit,
- * checkout, reset, rebase, `git add` or edit of the file changes one of them. Undefined when the
- * file is not inside a checkout git can be read in this way.
+ * file's real path and stat, HEAD, the ref HEAD names (loose and packed), the index, and the files
+ * that change history's reading (shallow, replace refs, grafts, the repository's config). A commit,
+ * checkout, reset, rebase, fetch --unshallow, `git add` or edit of the file changes one of them.
+ * Undefined when the file is not inside a checkout that can be read in this way (reftable refs,
+ * git's environment variables set).
  */
 export function gitOriginKey(artifactPath: string): string | undefined {
-    // git's own environment overrides point it elsewhere than the checkout found here.
-    if (["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY"].some((v) => process.env[v])) return undefined;
-    const file = path.resolve(artifactPath);
+    // git's environment (GIT_DIR, GIT_CONFIG_*, GIT_NO_REPLACE_OBJECTS, ...) can make it answer otherwise;
+    // only variables about the network, prompts and tracing are known not to.
+    if (Object.keys(process.env).some((v) => v.startsWith("GIT_") && !NETWORK_OR_UI_GIT_VARIABLE.test(v))) return undefined;
+    let file: string;
+    try {
+        // Where git runs: the real directory, symbolic links resolved.
+        file = fs.realpathSync(path.resolve(artifactPath));
+    } catch {
+        return undefined;
+    }
     let dir = path.dirname(file);
     let dotGit: string | undefined;
     for (;;) {
@@ -256,6 +267,8 @@ export function gitOriginKey(artifactPath: string): string | undefined {
         }
         const commonFile = path.join(gitDir, "commondir");
         const commonDir = fs.existsSync(commonFile) ? path.resolve(gitDir, fs.readFileSync(commonFile, "utf8").trim()) : gitDir;
+        // Refs in a reftable are not files this key can follow.
+        if (fs.existsSync(path.join(commonDir, "reftable"))) return undefined;
         const head = fs.readFileSync(path.join(gitDir, "HEAD"), "utf8").trim();
         const ref = /^ref: (.+)$/.exec(head)?.[1];
         const parts = [
@@ -265,6 +278,11 @@ export function gitOriginKey(artifactPath: string): string | undefined {
             ref ? statKey(path.join(commonDir, ref)) : "detached",
             statKey(path.join(commonDir, "packed-refs")),
             statKey(path.join(gitDir, "index")),
+            // What else changes `git log`'s answer without a new commit: unshallowing, replace refs, grafts, config.
+            statKey(path.join(commonDir, "shallow")),
+            statKey(path.join(commonDir, "refs", "replace")),
+            statKey(path.join(commonDir, "info", "grafts")),
+            statKey(path.join(commonDir, "config")),
         ];
         return crypto.createHash("sha256").update(parts.join("\0")).digest("hex").slice(0, 32);
     } catch {

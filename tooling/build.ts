@@ -129,6 +129,7 @@ export async function ensureBuilt(target: BuildTarget): Promise<BuiltTarget> {
     return cachedBuild(target) ?? compile(target);
 }
 
+// Its own copy of tooling/keptFiles.ts's: runCompiled.js compiles this file alone, so it imports no project module.
 function writeAtomically(file: string, contents: string): void {
     const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp`;
     fs.writeFileSync(tmp, contents);
@@ -299,8 +300,8 @@ export function takeEarlyPack(packFile: string, packDir: string): EarlyPack | un
 }
 
 /** Everything `npm run preview` runs, compiled (or taken from the cache). */
-export async function buildGate(packDir = path.join(PROJECT_ROOT, "policies")): Promise<{ preview: BuiltTarget; program: BuiltTarget; pack: BuiltTarget }> {
-    const [preview, program, pack] = await Promise.all([ensureBuilt(PREVIEW_TARGET), ensureBuilt(PROGRAM_TARGET), ensureBuilt(packTarget(packDir))]);
+export async function buildGate(packDir = path.join(PROJECT_ROOT, "policies"), builtPack?: BuiltTarget): Promise<{ preview: BuiltTarget; program: BuiltTarget; pack: BuiltTarget }> {
+    const [preview, program, pack] = await Promise.all([ensureBuilt(PREVIEW_TARGET), ensureBuilt(PROGRAM_TARGET), builtPack ?? ensureBuilt(packTarget(packDir))]);
     return { preview, program, pack };
 }
 
@@ -319,8 +320,9 @@ export async function main(argv: string[]): Promise<number> {
     try {
         const packDir = path.join(PROJECT_ROOT, "policies");
         // The pack first, started at once: it takes longer to serve than the CLI takes to load.
-        if (command === "preview" && !args.some((a) => a === "-h" || a === "--help")) startPackEarly((await ensureBuilt(packTarget(packDir))).file, packDir);
-        built = await buildGate(packDir);
+        const pack = await ensureBuilt(packTarget(packDir));
+        if (command === "preview" && !args.some((a) => a === "-h" || a === "--help")) startPackEarly(pack.file, packDir);
+        built = await buildGate(packDir, pack);
     } catch (err) {
         if (!(err instanceof BuildError)) throw err;
         process.stderr.write(`error: ${err.message}\n`);

@@ -1,6 +1,7 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import Module from "module";
+import { keepFile } from "./keptFiles";
 import * as path from "path";
 
 /**
@@ -143,13 +144,7 @@ function keptAwsServices(root: string): AwsService[] {
         // Read the index files this once.
     }
     const services = scanAwsServices(root);
-    try {
-        fs.mkdirSync(path.dirname(file), { recursive: true });
-        fs.writeFileSync(`${file}.${process.pid}.tmp`, JSON.stringify(services));
-        fs.renameSync(`${file}.${process.pid}.tmp`, file);
-    } catch {
-        // A read-only tree scans again next time.
-    }
+    keepFile(file, JSON.stringify(services));
     return services;
 }
 

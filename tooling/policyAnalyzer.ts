@@ -9,6 +9,7 @@ import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { AnalyzerClient } from "@pulumi/pulumi/proto/analyzer_grpc_pb";
 import * as pb from "@pulumi/pulumi/proto/analyzer_pb";
 import { engineProperties, engineStruct, withoutSecretValues } from "./engineWire";
+import { keepFile, writeAtomically } from "./keptFiles";
 import { lengthDelimited, structBytes } from "./structWire";
 import { BuildError, ensureBuilt, EarlyPack, PACK_SEMI_SPACE_MIB, packNodeArgs, packTarget, takeEarlyPack } from "./build";
 import { WARM_UP_FORMAT, WarmUpFile } from "../policies/lib/warmUp";
@@ -198,10 +199,6 @@ function severityFromProto(s: pb.PolicySeverity): Severity | undefined {
  */
 export { toWireValue, UNKNOWN_VALUE } from "./engineWire";
 
-function toStruct(type: string, value: Record<string, unknown> | undefined): Struct {
-    return engineStruct(type, value);
-}
-
 /** Field 2 (`properties`) of AnalyzeRequest and AnalyzerResource: the Struct's bytes, written directly (tooling/structWire.ts). */
 function propertiesField(type: string, value: Record<string, unknown> | undefined, redact = false): Uint8Array {
     const wire = engineProperties(type, value);
@@ -218,6 +215,16 @@ function withProperties(head: { serializeBinary(): Uint8Array }, properties: Uin
 }
 
 const passBytes = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
+/** The fields AnalyzeRequest and AnalyzerResource share after `properties`: urn, name, options and (with `byUrn`) the provider. */
+function setResourceFields<M extends pb.AnalyzeRequest | pb.AnalyzerResource>(message: M, r: StackResource, byUrn?: ReadonlyMap<string, StackResource>): M {
+    message.setUrn(r.urn);
+    message.setName(nameFromUrn(r.urn));
+    message.setOptions(resourceOptions(r));
+    const provider = byUrn && providerResource(r, byUrn);
+    if (provider) message.setProvider(provider);
+    return message;
+}
 
 export function nameFromUrn(urn: string): string {
     const i = urn.lastIndexOf("::");
@@ -273,7 +280,7 @@ function providerMessage(reference: string, byUrn: ReadonlyMap<string, StackReso
     p.setUrn(urn);
     p.setName(nameFromUrn(urn));
     p.setType(provider?.type ?? (urn.split("::")[2] || ""));
-    p.setProperties(toStruct(p.getType(), provider?.inputs ?? {}));
+    p.setProperties(engineStruct(p.getType(), provider?.inputs ?? {}));
     return p;
 }
 
@@ -403,15 +410,6 @@ function readText(file: string): string | undefined {
     }
 }
 
-function writeKeptInfo(file: string, text: string): void {
-    try {
-        const tmp = `${file}.${process.pid}.tmp`;
-        fs.writeFileSync(tmp, text);
-        fs.renameSync(tmp, file);
-    } catch {
-        // Not kept: the next run waits for the pack's answer.
-    }
-}
 
 export interface StackConfigureOptions {
     stack: string;
@@ -721,7 +719,7 @@ export class PolicyAnalyzer {
         this.info = infoFromProto(res);
         if (this.keptInfoFile) {
             const received = JSON.stringify(this.info);
-            if (received !== (this.keptInfo ?? readText(this.keptInfoFile))) writeKeptInfo(this.keptInfoFile, received);
+            if (received !== (this.keptInfo ?? readText(this.keptInfoFile))) keepFile(this.keptInfoFile, received);
             this.keptInfo = undefined;
         }
         return this.info;
@@ -834,7 +832,6 @@ export class PolicyAnalyzer {
         this.configured("stack", req.serializeBinary());
     }
 
-    /** The AnalyzeRequest's bytes, as google-protobuf would write the message. */
     /**
      * The AnalyzeRequest's bytes, as google-protobuf would write the message. `forDisk`: secret
      * values replaced and no provider (whose inputs may hold credentials), for the warm-up file.
@@ -842,12 +839,7 @@ export class PolicyAnalyzer {
     private analyzeRequest(resource: StackResource, byUrn: ReadonlyMap<string, StackResource>, forDisk = false): Uint8Array {
         const head = new pb.AnalyzeRequest();
         head.setType(resource.type);
-        const tail = new pb.AnalyzeRequest();
-        tail.setUrn(resource.urn);
-        tail.setName(nameFromUrn(resource.urn));
-        tail.setOptions(resourceOptions(resource));
-        const provider = forDisk ? undefined : providerResource(resource, byUrn);
-        if (provider) tail.setProvider(provider);
+        const tail = setResourceFields(new pb.AnalyzeRequest(), resource, forDisk ? undefined : byUrn);
         return withProperties(head, propertiesField(resource.type, resource.inputs, forDisk), tail);
     }
 
@@ -884,7 +876,7 @@ export class PolicyAnalyzer {
         const bytes = this.analyzeRequest(resource, byUrn);
         const key = this.aheadKey(bytes);
         if (this.ahead.has(key)) return;
-        const answer = this.aheadThread ? this.analyzeByThread(bytes)! : this.sendAnalyze(`Analyze ${resource.urn}`, bytes);
+        const answer = this.analyzeByThread(bytes) ?? this.sendAnalyze(`Analyze ${resource.urn}`, bytes);
         answer.catch(() => undefined);
         this.ahead.set(key, answer);
     }
@@ -905,10 +897,7 @@ export class PolicyAnalyzer {
             analyze.push(Buffer.from(this.analyzeRequest(r, byUrn, true)).toString("base64"));
         }
         const contents: WarmUpFile = { format: WARM_UP_FORMAT, analyze };
-        fs.mkdirSync(path.dirname(file), { recursive: true });
-        const tmp = `${file}.${process.pid}.tmp`;
-        fs.writeFileSync(tmp, JSON.stringify(contents));
-        fs.renameSync(tmp, file);
+        writeAtomically(file, JSON.stringify(contents));
     }
 
     /** AnalyzeStack: every resource with its final properties, parent, dependencies and property dependencies. */
@@ -933,10 +922,7 @@ export class PolicyAnalyzer {
             for (const r of resources.slice(start, start + slice)) {
                 const head = new pb.AnalyzerResource();
                 head.setType(r.type);
-                const tail = new pb.AnalyzerResource();
-                tail.setUrn(r.urn);
-                tail.setName(nameFromUrn(r.urn));
-                tail.setOptions(resourceOptions(r));
+                const tail = setResourceFields(new pb.AnalyzerResource(), r, byUrn);
                 if (r.parent) tail.setParent(r.parent);
                 tail.setDependenciesList(r.dependencies ?? []);
                 const pd = tail.getPropertydependenciesMap();
@@ -945,8 +931,6 @@ export class PolicyAnalyzer {
                     deps.setUrnsList(urns);
                     pd.set(k, deps);
                 }
-                const provider = providerResource(r, byUrn);
-                if (provider) tail.setProvider(provider);
                 // AnalyzeStackRequest.resources is field 1, repeated.
                 list.push(lengthDelimited(0x0a, withProperties(head, propertiesField(r.type, r.outputs ?? r.inputs), tail)));
             }

@@ -4,6 +4,7 @@ import * as path from "path";
 import { isDeepStrictEqual } from "util";
 import type * as YAML from "yaml";
 import { PROJECT } from "../config";
+import { keepFile } from "./keptFiles";
 
 export const PROJECT_ROOT = path.resolve(__dirname, "..");
 
@@ -52,14 +53,7 @@ function readYaml(file: string): unknown {
     // Kept only when JSON gives back exactly the parsed value (no dates, non-finite numbers, undefined...).
     const json = JSON.stringify({ value });
     if (!warned && json !== undefined && isDeepStrictEqual((JSON.parse(json) as { value: unknown }).value, value)) {
-        try {
-            fs.mkdirSync(PARSED_YAML_DIR, { recursive: true });
-            const tmp = `${kept}.${process.pid}.tmp`;
-            fs.writeFileSync(tmp, json);
-            fs.renameSync(tmp, kept);
-        } catch {
-            // A read-only tree parses again next time.
-        }
+        keepFile(kept, json);
     }
     return value;
 }

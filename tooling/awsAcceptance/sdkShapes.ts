@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type * as TypeScript from "typescript";
 import { NormalizedSchema } from "@smithy/core/schema";
+import { keepFile } from "../keptFiles";
 
 /**
  * Validation of JSON documents against the shape schemas AWS SDK v3 clients ship: each client
@@ -63,14 +64,7 @@ export function loadEnumIndex(clientPackage: string, client: Record<string, unkn
         index = new Map(stored.map(([shape, members]) => [shape, new Map(members)]));
     } catch {
         index = parseEnumIndex(files, client);
-        const tmp = `${cacheFile}.${process.pid}.tmp`;
-        try {
-            fs.mkdirSync(cacheDir, { recursive: true });
-            fs.writeFileSync(tmp, JSON.stringify([...index].map(([shape, members]) => [shape, [...members]])));
-            fs.renameSync(tmp, cacheFile);
-        } catch {
-            // A read-only tree just parses again next time.
-        }
+        keepFile(cacheFile, JSON.stringify([...index].map(([shape, members]) => [shape, [...members]])));
     }
     return index;
 }

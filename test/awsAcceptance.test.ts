@@ -180,6 +180,28 @@ describe("AWS acceptance checks", () => {
             assert.match(violationsOf(violations, "iam-condition-key")[0].message, /aws:SourceAcount exists neither as a global key nor in any service's reference/);
         });
 
+        it("reads the reference for all documents at once without tripping on malformed ones, and still names each unknown action and key", async () => {
+            const resources = copyOf(staging);
+            const policy = find(resources, "aws:iam/rolePolicy:RolePolicy", "submission-runner-task");
+            policy.inputs.policy = JSON.stringify({ Version: "2012-10-17", Statement: ["not a statement", { Effect: "Allow", Action: 7, Resource: "*", Condition: { StringEquals: null } }] });
+            editJson<PolicyDoc>(find(resources, "aws:iam/rolePolicy:RolePolicy", "sandbox-broker-api-allocations"), "policy", (doc) => {
+                doc.Statement[0].Action = ["sqs:ReceiveMessages", "s3:GetObjekt"];
+                doc.Statement[0].Condition = { StringEquals: { "aws:SourceAcount": "123456789012" } };
+            });
+            const violations = await checkAwsAcceptance(resources);
+            const grammar = violationsOf(violations, "iam-policy-grammar").find((v) => v.urn === policy.urn && v.property === "policy.Statement[1].Condition.StringEquals");
+            assert.ok(grammar, JSON.stringify(violations, null, 2));
+            assert.match(grammar.message, /must be an object of condition keys and values, not null/);
+            // The rest of the document is still read: the statement that is a string and the number as an action.
+            const others = violations.filter((v) => v.urn === policy.urn && v.rule === "iam-policy-grammar" && v !== grammar).map((v) => v.property);
+            assert.ok(others.some((p) => p.startsWith("policy.Statement[0]")) && others.some((p) => p.startsWith("policy.Statement[1].Action")), JSON.stringify(others));
+            assert.deepEqual(
+                violationsOf(violations, "iam-action-unknown").map((v) => v.property),
+                ["policy.Statement[0].Action[0]", "policy.Statement[0].Action[1]"],
+            );
+            assert.match(violationsOf(violations, "iam-condition-key")[0].message, /aws:SourceAcount exists neither/);
+        });
+
         it("inline policies of one role over 10,240 characters together fail; a trust policy over 2,048 fails", async () => {
             const resources = copyOf(staging);
             const policies = resources.filter((r) => r.type === "aws:iam/rolePolicy:RolePolicy" && r.inputs.role === find(resources, "aws:iam/rolePolicy:RolePolicy", "submission-runner-task").inputs.role);

@@ -2,9 +2,9 @@ import * as assert from "node:assert/strict";
 import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { cachedBuild, ensureBuilt, packTarget } from "../tooling/build";
+import { cachedBuild, ensureBuilt, packNodeArgs, packTarget } from "../tooling/build";
 import { DEFERRED_MODULES } from "../tooling/lazyClosure";
-import { PolicyAnalyzer } from "../tooling/policyAnalyzer";
+import { PolicyAnalyzer, SEMI_SPACE_MIB } from "../tooling/policyAnalyzer";
 import { PROJECT_ROOT } from "../tooling/stackConfig";
 
 interface Run {
@@ -66,6 +66,14 @@ describe("the compiled offline gate", function () {
         const [compiled, source] = await Promise.all([compiledCli(["--stack", "prod", "--state", "x.json", "--json", "y.json"]), sourceCli(["--stack", "prod", "--state", "x.json", "--json", "y.json"])]);
         assert.equal(compiled.code, 2);
         assert.deepEqual(compiled, source);
+    });
+
+    it("runs the pack with the young generation npm run preview gives the CLI, so the benches time what a user runs", () => {
+        const scripts = (JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
+        const flag = /--max-semi-space-size=(\d+)/.exec(scripts.preview);
+        assert.ok(flag, `package.json's preview script sets no young generation: ${scripts.preview}`);
+        assert.equal(Number(flag[1]), SEMI_SPACE_MIB);
+        assert.ok(packNodeArgs("pack.js").includes(`--max-semi-space-size=${SEMI_SPACE_MIB}`));
     });
 
     describe("build cache", () => {

@@ -249,10 +249,16 @@ export const PREVIEW_TARGET: BuildTarget = {
 /** The Analyze requests the early pack warms up on (policies/lib/warmUp.ts), saved by the last compiled gate run. */
 export const PACK_WARM_UP_FILE = path.join(CACHE_DIR, "pack-warm-up.json");
 
-/** Young-generation size (MiB) of the compiled pack's process, as `npm run preview` gives its own. */
-export const PACK_SEMI_SPACE_MIB = 32;
+/**
+ * Young-generation size (MiB) of the compiled pack's process, as `npm run preview` gives its own
+ * (package.json). 8 MiB: measured on a prod preview, 32 MiB in both processes cost 0.25-0.3 s
+ * more (2.46 against 2.19 s, medians of 7, interleaved), because most young objects survive and a
+ * larger semi-space both copies them more often and faults in fresh pages; at 10,000 resources the
+ * two sizes used the same CPU (docs/benchmarks.md, fourth round).
+ */
+export const PACK_SEMI_SPACE_MIB = 8;
 
-/** How node runs the compiled pack: a larger young generation, since evaluating allocates many short-lived objects (about 10% less CPU at 4,000 resources). */
+/** How node runs the compiled pack: with the same young generation as the CLI. */
 export function packNodeArgs(packFile: string): string[] {
     return [`--max-semi-space-size=${PACK_SEMI_SPACE_MIB}`, packFile];
 }

@@ -95,6 +95,73 @@ function actionsFor(pattern: string): Promise<ActionInfo[]> {
     return cached;
 }
 
+/**
+ * Starts reading the service reference for every action pattern and condition key the documents
+ * name, all at once: iam-data reads one file per service with fs/promises, and awaited one after
+ * another those reads left the CLI idle for a tenth of a prod preview. The answers are cached
+ * (actionCache, iam-data's own file cache), so `checkIamDocuments` finds them read.
+ */
+export function prefetchIamData(resources: AcceptanceResource[]): void {
+    const keys = new Set<string>();
+    for (const resource of resources) {
+        for (const input of POLICY_INPUTS[resource.type] ?? []) {
+            for (const { value } of valuesAt(resource.inputs, input.path)) {
+                const parsed = parseDocument(value);
+                if (!parsed?.ok) continue;
+                for (const statement of asList((parsed.document as Record<string, unknown> | null)?.Statement)) {
+                    if (!statement || typeof statement !== "object") continue;
+                    const s = statement as Record<string, unknown>;
+                    for (const pattern of asList(s.Action ?? s.NotAction)) {
+                        if (typeof pattern === "string" && pattern !== "*") actionsFor(pattern).catch(() => undefined);
+                    }
+                    if (s.Condition && typeof s.Condition === "object") {
+                        for (const operatorKeys of Object.values(s.Condition as Record<string, unknown>)) {
+                            for (const key of Object.keys((operatorKeys ?? {}) as Record<string, unknown>)) keys.add(key);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (const key of keys) findConditionKey(key).catch(() => undefined);
+}
+
+const GRAMMAR_SOURCE = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html (@cloud-copilot/iam-policy)";
+
+/**
+ * The grammar's findings (`@cloud-copilot/iam-policy`). Its validator throws on some malformed
+ * documents instead of reporting them (a condition operator holding null); those are reported
+ * here by element, and anything else it stops on as one finding, so the preview names the
+ * document instead of failing.
+ */
+function grammarErrors(document: unknown, kind: PolicyKind): Array<{ path: string; message: string }> {
+    const validate = kind === "trust" ? validateTrustPolicy : kind === "resource" ? validateResourcePolicy : validateIdentityPolicy;
+    try {
+        return validate(document);
+    } catch (err) {
+        // The operators that hold no key map are reported here and left out of a copy, which the validator then reads for the rest.
+        const found: Array<{ path: string; message: string }> = [];
+        const copy = structuredClone(document) as Record<string, unknown> | null;
+        const statement = copy?.Statement;
+        const statements = Array.isArray(statement) ? statement.map((s, i) => ({ s, at: `Statement[${i}]` })) : [{ s: statement, at: "Statement" }];
+        for (const { s, at } of statements) {
+            const condition = (s as Record<string, unknown> | null)?.Condition as Record<string, unknown> | undefined;
+            if (!condition || typeof condition !== "object") continue;
+            for (const [operator, keys] of Object.entries(condition)) {
+                if (keys && typeof keys === "object" && !Array.isArray(keys)) continue;
+                found.push({ path: `${at}.Condition.${operator}`, message: `must be an object of condition keys and values, not ${JSON.stringify(keys)}` });
+                delete condition[operator];
+            }
+        }
+        try {
+            if (found.length > 0) return [...found, ...validate(copy)];
+        } catch {
+            // Stopped again, on something else: reported below.
+        }
+        return [...found, { path: "", message: `does not follow IAM's policy grammar; the grammar check stopped at: ${(err as Error).message}` }];
+    }
+}
+
 type Violation = Omit<AcceptanceViolation, "urn" | "type">;
 
 async function checkStatement(statement: Record<string, unknown>, at: string, kind: PolicyKind, out: Violation[]): Promise<void> {
@@ -184,9 +251,9 @@ export async function checkIamDocuments(resources: AcceptanceResource[]): Promis
                     found.push({ property: path, rule: "json-syntax", message: `${path} is not JSON: ${parsed.error}`, source: IAM_QUOTAS });
                 } else {
                     const text = typeof value === "string" ? value : JSON.stringify(value);
-                    const validate = input.kind === "trust" ? validateTrustPolicy : input.kind === "resource" ? validateResourcePolicy : validateIdentityPolicy;
-                    for (const error of validate(parsed.document)) {
-                        found.push({ property: `${path}.${error.path}`, rule: "iam-policy-grammar", message: `${path}.${error.path}: ${error.message}`, source: "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html (@cloud-copilot/iam-policy)" });
+                    for (const error of grammarErrors(parsed.document, input.kind)) {
+                        const where = error.path ? `${path}.${error.path}` : path;
+                        found.push({ property: where, rule: "iam-policy-grammar", message: `${where}: ${error.message}`, source: GRAMMAR_SOURCE });
                     }
                     const statements = asList((parsed.document as Record<string, unknown> | null)?.Statement);
                     for (const [i, statement] of statements.entries()) {

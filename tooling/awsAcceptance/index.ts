@@ -1,7 +1,7 @@
 import { revealSecrets } from "../capture";
 import { checkDocuments } from "./documents";
 import { checkFreeText } from "./freeText";
-import { checkIamDocuments } from "./iamDocuments";
+import { checkIamDocuments, prefetchIamData } from "./iamDocuments";
 import { checkNames } from "./names";
 import { checkRanges } from "./ranges";
 import { AcceptanceResource, AcceptanceViolation, logicalName } from "./violation";
@@ -18,6 +18,7 @@ export async function checkAwsAcceptance(resources: ReadonlyArray<Omit<Acceptanc
     const plain = resources
         .filter((r) => r.type.startsWith("aws:"))
         .map((r) => ({ urn: r.urn, type: r.type, inputs: revealSecrets(r.inputs ?? {}) as Record<string, unknown> }));
+    prefetchIamData(plain);
     const violations: AcceptanceViolation[] = [];
     for (const [i, resource] of plain.entries()) {
         // A turn of the event loop now and then: the policy gate's calls to the pack, started

@@ -303,3 +303,29 @@ function decodeURIComponentSafe(s: string): string {
 
 /** In the order they are tried; the first that recognises the text decodes it. */
 export const DECODERS: Decoder[] = [mimeDecoder, cloudConfigDecoder, jsonDecoder, base64Decoder, shellDecoder, lineDecoder];
+
+/** How many texts `decodeText` remembers before it starts over: a stack's strings repeat (copies of a component), but a pack process must not grow without bound. */
+const DECODED_TEXTS_KEPT = 50_000;
+const decodedTexts = new Map<string, { decoder: Decoder; decoded: Decoded } | null>();
+
+/**
+ * The first decoder that recognises `text`, and what it made of it; undefined when none does.
+ * Decoding is a function of the text alone, so the answer is kept by text: the same user data,
+ * command or connection string in many resources is decoded once. Callers share the pieces and must
+ * not change them.
+ */
+export function decodeText(text: string): { decoder: Decoder; decoded: Decoded } | undefined {
+    const known = decodedTexts.get(text);
+    if (known !== undefined) return known ?? undefined;
+    let found: { decoder: Decoder; decoded: Decoded } | null = null;
+    for (const decoder of DECODERS) {
+        const decoded = decoder.decode(text);
+        if (decoded) {
+            found = { decoder, decoded };
+            break;
+        }
+    }
+    if (decodedTexts.size >= DECODED_TEXTS_KEPT) decodedTexts.clear();
+    decodedTexts.set(text, found);
+    return found ?? undefined;
+}

@@ -182,10 +182,23 @@ export function actionFacts(action: string): Promise<ActionFacts> {
  * action of every service. Entries that name no known action are returned unchanged, so callers
  * can say so instead of silently passing them.
  */
-export async function expandAction(entry: string): Promise<string[]> {
-    const expanded = await expandIamActions(entry, { expandAsterisk: true, invalidActionBehavior: KEEP_UNKNOWN_ACTIONS });
-    return expanded.length > 0 ? expanded : [entry];
+export function expandAction(entry: string): Promise<readonly string[]> {
+    let expanded = expansions.get(entry);
+    if (!expanded) {
+        expanded = expandIamActions(entry, { expandAsterisk: true, invalidActionBehavior: KEEP_UNKNOWN_ACTIONS }).then((actions) => Object.freeze(actions.length > 0 ? actions : [entry]));
+        expansions.set(entry, expanded);
+        // A failed read of the reference data is not kept: the next policy asks again.
+        expanded.catch(() => expansions.delete(entry));
+    }
+    return expanded;
 }
+
+/**
+ * Expansions by entry, shared by every policy and resource: a stack repeats the same few dozen
+ * entries, and expanding one (`*` is every action of every service) costs more than the rest of a
+ * statement's checks. Frozen, since every caller gets the same list.
+ */
+const expansions = new Map<string, Promise<readonly string[]>>();
 
 export function matchesAny(action: string, patterns: string[]): boolean {
     return patterns.some((p) => actionMatchesPattern(action, p));

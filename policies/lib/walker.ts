@@ -1,4 +1,4 @@
-import { DECODERS } from "./decoders";
+import { DECODERS, decodeText } from "./decoders";
 import { isUnknown, Path, pathText } from "./wire";
 
 /**
@@ -78,9 +78,9 @@ export function walkProperties(props: Record<string, unknown>, options: WalkOpti
         const leaf: Leaf = { field: render(at), property: at.property, name: at.name, value, byValue: at.byValue };
         out.leaves.push(leaf);
         if (at.depth >= MAX_DEPTH) return;
-        for (const decoder of DECODERS) {
-            const decoded = decoder.decode(value);
-            if (!decoded) continue;
+        const found = decodeText(value);
+        if (found) {
+            const { decoder, decoded } = found;
             if (decoded.covers) leaf.byValue = false;
             for (const piece of decoded.pieces) {
                 const next: At = {
@@ -95,7 +95,6 @@ export function walkProperties(props: Record<string, unknown>, options: WalkOpti
                 if (piece.structured !== undefined) structured(piece.structured, next);
                 else if (piece.value !== undefined) text(piece.value, next);
             }
-            break;
         }
     };
 

@@ -101,6 +101,18 @@ describe("policy pack: no plaintext secrets", function () {
             expectViolation(r, POLICY, 'userData (base64) line 4 "DB_PASSWORD"', "at boot");
         });
 
+        it("reports the same user data in every resource that carries it, each under its own name and field (decoded texts are kept by text)", async () => {
+            const script = "#!/bin/bash\nexport DB_PASSWORD='Tr0ub4dor&3'\n/opt/app/start\n";
+            for (const name of ["blue", "green"]) {
+                const [v] = expectViolation(await analyze(res(aws.ec2.LaunchTemplate, name, { userData: b64(script) })), POLICY, 'userData (base64) line 2 "DB_PASSWORD"');
+                assert.match(v.message, new RegExp(`"${name}"`));
+            }
+            // The same text in another field of another type: found there too, under that field.
+            const [v] = expectViolation(await analyze(res(aws.ec2.Instance, "legacy", { ami: "ami-123", instanceType: "t3.small", userData: script })), POLICY, 'userData line 2 "DB_PASSWORD"');
+            assert.match(v.message, /"legacy"/);
+            expectPass(await analyze(res(aws.ec2.LaunchTemplate, "clean", { userData: b64("#!/bin/bash\n/opt/app/start\n") })), POLICY);
+        });
+
         it("blocks a credentials URL in an instance's plain user data", async () => {
             const r = await analyze(res(aws.ec2.Instance, "legacy", { ami: "ami-123", instanceType: "t3.small", userData: "#!/bin/sh\ncurl -fsS https://deploy:hunter22@artifacts.example.com/app.tgz | tar xz\n" }));
             expectViolation(r, POLICY, "userData line 2:", "user-info");

@@ -2,10 +2,10 @@
  * The gate at scale: synthetic stack exports made from the prod plan (bench/support/syntheticStack.ts,
  * every copy renamed consistently) at about 224, 1,000, 4,000 and 10,000 resources, each checked
  * with `npm run preview -- --state <file>` as a user runs it (compiled gate, fresh processes, the
- * script's node flags). Per
- * size: wall time (median and min of the runs), peak resident memory of the CLI process and of the
- * pack's process, the verdict; then, in this process with a started pack, the time of the Analyze
- * calls (8 at a time, as the gate runs them) and of AnalyzeStack, so growth can be attributed.
+ * script's node flags). Per size: wall time (median and min of the runs, taken round by round over
+ * the sizes), peak resident memory of the CLI process and of the pack's process, the verdict; then,
+ * in this process with a started pack, the time of the Analyze calls (8 at a time) and of
+ * AnalyzeStack, so growth can be attributed.
  *
  * Run: npm run bench -- scale        (SCALE_COPIES=1,5 to choose the sizes; SCALE_RUNS=3)
  */
@@ -112,30 +112,34 @@ async function main(): Promise<void> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "jobfleet-scale-"));
     try {
         const plan = toStackExport(await captureProgram({ stack: "prod" }));
-        const rows: string[] = [];
-        let baseMs: number | undefined;
-        let baseCount: number | undefined;
-        for (const copies of COPIES) {
+        const sizes = COPIES.map((copies) => {
             const file = path.join(dir, `prod-x${copies}.json`);
             const synthetic = syntheticStack(plan, copies);
             fs.writeFileSync(file, JSON.stringify(synthetic));
-            const count = synthetic.deployment.resources.length;
-            const runs: Run[] = [];
-            for (let i = 0; i < RUNS; i++) runs.push(await runGate(file));
+            return { file, count: synthetic.deployment.resources.length, runs: [] as Run[] };
+        });
+        // Round by round over all sizes, so that each size's runs meet the same minutes of this
+        // host (its speed drifts by a quarter within minutes) and the ratios compare like with like.
+        for (let i = 0; i < RUNS; i++) {
+            for (const size of sizes) {
+                size.runs.push(await runGate(size.file));
+                process.stderr.write(`${size.count} resources, run ${i + 1}: ${s(size.runs[i].wallMs)}\n`);
+            }
+        }
+        const rows: string[] = [];
+        const baseMs = median(sizes[0].runs.map((r) => r.wallMs));
+        const baseCount = sizes[0].count;
+        for (const { file, count, runs } of sizes) {
             const wall = median(runs.map((r) => r.wallMs));
             const { analyzeMs, analyzeStackMs } = await phases(file);
-            baseMs ??= wall;
-            baseCount ??= count;
             const verdicts = [...new Set(runs.map((r) => r.verdict))];
             rows.push(
                 `| ${count.toLocaleString("en-US")} | ${(fs.statSync(file).size / 2 ** 20).toFixed(1)} MiB | ${s(wall)} | ${s(Math.min(...runs.map((r) => r.wallMs)))} | ${(wall / baseMs).toFixed(2)}× (${(count / baseCount).toFixed(1)}× resources) | ${s(analyzeMs)} | ${s(analyzeStackMs)} | ${Math.max(...runs.map((r) => r.cliPeakMiB)).toFixed(0)} MiB | ${Math.max(...runs.map((r) => r.packPeakMiB)).toFixed(0)} MiB | exit ${runs.map((r) => r.code).join("/")}: ${verdicts.join("; ").replace(/\|/g, "\\|")} |`,
             );
-            process.stderr.write(`${count} resources: ${s(wall)}\n`);
-            fs.rmSync(file);
         }
         process.stdout.write(
             [
-                `Load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(", ")} (${os.cpus().length} CPUs). ${RUNS} run(s) per size.`,
+                `Load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(", ")} (${os.cpus().length} CPUs). ${RUNS} run(s) per size, interleaved (one run of each size per round).`,
                 "",
                 "| resources | export | `npm run preview -- --state` wall (median) | min | vs smallest | Analyze, all resources (8 at a time) | AnalyzeStack | peak RSS, CLI | peak RSS, pack | verdict |",
                 "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",

@@ -119,9 +119,11 @@ async function main(): Promise<void> {
             return { file, count: synthetic.deployment.resources.length, runs: [] as Run[] };
         });
         // Round by round over all sizes, so that each size's runs meet the same minutes of this
-        // host (its speed drifts by a quarter within minutes) and the ratios compare like with like.
+        // host (its speed drifts by a quarter within minutes) and the ratios compare like with like;
+        // each round starts at another size, so no size always follows the largest.
         for (let i = 0; i < RUNS; i++) {
-            for (const size of sizes) {
+            for (let k = 0; k < sizes.length; k++) {
+                const size = sizes[(i + k) % sizes.length];
                 size.runs.push(await runGate(size.file));
                 process.stderr.write(`${size.count} resources, run ${i + 1}: ${s(size.runs[i].wallMs)}\n`);
             }

@@ -180,26 +180,60 @@ describe("AWS acceptance checks", () => {
             assert.match(violationsOf(violations, "iam-condition-key")[0].message, /aws:SourceAcount exists neither as a global key nor in any service's reference/);
         });
 
-        it("reads the reference for all documents at once without tripping on malformed ones, and still names each unknown action and key", async () => {
+        it("names each null the grammar check cannot read (operator, Principal, statement) and still checks the rest, with the reference read ahead for every document", async () => {
             const resources = copyOf(staging);
             const policy = find(resources, "aws:iam/rolePolicy:RolePolicy", "submission-runner-task");
-            policy.inputs.policy = JSON.stringify({ Version: "2012-10-17", Statement: ["not a statement", { Effect: "Allow", Action: 7, Resource: "*", Condition: { StringEquals: null } }] });
+            policy.inputs.policy = JSON.stringify({
+                Version: "2012-10-17",
+                Statement: [
+                    "not a statement",
+                    { Effect: "Allow", Action: 7, Resource: "*", Condition: { StringEquals: null } },
+                    null,
+                    { Effect: "Allow", Action: "sqs:SendMessage", Resource: "*", Principal: null, Condition: [{ StringEquals: { "aws:SourceAccount": "1" } }] },
+                    { Effect: "Allow", Action: "sqs:SendMessage", Resource: "*", Condition: { StringEquals: "aws:SourceAccount" } },
+                ],
+            });
             editJson<PolicyDoc>(find(resources, "aws:iam/rolePolicy:RolePolicy", "sandbox-broker-api-allocations"), "policy", (doc) => {
                 doc.Statement[0].Action = ["sqs:ReceiveMessages", "s3:GetObjekt"];
                 doc.Statement[0].Condition = { StringEquals: { "aws:SourceAcount": "123456789012" } };
             });
             const violations = await checkAwsAcceptance(resources);
-            const grammar = violationsOf(violations, "iam-policy-grammar").find((v) => v.urn === policy.urn && v.property === "policy.Statement[1].Condition.StringEquals");
-            assert.ok(grammar, JSON.stringify(violations, null, 2));
-            assert.match(grammar.message, /must be an object of condition keys and values, not null/);
-            // The rest of the document is still read: the statement that is a string and the number as an action.
-            const others = violations.filter((v) => v.urn === policy.urn && v.rule === "iam-policy-grammar" && v !== grammar).map((v) => v.property);
-            assert.ok(others.some((p) => p.startsWith("policy.Statement[0]")) && others.some((p) => p.startsWith("policy.Statement[1].Action")), JSON.stringify(others));
+            const grammar = new Map(violationsOf(violations, "iam-policy-grammar").filter((v) => v.urn === policy.urn).map((v) => [v.property, v.message]));
+            const at = (property: string) => {
+                const message = grammar.get(property);
+                assert.ok(message, `no grammar finding at ${property}: ${JSON.stringify([...grammar], null, 2)}`);
+                return message;
+            };
+            assert.match(at("policy.Statement[1].Condition.StringEquals"), /must be an object of condition keys and values, not null/);
+            assert.match(at("policy.Statement[2]"), /must be a statement object, not null/);
+            assert.match(at("policy.Statement[3].Principal"), /must not be null/);
+            // What the validator reports itself, each at its own statement: a string statement, a number as an action, a Condition that is a list, an operator holding a string.
+            assert.ok([...grammar.keys()].some((p) => p.startsWith("policy.Statement[0]")));
+            assert.ok([...grammar.keys()].some((p) => p.startsWith("policy.Statement[1].Action")));
+            assert.ok([...grammar.keys()].some((p) => p.startsWith("policy.Statement[3].Condition")));
+            assert.ok([...grammar.keys()].some((p) => p.startsWith("policy.Statement[4].Condition")));
+            assert.ok(![...grammar.values()].some((m) => /stopped at/.test(m)), "no statement left unread");
+            // The characters of a string are no condition keys, nor a list's indexes operators.
+            const misread = violations.filter((v) => v.urn === policy.urn && (v.rule === "iam-condition-key" || v.rule === "iam-condition-operator"));
+            assert.deepEqual(misread, []);
             assert.deepEqual(
                 violationsOf(violations, "iam-action-unknown").map((v) => v.property),
                 ["policy.Statement[0].Action[0]", "policy.Statement[0].Action[1]"],
             );
             assert.match(violationsOf(violations, "iam-condition-key")[0].message, /aws:SourceAcount exists neither/);
+        });
+
+        it("names a document or a Statement that is null instead of failing", async () => {
+            for (const [text, property, message] of [
+                ["null", "policy", /must be a JSON object with a Statement, not null/],
+                [JSON.stringify({ Version: "2012-10-17", Statement: null }), "policy.Statement", /must be a statement or a list of statements, not null/],
+            ] as const) {
+                const resources = copyOf(staging);
+                const policy = find(resources, "aws:iam/rolePolicy:RolePolicy", "submission-runner-task");
+                policy.inputs.policy = text;
+                const found = violationsOf(await checkAwsAcceptance(resources), "iam-policy-grammar").filter((v) => v.urn === policy.urn);
+                assert.ok(found.some((v) => v.property === property && message.test(v.message)), JSON.stringify(found, null, 2));
+            }
         });
 
         it("inline policies of one role over 10,240 characters together fail; a trust policy over 2,048 fails", async () => {

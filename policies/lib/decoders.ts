@@ -304,15 +304,21 @@ function decodeURIComponentSafe(s: string): string {
 /** In the order they are tried; the first that recognises the text decodes it. */
 export const DECODERS: Decoder[] = [mimeDecoder, cloudConfigDecoder, jsonDecoder, base64Decoder, shellDecoder, lineDecoder];
 
-/** How many texts `decodeText` remembers before it starts over: a stack's strings repeat (copies of a component), but a pack process must not grow without bound. */
-const DECODED_TEXTS_KEPT = 50_000;
+/**
+ * What `decodeText` remembers: a stack's texts repeat (copies of a component, one user data in
+ * many launch templates), but a pack process must not grow without bound, so the oldest answers go
+ * first once either limit is passed.
+ */
+const DECODED_TEXTS_KEPT = 20_000;
+const DECODED_CHARACTERS_KEPT = 16 * 2 ** 20;
 const decodedTexts = new Map<string, { decoder: Decoder; decoded: Decoded } | null>();
+let decodedCharacters = 0;
 
 /**
  * The first decoder that recognises `text`, and what it made of it; undefined when none does.
- * Decoding is a function of the text alone, so the answer is kept by text: the same user data,
- * command or connection string in many resources is decoded once. Callers share the pieces and must
- * not change them.
+ * Decoding is a function of the text alone (the walker adds the field, the name and the depth),
+ * so the answer is kept by text: the same user data, command or connection string in many
+ * resources is decoded once. Callers share the pieces and must not change them.
  */
 export function decodeText(text: string): { decoder: Decoder; decoded: Decoded } | undefined {
     const known = decodedTexts.get(text);
@@ -325,7 +331,13 @@ export function decodeText(text: string): { decoder: Decoder; decoded: Decoded }
             break;
         }
     }
-    if (decodedTexts.size >= DECODED_TEXTS_KEPT) decodedTexts.clear();
     decodedTexts.set(text, found);
+    decodedCharacters += text.length;
+    // Map keeps insertion order: the first key is the oldest answer.
+    for (const oldest of decodedTexts.keys()) {
+        if (decodedTexts.size <= DECODED_TEXTS_KEPT && decodedCharacters <= DECODED_CHARACTERS_KEPT) break;
+        decodedTexts.delete(oldest);
+        decodedCharacters -= oldest.length;
+    }
     return found ?? undefined;
 }

@@ -178,6 +178,13 @@ export function actionFacts(action: string): Promise<ActionFacts> {
 }
 
 /**
+ * Expansions by entry, shared by every policy and resource: a stack repeats the same few dozen
+ * entries, and expanding one (`*` is every action of every service) costs more than the rest of a
+ * statement's checks. Frozen, since every caller gets the same list.
+ */
+const expansions = new Map<string, Promise<readonly string[]>>();
+
+/**
  * Every concrete action an entry grants: `s3:Get*` → the S3 actions starting with Get, `*` → every
  * action of every service. Entries that name no known action are returned unchanged, so callers
  * can say so instead of silently passing them.
@@ -188,17 +195,13 @@ export function expandAction(entry: string): Promise<readonly string[]> {
         expanded = expandIamActions(entry, { expandAsterisk: true, invalidActionBehavior: KEEP_UNKNOWN_ACTIONS }).then((actions) => Object.freeze(actions.length > 0 ? actions : [entry]));
         expansions.set(entry, expanded);
         // A failed read of the reference data is not kept: the next policy asks again.
-        expanded.catch(() => expansions.delete(entry));
+        const asked = expanded;
+        asked.catch(() => {
+            if (expansions.get(entry) === asked) expansions.delete(entry);
+        });
     }
     return expanded;
 }
-
-/**
- * Expansions by entry, shared by every policy and resource: a stack repeats the same few dozen
- * entries, and expanding one (`*` is every action of every service) costs more than the rest of a
- * statement's checks. Frozen, since every caller gets the same list.
- */
-const expansions = new Map<string, Promise<readonly string[]>>();
 
 export function matchesAny(action: string, patterns: string[]): boolean {
     return patterns.some((p) => actionMatchesPattern(action, p));

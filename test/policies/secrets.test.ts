@@ -107,7 +107,7 @@ describe("policy pack: no plaintext secrets", function () {
                 const [v] = expectViolation(await analyze(res(aws.ec2.LaunchTemplate, name, { userData: b64(script) })), POLICY, 'userData (base64) line 2 "DB_PASSWORD"');
                 assert.match(v.message, new RegExp(`"${name}"`));
             }
-            // The same text in another field of another type: found there too, under that field.
+            // The same script as plain text in another type: its decoded lines (kept from the base64 one's inner text) are reported under this field.
             const [v] = expectViolation(await analyze(res(aws.ec2.Instance, "legacy", { ami: "ami-123", instanceType: "t3.small", userData: script })), POLICY, 'userData line 2 "DB_PASSWORD"');
             assert.match(v.message, /"legacy"/);
             expectPass(await analyze(res(aws.ec2.LaunchTemplate, "clean", { userData: b64("#!/bin/bash\n/opt/app/start\n") })), POLICY);

@@ -54,6 +54,9 @@ const OPERATOR_TYPES: Record<string, string[] | "any"> = {
     Null: "any",
 };
 
+/** A condition operator's value as IAM expects it: an object of condition keys. */
+const isKeyMap = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === "object" && !Array.isArray(value);
+
 const asList = (value: unknown): unknown[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
 
 /** Does a policy resource (with `*` and `?` wildcards) fit an ARN format such as `arn:${Partition}:s3:::${BucketName}/${ObjectName}`? */
@@ -116,7 +119,7 @@ export function prefetchIamData(resources: AcceptanceResource[]): void {
                     }
                     if (s.Condition && typeof s.Condition === "object") {
                         for (const operatorKeys of Object.values(s.Condition as Record<string, unknown>)) {
-                            for (const key of Object.keys((operatorKeys ?? {}) as Record<string, unknown>)) keys.add(key);
+                            if (isKeyMap(operatorKeys)) for (const key of Object.keys(operatorKeys)) keys.add(key);
                         }
                     }
                 }
@@ -128,37 +131,57 @@ export function prefetchIamData(resources: AcceptanceResource[]): void {
 
 const GRAMMAR_SOURCE = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html (@cloud-copilot/iam-policy)";
 
+type GrammarError = { path: string; message: string };
+
 /**
- * The grammar's findings (`@cloud-copilot/iam-policy`). Its validator throws on some malformed
- * documents instead of reporting them (a condition operator holding null); those are reported
- * here by element, and anything else it stops on as one finding, so the preview names the
- * document instead of failing.
+ * The grammar's findings (`@cloud-copilot/iam-policy`). Its validator throws instead of reporting
+ * on a null where it expects a value (the document, Statement, a statement, a Principal, a
+ * condition operator's keys). Then each statement is validated on its own: every null element is
+ * named here and left out of a copy the validator reads for the rest, and a statement it still
+ * stops on is named with what stopped it. The preview names the place instead of failing.
  */
-function grammarErrors(document: unknown, kind: PolicyKind): Array<{ path: string; message: string }> {
+function grammarErrors(document: unknown, kind: PolicyKind): GrammarError[] {
     const validate = kind === "trust" ? validateTrustPolicy : kind === "resource" ? validateResourcePolicy : validateIdentityPolicy;
     try {
         return validate(document);
-    } catch (err) {
-        // The operators that hold no key map are reported here and left out of a copy, which the validator then reads for the rest.
-        const found: Array<{ path: string; message: string }> = [];
-        const copy = structuredClone(document) as Record<string, unknown> | null;
-        const statement = copy?.Statement;
-        const statements = Array.isArray(statement) ? statement.map((s, i) => ({ s, at: `Statement[${i}]` })) : [{ s: statement, at: "Statement" }];
+    } catch {
+        if (document === null || typeof document !== "object" || Array.isArray(document)) return [{ path: "", message: `must be a JSON object with a Statement, not ${JSON.stringify(document)}` }];
+        const doc = document as Record<string, unknown>;
+        if (doc.Statement === null) return [{ path: "Statement", message: "must be a statement or a list of statements, not null" }];
+        const statements = Array.isArray(doc.Statement) ? doc.Statement.map((s, i) => ({ s, at: `Statement[${i}]` })) : [{ s: doc.Statement, at: "Statement" }];
+        const found = new Map<string, GrammarError>();
+        const add = (e: GrammarError) => found.set(`${e.path}\0${e.message}`, e);
         for (const { s, at } of statements) {
-            const condition = (s as Record<string, unknown> | null)?.Condition as Record<string, unknown> | undefined;
-            if (!condition || typeof condition !== "object") continue;
-            for (const [operator, keys] of Object.entries(condition)) {
-                if (keys && typeof keys === "object" && !Array.isArray(keys)) continue;
-                found.push({ path: `${at}.Condition.${operator}`, message: `must be an object of condition keys and values, not ${JSON.stringify(keys)}` });
-                delete condition[operator];
+            if (s === null) {
+                add({ path: at, message: "must be a statement object, not null" });
+                continue;
+            }
+            const statement = s && typeof s === "object" && !Array.isArray(s) ? (structuredClone(s) as Record<string, unknown>) : s;
+            if (statement && typeof statement === "object" && !Array.isArray(statement)) {
+                const record = statement as Record<string, unknown>;
+                for (const [key, value] of Object.entries(record)) {
+                    if (value !== null) continue;
+                    add({ path: `${at}.${key}`, message: "must not be null: give it a value or leave it out" });
+                    delete record[key];
+                }
+                const condition = record.Condition;
+                if (condition && typeof condition === "object" && !Array.isArray(condition)) {
+                    for (const [operator, keys] of Object.entries(condition as Record<string, unknown>)) {
+                        if (keys !== null) continue;
+                        add({ path: `${at}.Condition.${operator}`, message: "must be an object of condition keys and values, not null" });
+                        delete (condition as Record<string, unknown>)[operator];
+                    }
+                }
+            }
+            // The statement alone, in the document's place: its findings, renamed back to its position.
+            const alone = Array.isArray(doc.Statement) ? { ...doc, Statement: [statement] } : { ...doc, Statement: statement };
+            try {
+                for (const e of validate(alone)) add({ ...e, path: Array.isArray(doc.Statement) ? e.path.replace(/^Statement\[0\]/, at) : e.path });
+            } catch (err) {
+                add({ path: at, message: `does not follow IAM's policy grammar; the grammar check stopped at: ${(err as Error).message}` });
             }
         }
-        try {
-            if (found.length > 0) return [...found, ...validate(copy)];
-        } catch {
-            // Stopped again, on something else: reported below.
-        }
-        return [...found, { path: "", message: `does not follow IAM's policy grammar; the grammar check stopped at: ${(err as Error).message}` }];
+        return [...found.values()];
     }
 }
 
@@ -201,17 +224,18 @@ async function checkStatement(statement: Record<string, unknown>, at: string, ki
     }
 
     const condition = statement.Condition;
-    if (condition && typeof condition === "object") {
+    if (isKeyMap(condition)) {
         const federated = asList((statement.Principal as Record<string, unknown> | undefined)?.Federated).filter((f): f is string => typeof f === "string");
         const oidcHosts = federated.map((f) => f.replace(/^arn:[^:]+:iam::\d*:oidc-provider\//, ""));
-        for (const [operator, keys] of Object.entries(condition as Record<string, unknown>)) {
+        for (const [operator, keys] of Object.entries(condition)) {
             const base = operator.replace(/^(ForAllValues|ForAnyValue):/, "").replace(/IfExists$/, "");
             const accepts = OPERATOR_TYPES[base];
             if (!accepts) {
                 out.push({ property: `${at}.Condition.${operator}`, rule: "iam-condition-operator", message: `${operator} is not an IAM condition operator`, source: OPERATORS_SOURCE });
                 continue;
             }
-            for (const key of Object.keys((keys ?? {}) as Record<string, unknown>)) {
+            // A value that is no key map (null, a string) is the grammar's finding, not a list of keys.
+            for (const key of isKeyMap(keys) ? Object.keys(keys) : []) {
                 const where = `${at}.Condition.${operator}.${key}`;
                 const oidcHost = oidcHosts.find((host) => key.toLowerCase().startsWith(`${host.toLowerCase()}:`));
                 let type: string | undefined;

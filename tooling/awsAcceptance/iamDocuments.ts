@@ -101,7 +101,7 @@ function actionsFor(pattern: string): Promise<ActionInfo[]> {
 /**
  * Starts reading the service reference for every action pattern and condition key the documents
  * name, all at once: iam-data reads one file per service with fs/promises, and awaited one after
- * another those reads left the CLI idle for a tenth of a prod preview. The answers are cached
+ * another those reads left the CLI idle for up to a tenth of a prod preview. The answers are cached
  * (actionCache, iam-data's own file cache), so `checkIamDocuments` finds them read.
  */
 export function prefetchIamData(resources: AcceptanceResource[]): void {
@@ -117,8 +117,8 @@ export function prefetchIamData(resources: AcceptanceResource[]): void {
                     for (const pattern of asList(s.Action ?? s.NotAction)) {
                         if (typeof pattern === "string" && pattern !== "*") actionsFor(pattern).catch(() => undefined);
                     }
-                    if (s.Condition && typeof s.Condition === "object") {
-                        for (const operatorKeys of Object.values(s.Condition as Record<string, unknown>)) {
+                    if (isKeyMap(s.Condition)) {
+                        for (const operatorKeys of Object.values(s.Condition)) {
                             if (isKeyMap(operatorKeys)) for (const key of Object.keys(operatorKeys)) keys.add(key);
                         }
                     }

@@ -98,30 +98,48 @@ function actionsFor(pattern: string): Promise<ActionInfo[]> {
     return cached;
 }
 
+/** One IAM document of a resource, found and parsed once for both the prefetch and the checks. */
+export interface IamDocument {
+    resource: AcceptanceResource;
+    input: PolicyInput;
+    path: string;
+    value: unknown;
+    parsed: NonNullable<ReturnType<typeof parseDocument>>;
+}
+
+/** The IAM documents of the resources (POLICY_INPUTS), in resource order; unknown values are left out. */
+export function iamDocumentsOf(resources: AcceptanceResource[]): IamDocument[] {
+    const documents: IamDocument[] = [];
+    for (const resource of resources) {
+        for (const input of POLICY_INPUTS[resource.type] ?? []) {
+            for (const { path, value } of valuesAt(resource.inputs, input.path)) {
+                const parsed = parseDocument(value);
+                if (parsed) documents.push({ resource, input, path, value, parsed });
+            }
+        }
+    }
+    return documents;
+}
+
 /**
  * Starts reading the service reference for every action pattern and condition key the documents
  * name, all at once: iam-data reads one file per service with fs/promises, and awaited one after
  * another those reads left the CLI idle for up to a tenth of a prod preview. The answers are cached
  * (actionCache, iam-data's own file cache), so `checkIamDocuments` finds them read.
  */
-export function prefetchIamData(resources: AcceptanceResource[]): void {
+export function prefetchIamData(documents: IamDocument[]): void {
     const keys = new Set<string>();
-    for (const resource of resources) {
-        for (const input of POLICY_INPUTS[resource.type] ?? []) {
-            for (const { value } of valuesAt(resource.inputs, input.path)) {
-                const parsed = parseDocument(value);
-                if (!parsed?.ok) continue;
-                for (const statement of asList((parsed.document as Record<string, unknown> | null)?.Statement)) {
-                    if (!statement || typeof statement !== "object") continue;
-                    const s = statement as Record<string, unknown>;
-                    for (const pattern of asList(s.Action ?? s.NotAction)) {
-                        if (typeof pattern === "string" && pattern !== "*") actionsFor(pattern).catch(() => undefined);
-                    }
-                    if (isKeyMap(s.Condition)) {
-                        for (const operatorKeys of Object.values(s.Condition)) {
-                            if (isKeyMap(operatorKeys)) for (const key of Object.keys(operatorKeys)) keys.add(key);
-                        }
-                    }
+    for (const { parsed } of documents) {
+        if (!parsed.ok) continue;
+        for (const statement of asList((parsed.document as Record<string, unknown> | null)?.Statement)) {
+            if (!statement || typeof statement !== "object") continue;
+            const s = statement as Record<string, unknown>;
+            for (const pattern of asList(s.Action ?? s.NotAction)) {
+                if (typeof pattern === "string" && pattern !== "*") actionsFor(pattern).catch(() => undefined);
+            }
+            if (isKeyMap(s.Condition)) {
+                for (const operatorKeys of Object.values(s.Condition)) {
+                    if (isKeyMap(operatorKeys)) for (const key of Object.keys(operatorKeys)) keys.add(key);
                 }
             }
         }
@@ -262,40 +280,34 @@ export function policySize(text: string): number {
     return text.replace(/\s/g, "").length;
 }
 
-export async function checkIamDocuments(resources: AcceptanceResource[]): Promise<AcceptanceViolation[]> {
+export async function checkIamDocuments(documents: IamDocument[]): Promise<AcceptanceViolation[]> {
     const violations: AcceptanceViolation[] = [];
     const inlineByRole = new Map<string, Array<{ resource: AcceptanceResource; size: number }>>();
-    for (const resource of resources) {
-        for (const input of POLICY_INPUTS[resource.type] ?? []) {
-            for (const { path, value } of valuesAt(resource.inputs, input.path)) {
-                const parsed = parseDocument(value);
-                if (!parsed) continue;
-                const found: Violation[] = [];
-                if (!parsed.ok) {
-                    found.push({ property: path, rule: "json-syntax", message: `${path} is not JSON: ${parsed.error}`, source: IAM_QUOTAS });
-                } else {
-                    const text = typeof value === "string" ? value : JSON.stringify(value);
-                    for (const error of grammarErrors(parsed.document, input.kind)) {
-                        const where = error.path ? `${path}.${error.path}` : path;
-                        found.push({ property: where, rule: "iam-policy-grammar", message: `${where}: ${error.message}`, source: GRAMMAR_SOURCE });
-                    }
-                    const statements = asList((parsed.document as Record<string, unknown> | null)?.Statement);
-                    for (const [i, statement] of statements.entries()) {
-                        if (statement && typeof statement === "object") await checkStatement(statement as Record<string, unknown>, `${path}.Statement[${i}]`, input.kind, found);
-                    }
-                    const size = policySize(text);
-                    if (input.maxChars !== undefined && size > input.maxChars) {
-                        found.push({ property: path, rule: "iam-policy-size", message: `${path} is ${size} characters without whitespace; AWS accepts at most ${input.maxChars}`, source: input.limitSource ?? IAM_QUOTAS });
-                    }
-                    if (resource.type === "aws:iam/rolePolicy:RolePolicy" && typeof resource.inputs.role === "string") {
-                        const group = inlineByRole.get(resource.inputs.role) ?? [];
-                        group.push({ resource, size });
-                        inlineByRole.set(resource.inputs.role, group);
-                    }
-                }
-                violations.push(...found.map((v) => ({ urn: resource.urn, type: resource.type, ...v })));
+    for (const { resource, input, path, value, parsed } of documents) {
+        const found: Violation[] = [];
+        if (!parsed.ok) {
+            found.push({ property: path, rule: "json-syntax", message: `${path} is not JSON: ${parsed.error}`, source: IAM_QUOTAS });
+        } else {
+            const text = typeof value === "string" ? value : JSON.stringify(value);
+            for (const error of grammarErrors(parsed.document, input.kind)) {
+                const where = error.path ? `${path}.${error.path}` : path;
+                found.push({ property: where, rule: "iam-policy-grammar", message: `${where}: ${error.message}`, source: GRAMMAR_SOURCE });
+            }
+            const statements = asList((parsed.document as Record<string, unknown> | null)?.Statement);
+            for (const [i, statement] of statements.entries()) {
+                if (statement && typeof statement === "object") await checkStatement(statement as Record<string, unknown>, `${path}.Statement[${i}]`, input.kind, found);
+            }
+            const size = policySize(text);
+            if (input.maxChars !== undefined && size > input.maxChars) {
+                found.push({ property: path, rule: "iam-policy-size", message: `${path} is ${size} characters without whitespace; AWS accepts at most ${input.maxChars}`, source: input.limitSource ?? IAM_QUOTAS });
+            }
+            if (resource.type === "aws:iam/rolePolicy:RolePolicy" && typeof resource.inputs.role === "string") {
+                const group = inlineByRole.get(resource.inputs.role) ?? [];
+                group.push({ resource, size });
+                inlineByRole.set(resource.inputs.role, group);
             }
         }
+        violations.push(...found.map((v) => ({ urn: resource.urn, type: resource.type, ...v })));
     }
     for (const [role, policies] of inlineByRole) {
         const total = policies.reduce((sum, p) => sum + p.size, 0);

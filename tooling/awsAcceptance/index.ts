@@ -1,7 +1,7 @@
 import { revealSecrets } from "../capture";
 import { checkDocuments } from "./documents";
 import { checkFreeText } from "./freeText";
-import { checkIamDocuments, prefetchIamData } from "./iamDocuments";
+import { checkIamDocuments, iamDocumentsOf, prefetchIamData } from "./iamDocuments";
 import { checkNames } from "./names";
 import { checkRanges } from "./ranges";
 import { AcceptanceResource, AcceptanceViolation, logicalName } from "./violation";
@@ -18,7 +18,8 @@ export async function checkAwsAcceptance(resources: ReadonlyArray<Omit<Acceptanc
     const plain = resources
         .filter((r) => r.type.startsWith("aws:"))
         .map((r) => ({ urn: r.urn, type: r.type, inputs: revealSecrets(r.inputs ?? {}) as Record<string, unknown> }));
-    prefetchIamData(plain);
+    const iamDocuments = iamDocumentsOf(plain);
+    prefetchIamData(iamDocuments);
     const violations: AcceptanceViolation[] = [];
     for (const [i, resource] of plain.entries()) {
         // A turn of the event loop now and then: the policy gate's calls to the pack, started
@@ -30,7 +31,7 @@ export async function checkAwsAcceptance(resources: ReadonlyArray<Omit<Acceptanc
         checkDocuments(resource, report);
         checkRanges(resource, report);
     }
-    violations.push(...(await checkIamDocuments(plain)));
+    violations.push(...(await checkIamDocuments(iamDocuments)));
     return violations;
 }
 

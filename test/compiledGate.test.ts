@@ -27,6 +27,16 @@ const compiledCli = (args: string[]) => run([path.join(PROJECT_ROOT, "tooling", 
 /** The same CLI from its sources with ts-node, starting the pack exactly as the Pulumi CLI does (type-checked). */
 const sourceCli = (args: string[]) => run(["-r", require.resolve("ts-node/register/transpile-only"), path.join(PROJECT_ROOT, "scripts", "preview.ts"), ...args]);
 
+/** Runs `lines` as a script under ts-node in a fresh process; the script prints one JSON value, returned parsed once it exits 0. */
+async function scriptResult(lines: string[]): Promise<unknown> {
+    const result = await run(["-r", require.resolve("ts-node/register/transpile-only"), "-e", lines.join("\n")]);
+    assert.equal(result.code, 0, result.err);
+    return JSON.parse(result.out);
+}
+
+/** The script line that defers the closure serializer and the Automation API, as the compiled CLI's preload does. */
+const DEFER_CLOSURE_LINE = `require(${JSON.stringify(path.join(PROJECT_ROOT, "tooling", "lazyClosure.ts"))}).deferClosureSerializer(${JSON.stringify(PROJECT_ROOT)});`;
+
 describe("the compiled offline gate", function () {
     this.timeout(300_000);
     const scratch = path.join(PROJECT_ROOT, ".tmp", `compiled-gate-test-${process.pid}`);
@@ -148,8 +158,8 @@ describe("the compiled offline gate", function () {
         });
 
         it("keeps the serializer and TypeScript unloaded when the SDK is imported, and serializes a function when asked", async () => {
-            const script = [
-                `require(${JSON.stringify(path.join(PROJECT_ROOT, "tooling", "lazyClosure.ts"))}).deferClosureSerializer(${JSON.stringify(PROJECT_ROOT)});`,
+            const found = await scriptResult([
+                DEFER_CLOSURE_LINE,
                 "const loaded = (part) => Object.keys(require.cache).some((f) => f.includes(part));",
                 "const before = { createClosure: loaded('runtime/closure/createClosure'), typescriptShim: loaded('typescript-shim') };",
                 'const pulumi = require("@pulumi/pulumi");',
@@ -157,10 +167,8 @@ describe("the compiled offline gate", function () {
                 "pulumi.runtime.serializeFunction(() => 6 * 7).then((f) => {",
                 "  console.log(JSON.stringify({ before, afterImport, afterUse: loaded('runtime/closure/createClosure'), text: f.text.includes('6 * 7') }));",
                 "});",
-            ].join("\n");
-            const result = await run(["-r", require.resolve("ts-node/register/transpile-only"), "-e", script]);
-            assert.equal(result.code, 0, result.err);
-            assert.deepEqual(JSON.parse(result.out), {
+            ]);
+            assert.deepEqual(found, {
                 before: { createClosure: false, typescriptShim: false },
                 afterImport: { createClosure: false, typescriptShim: false },
                 afterUse: true,
@@ -170,7 +178,7 @@ describe("the compiled offline gate", function () {
 
         it("defers @pulumi/aws's service namespaces: unloaded at import, the real classes on first use, resource references still come back as resources", async () => {
             const lazy = JSON.stringify(path.join(PROJECT_ROOT, "tooling", "lazyClosure.ts"));
-            const script = [
+            const found = await scriptResult([
                 `require(${lazy}).deferAwsServices(${JSON.stringify(PROJECT_ROOT)});`,
                 "const loaded = (svc) => Object.entries(require.cache).some(([f, m]) => f.endsWith(`/@pulumi/aws/${svc}/index.js`) && !require('util').types.isProxy(m.exports));",
                 'const pulumi = require("@pulumi/pulumi");',
@@ -183,14 +191,12 @@ describe("the compiled offline gate", function () {
                 "const db = pulumi.runtime.deserializeProperty(ref);",
                 'const real = require(require.resolve("@pulumi/aws/ec2/securityGroup", { paths: [process.cwd()] }));',
                 "console.log(JSON.stringify({ afterImport, afterRef: loaded('rds'), isInstance: db instanceof aws.rds.Instance, same: aws.ec2.SecurityGroup === real.SecurityGroup, keys: Object.keys(aws.ec2).includes('SecurityGroup'), enums: aws.ec2.InstanceType.T3_Micro }));",
-            ].join("\n");
-            const result = await run(["-r", require.resolve("ts-node/register/transpile-only"), "-e", script]);
-            assert.equal(result.code, 0, result.err);
-            assert.deepEqual(JSON.parse(result.out), { afterImport: { rds: false, ecs: false, lambda: true }, afterRef: true, isInstance: true, same: true, keys: true, enums: "t3.micro" });
+            ]);
+            assert.deepEqual(found, { afterImport: { rds: false, ecs: false, lambda: true }, afterRef: true, isInstance: true, same: true, keys: true, enums: "t3.micro" });
         });
 
         it("stands in for each deferred service with exactly the resource modules its index registers", async () => {
-            const script = [
+            const found = await scriptResult([
                 `const { scanAwsServices } = require(${JSON.stringify(path.join(PROJECT_ROOT, "tooling", "lazyClosure.ts"))});`,
                 'const path = require("path");',
                 'const root = path.dirname(require.resolve("@pulumi/aws/package.json"));',
@@ -202,27 +208,23 @@ describe("the compiled offline gate", function () {
                 "for (const s of services) require(path.join(root, s.name));",
                 "const differ = services.filter((s) => JSON.stringify([...s.modules].sort()) !== JSON.stringify([...(registered.get(s.name) ?? [])].sort())).map((s) => s.name);",
                 "console.log(JSON.stringify({ count: services.length, deferred: services.filter((s) => s.deferrable).length, differ }));",
-            ].join("\n");
-            const result = await run(["-r", require.resolve("ts-node/register/transpile-only"), "-e", script]);
-            assert.equal(result.code, 0, result.err);
-            const found = JSON.parse(result.out) as { count: number; deferred: number; differ: string[] };
-            assert.deepEqual(found.differ, []);
-            assert.ok(found.count > 200 && found.deferred > found.count - 20, result.out);
+            ]);
+            const { count, deferred, differ } = found as { count: number; deferred: number; differ: string[] };
+            assert.deepEqual(differ, []);
+            assert.ok(count > 200 && deferred > count - 20, JSON.stringify(found));
         });
 
         it("keeps the Automation API unloaded at import, and gives its real classes and keys when read", async () => {
-            const script = [
-                `require(${JSON.stringify(path.join(PROJECT_ROOT, "tooling", "lazyClosure.ts"))}).deferClosureSerializer(${JSON.stringify(PROJECT_ROOT)});`,
+            const found = await scriptResult([
+                DEFER_CLOSURE_LINE,
                 "const loaded = () => Object.keys(require.cache).some((f) => /automation[\\/]localWorkspace\\.js$/.test(f));",
                 'const pulumi = require("@pulumi/pulumi");',
                 "const afterImport = loaded();",
                 "const { LocalWorkspace } = pulumi.automation;",
                 'const real = require(require.resolve("@pulumi/pulumi/automation/localWorkspace", { paths: [process.cwd()] }));',
                 "console.log(JSON.stringify({ afterImport, afterUse: loaded(), same: LocalWorkspace === real.LocalWorkspace, keys: Object.keys(pulumi.automation).includes('LocalWorkspace'), has: 'Stack' in pulumi.automation }));",
-            ].join("\n");
-            const result = await run(["-r", require.resolve("ts-node/register/transpile-only"), "-e", script]);
-            assert.equal(result.code, 0, result.err);
-            assert.deepEqual(JSON.parse(result.out), { afterImport: false, afterUse: true, same: true, keys: true, has: true });
+            ]);
+            assert.deepEqual(found, { afterImport: false, afterUse: true, same: true, keys: true, has: true });
         });
     });
 });

@@ -1,5 +1,6 @@
 import { gunzipSync } from "zlib";
 import { parse as parseYaml } from "yaml";
+import { BoundedCache } from "./boundedCache";
 
 /**
  * Decoders for text that hides other text: each recognises one form and returns its pieces, which
@@ -304,15 +305,8 @@ function decodeURIComponentSafe(s: string): string {
 /** In the order they are tried; the first that recognises the text decodes it. */
 export const DECODERS: Decoder[] = [mimeDecoder, cloudConfigDecoder, jsonDecoder, base64Decoder, shellDecoder, lineDecoder];
 
-/**
- * What `decodeText` remembers: a stack's texts repeat (copies of a component, one user data in
- * many launch templates), but a pack process must not grow without bound, so the oldest answers go
- * first once either limit is passed.
- */
-const DECODED_TEXTS_KEPT = 20_000;
-const DECODED_CHARACTERS_KEPT = 16 * 2 ** 20;
-const decodedTexts = new Map<string, { decoder: Decoder; decoded: Decoded } | null>();
-let decodedCharacters = 0;
+/** What `decodeText` has worked out, by text: a stack's texts repeat (copies of a component, one user data in many launch templates). */
+const decodedTexts = new BoundedCache<{ decoder: Decoder; decoded: Decoded } | null>(20_000, 16 * 2 ** 20);
 
 /**
  * The first decoder that recognises `text`, and what it made of it; undefined when none does.
@@ -332,12 +326,5 @@ export function decodeText(text: string): { decoder: Decoder; decoded: Decoded }
         }
     }
     decodedTexts.set(text, found);
-    decodedCharacters += text.length;
-    // Map keeps insertion order: the first key is the oldest answer.
-    for (const oldest of decodedTexts.keys()) {
-        if (decodedTexts.size <= DECODED_TEXTS_KEPT && decodedCharacters <= DECODED_CHARACTERS_KEPT) break;
-        decodedTexts.delete(oldest);
-        decodedCharacters -= oldest.length;
-    }
     return found ?? undefined;
 }

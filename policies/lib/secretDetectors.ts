@@ -2,6 +2,7 @@ import { lintSource } from "@secretlint/core";
 import { secretLintProfiler } from "@secretlint/profiler";
 import { creator as recommendedPreset } from "@secretlint/secretlint-rule-preset-recommend";
 import { EXTRA_SECRET_FORMATS } from "./secretFormats";
+import { BoundedCache } from "./boundedCache";
 
 /**
  * The detectors that decide whether one string is a plaintext secret. Each is a small named unit:
@@ -137,51 +138,6 @@ function extraFormatReasons(value: string): string[] {
 }
 
 const DROPPED_SECRETLINT_MESSAGES = new Set(["AWSAccountID"]);
-
-/**
- * A map that keeps at most `maxEntries` entries and `maxChars` characters of keys, forgetting the
- * oldest first. The detectors' verdicts are pure functions of the exact string, and a
- * stack repeats most of its strings (tags, images, ports, policy documents, the same container
- * definitions in every environment), so each distinct string is judged once.
- */
-export class BoundedCache<V> {
-    private readonly entries = new Map<string, V>();
-    private chars = 0;
-
-    constructor(
-        readonly maxEntries: number,
-        readonly maxChars: number,
-    ) {}
-
-    get size(): number {
-        return this.entries.size;
-    }
-
-    get keyChars(): number {
-        return this.chars;
-    }
-
-    get(key: string): V | undefined {
-        return this.entries.get(key);
-    }
-
-    set(key: string, value: V): void {
-        if (key.length > this.maxChars) return;
-        if (this.entries.delete(key)) this.chars -= key.length;
-        this.entries.set(key, value);
-        this.chars += key.length;
-        for (const oldest of this.entries.keys()) {
-            if (this.entries.size <= this.maxEntries && this.chars <= this.maxChars) break;
-            this.entries.delete(oldest);
-            this.chars -= oldest.length;
-        }
-    }
-
-    clear(): void {
-        this.entries.clear();
-        this.chars = 0;
-    }
-}
 
 /** Verdicts by value: what secretlint, the extra formats and the URL check say about exactly this string. */
 export const valueVerdicts = new BoundedCache<readonly string[]>(50_000, 16 * 2 ** 20);

@@ -1,7 +1,8 @@
 import * as assert from "assert";
 import { awsManagedPolicyDocument } from "../../policies/lib/managedPolicies";
 import { notApplicable } from "../../policies/lib/policy";
-import { BoundedCache, detectSecrets, nameVerdicts, valueVerdicts } from "../../policies/lib/secretDetectors";
+import { BoundedCache } from "../../policies/lib/boundedCache";
+import { detectSecrets, nameVerdicts, valueVerdicts } from "../../policies/lib/secretDetectors";
 
 /**
  * The pack's caches and shortcuts for speed (issue 11): each must give exactly the verdict the

@@ -54,7 +54,7 @@ const OPERATOR_TYPES: Record<string, string[] | "any"> = {
     Null: "any",
 };
 
-/** A condition operator's value as IAM expects it: an object of condition keys. */
+/** A JSON object (not null, not a list): a policy document, a statement, a Condition, an operator's keys. */
 const isKeyMap = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === "object" && !Array.isArray(value);
 
 const asList = (value: unknown): unknown[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
@@ -163,8 +163,8 @@ function grammarErrors(document: unknown, kind: PolicyKind): GrammarError[] {
     try {
         return validate(document);
     } catch {
-        if (document === null || typeof document !== "object" || Array.isArray(document)) return [{ path: "", message: `must be a JSON object with a Statement, not ${JSON.stringify(document)}` }];
-        const doc = document as Record<string, unknown>;
+        if (!isKeyMap(document)) return [{ path: "", message: `must be a JSON object with a Statement, not ${JSON.stringify(document)}` }];
+        const doc = document;
         if (doc.Statement === null) return [{ path: "Statement", message: "must be a statement or a list of statements, not null" }];
         const statements = Array.isArray(doc.Statement) ? doc.Statement.map((s, i) => ({ s, at: `Statement[${i}]` })) : [{ s: doc.Statement, at: "Statement" }];
         const found = new Map<string, GrammarError>();
@@ -174,20 +174,19 @@ function grammarErrors(document: unknown, kind: PolicyKind): GrammarError[] {
                 add({ path: at, message: "must be a statement object, not null" });
                 continue;
             }
-            const statement = s && typeof s === "object" && !Array.isArray(s) ? (structuredClone(s) as Record<string, unknown>) : s;
-            if (statement && typeof statement === "object" && !Array.isArray(statement)) {
-                const record = statement as Record<string, unknown>;
-                for (const [key, value] of Object.entries(record)) {
+            const statement = isKeyMap(s) ? structuredClone(s) : s;
+            if (isKeyMap(statement)) {
+                for (const [key, value] of Object.entries(statement)) {
                     if (value !== null) continue;
                     add({ path: `${at}.${key}`, message: "must not be null: give it a value or leave it out" });
-                    delete record[key];
+                    delete statement[key];
                 }
-                const condition = record.Condition;
-                if (condition && typeof condition === "object" && !Array.isArray(condition)) {
-                    for (const [operator, keys] of Object.entries(condition as Record<string, unknown>)) {
+                const condition = statement.Condition;
+                if (isKeyMap(condition)) {
+                    for (const [operator, keys] of Object.entries(condition)) {
                         if (keys !== null) continue;
                         add({ path: `${at}.Condition.${operator}`, message: "must be an object of condition keys and values, not null" });
-                        delete (condition as Record<string, unknown>)[operator];
+                        delete condition[operator];
                     }
                 }
             }

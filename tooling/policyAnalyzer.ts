@@ -9,7 +9,7 @@ import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { AnalyzerClient } from "@pulumi/pulumi/proto/analyzer_grpc_pb";
 import * as pb from "@pulumi/pulumi/proto/analyzer_pb";
 import { engineProperties, engineStruct, withoutSecretValues } from "./engineWire";
-import { keepFile, writeAtomically } from "./keptFiles";
+import { keepFile } from "./keptFiles";
 import { lengthDelimited, structBytes } from "./structWire";
 import { BuildError, ensureBuilt, EarlyPack, PACK_SEMI_SPACE_MIB, packNodeArgs, packTarget, takeEarlyPack } from "./build";
 import { WARM_UP_FORMAT, WarmUpFile } from "../policies/lib/warmUp";
@@ -265,17 +265,16 @@ function providerResource(r: StackResource, byUrn: ReadonlyMap<string, StackReso
     if (!known) providerMessages.set(byUrn, (known = new Map()));
     // By the provider's properties as they are now, not only its reference: a resource list's objects may change between calls.
     const i = r.provider.lastIndexOf("::");
-    const providerInputs = byUrn.get(i >= 0 ? r.provider.slice(0, i) : r.provider)?.inputs;
-    const key = `${r.provider}\0${JSON.stringify(providerInputs ?? {})}`;
+    const urn = i >= 0 ? r.provider.slice(0, i) : r.provider;
+    const provider = byUrn.get(urn);
+    const key = `${r.provider}\0${JSON.stringify(provider?.inputs ?? {})}`;
     let p = known.get(key);
-    if (!p) known.set(key, (p = providerMessage(r.provider, byUrn)));
+    if (!p) known.set(key, (p = providerMessage(urn, provider)));
     return p;
 }
 
-function providerMessage(reference: string, byUrn: ReadonlyMap<string, StackResource>): pb.AnalyzerProviderResource {
-    const i = reference.lastIndexOf("::");
-    const urn = i >= 0 ? reference.slice(0, i) : reference;
-    const provider = byUrn.get(urn);
+/** The provider's message: its URN (the reference without its `::<id>`) and, when the stack holds it, its type and inputs. */
+function providerMessage(urn: string, provider: StackResource | undefined): pb.AnalyzerProviderResource {
     const p = new pb.AnalyzerProviderResource();
     p.setUrn(urn);
     p.setName(nameFromUrn(urn));
@@ -791,9 +790,8 @@ export class PolicyAnalyzer {
         });
         this.aheadConfigured = done.catch(() => {
             // Nothing sent ahead under this configuration is used; the gate configures again.
-            this.configuredAs = { policies: "", stack: "" };
-            this.configEpoch++;
-            this.ahead.clear();
+            this.configurationUnknown("policies");
+            this.configurationUnknown("stack");
         });
         return true;
     }
@@ -818,8 +816,8 @@ export class PolicyAnalyzer {
         this.ahead.clear();
     }
 
-    private aheadKey(req: pb.AnalyzeRequest | Uint8Array): string {
-        return `${this.configEpoch}:${Buffer.from(req instanceof Uint8Array ? req : req.serializeBinary()).toString("latin1")}`;
+    private aheadKey(request: Uint8Array): string {
+        return `${this.configEpoch}:${Buffer.from(request).toString("latin1")}`;
     }
 
     /** Tells the pack which stack it analyzes (stack tags reach policies as stackTags). */
@@ -884,8 +882,8 @@ export class PolicyAnalyzer {
     /**
      * Saves the Analyze requests of the first resource of each type, for the next compiled pack to
      * warm up on while it waits for the program (policies/lib/warmUp.ts): secret values replaced,
-     * no provider, written atomically, so a pack starting meanwhile reads the previous file or this
-     * one whole.
+     * no provider, written atomically (or not at all, in a read-only tree), so a pack starting
+     * meanwhile reads the previous file or this one whole.
      */
     saveWarmUp(resources: StackResource[], file: string): void {
         const byUrn = indexByUrn(resources);
@@ -897,7 +895,7 @@ export class PolicyAnalyzer {
             analyze.push(Buffer.from(this.analyzeRequest(r, byUrn, true)).toString("base64"));
         }
         const contents: WarmUpFile = { format: WARM_UP_FORMAT, analyze };
-        writeAtomically(file, JSON.stringify(contents));
+        keepFile(file, JSON.stringify(contents));
     }
 
     /** AnalyzeStack: every resource with its final properties, parent, dependencies and property dependencies. */

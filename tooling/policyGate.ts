@@ -182,13 +182,8 @@ export async function runPolicyGate(resources: StackResource[], options: GateOpt
         });
         const evaluateMs = Date.now() - evaluationStarted;
         // For the next `npm run preview`'s pack to warm up on (tooling/build.ts startPackEarly).
-        if (warmsUpNextPack) {
-            try {
-                analyzer.saveWarmUp(resources, PACK_WARM_UP_FILE);
-            } catch {
-                // A read-only tree only means the next pack starts cold.
-            }
-        }
+        // Where it cannot be written (a read-only tree), the next pack starts cold.
+        if (warmsUpNextPack) analyzer.saveWarmUp(resources, PACK_WARM_UP_FILE);
         const cwd = options.cwd ?? process.cwd();
         const stackUrn = resources.find((r) => r.type === "pulumi:pulumi:Stack")?.urn;
         const policies = renderPolicies(evaluation, { cwd, stackUrn });

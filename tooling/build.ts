@@ -129,7 +129,7 @@ export async function ensureBuilt(target: BuildTarget): Promise<BuiltTarget> {
     return cachedBuild(target) ?? compile(target);
 }
 
-// Its own copy of tooling/keptFiles.ts's: runCompiled.js compiles this file alone, so it imports no project module.
+// Its own copy of runtime/keptFiles.ts's: runCompiled.js compiles this file alone, so it imports no project module.
 function writeAtomically(file: string, contents: string): void {
     const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp`;
     fs.writeFileSync(tmp, contents);

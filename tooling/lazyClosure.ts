@@ -1,7 +1,7 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import Module from "module";
-import { keepFile } from "./keptFiles";
+import { keepFile } from "../runtime/keptFiles";
 import * as path from "path";
 
 /**

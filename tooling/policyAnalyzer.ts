@@ -9,7 +9,7 @@ import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { AnalyzerClient } from "@pulumi/pulumi/proto/analyzer_grpc_pb";
 import * as pb from "@pulumi/pulumi/proto/analyzer_pb";
 import { engineProperties, engineStruct, withoutSecretValues } from "./engineWire";
-import { keepFile } from "./keptFiles";
+import { keepFile } from "../runtime/keptFiles";
 import { lengthDelimited, structBytes } from "./structWire";
 import { BuildError, ensureBuilt, EarlyPack, PACK_SEMI_SPACE_MIB, packNodeArgs, packTarget, takeEarlyPack } from "./build";
 import { WARM_UP_FORMAT, WarmUpFile } from "../policies/lib/warmUp";

@@ -4,7 +4,7 @@ import * as path from "path";
 import { isDeepStrictEqual } from "util";
 import type * as YAML from "yaml";
 import { PROJECT } from "../config";
-import { keepFile } from "./keptFiles";
+import { keepFile } from "../runtime/keptFiles";
 
 export const PROJECT_ROOT = path.resolve(__dirname, "..");
 

@@ -3,6 +3,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { ArtifactArgumentError, checkBuildTime, checkCommitSha, formatBuildTime } from "./keys";
+import { keepFile } from "../keptFiles";
 
 /** Where a build came from: the five metadata entries of seed 003, before the checksum. */
 export interface BuildInfo {
@@ -314,15 +315,8 @@ export function keptGitOrigin(artifactPath: string, cacheDir = GIT_ORIGIN_CACHE_
     // Kept under the state git left behind: `git status` may rewrite the index as it refreshes it.
     const after = gitOriginKey(artifactPath);
     if (after !== undefined && typeof origin !== "string" && statKey(path.resolve(artifactPath)) === fileBefore) {
-        const keptAfter = path.join(cacheDir, `${after}.json`);
-        try {
-            fs.mkdirSync(cacheDir, { recursive: true });
-            const tmp = `${keptAfter}.${process.pid}.tmp`;
-            fs.writeFileSync(tmp, JSON.stringify({ commitSha: origin.commitSha, committedAt: origin.committedAt.toISOString(), branch: origin.branch }));
-            fs.renameSync(tmp, keptAfter);
-        } catch {
-            // A read-only tree asks git next time.
-        }
+        // A read-only tree asks git next time.
+        keepFile(path.join(cacheDir, `${after}.json`), JSON.stringify({ commitSha: origin.commitSha, committedAt: origin.committedAt.toISOString(), branch: origin.branch }));
     }
     return origin;
 }

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type * as TypeScript from "typescript";
 import { NormalizedSchema } from "@smithy/core/schema";
-import { keepFile } from "../keptFiles";
+import { keepFile } from "../../runtime/keptFiles";
 
 /**
  * Validation of JSON documents against the shape schemas AWS SDK v3 clients ship: each client

@@ -28,13 +28,30 @@ export const DEFERRED_NAMESPACES: readonly string[] = ["@pulumi/pulumi/automatio
 
 type AnyFunction = (...args: unknown[]) => unknown;
 
-function cachedStub(file: string, exports: unknown): Module {
-    const stub = new Module(file);
-    stub.filename = file;
-    stub.loaded = true;
-    stub.exports = exports;
-    require.cache[file] = stub;
-    return stub;
+/**
+ * The module `file`, loaded on the first `load()`: until then `standIn(exports)` answers for it in
+ * require's cache, and is taken out of the cache before the real module loads.
+ */
+function deferredModule<T>(file: string): { load(): T; standIn(exports: unknown): void } {
+    let real: T | undefined;
+    let stub: Module | undefined;
+    return {
+        load: () => {
+            if (!real) {
+                if (require.cache[file] === stub) delete require.cache[file];
+                // eslint-disable-next-line @typescript-eslint/no-require-imports
+                real = require(file) as T;
+            }
+            return real;
+        },
+        standIn: (exports) => {
+            stub = new Module(file);
+            stub.filename = file;
+            stub.loaded = true;
+            stub.exports = exports;
+            require.cache[file] = stub;
+        },
+    };
 }
 
 /**
@@ -43,16 +60,7 @@ function cachedStub(file: string, exports: unknown): Module {
  * check loads the real module and answers from it.
  */
 function deferredNamespace(file: string): () => object {
-    let real: object | undefined;
-    let stub: Module | undefined;
-    const load = (): object => {
-        if (!real) {
-            if (require.cache[file] === stub) delete require.cache[file];
-            // eslint-disable-next-line @typescript-eslint/no-require-imports
-            real = require(file) as object;
-        }
-        return real;
-    };
+    const { load, standIn } = deferredModule<object>(file);
     const namespace = new Proxy(Object.create(null) as object, {
         get: (_t, key) => (key === "__esModule" ? true : Reflect.get(load(), key)),
         has: (_t, key) => key === "__esModule" || Reflect.has(load(), key),
@@ -65,7 +73,7 @@ function deferredNamespace(file: string): () => object {
         deleteProperty: (_t, key) => Reflect.deleteProperty(load(), key),
         getPrototypeOf: () => Reflect.getPrototypeOf(load()),
     });
-    stub = cachedStub(file, namespace);
+    standIn(namespace);
     return load;
 }
 
@@ -80,20 +88,11 @@ export function deferClosureSerializer(...fromDirs: string[]): void {
                 continue;
             }
             if (require.cache[file]) continue;
-            let real: Record<string, AnyFunction> | undefined;
-            let stub: Module | undefined;
-            const load = (): Record<string, AnyFunction> => {
-                if (!real) {
-                    if (require.cache[file] === stub) delete require.cache[file];
-                    // eslint-disable-next-line @typescript-eslint/no-require-imports
-                    real = require(file) as Record<string, AnyFunction>;
-                }
-                return real;
-            };
+            const { load, standIn } = deferredModule<Record<string, AnyFunction>>(file);
             const exports: Record<string, unknown> = {};
             Object.defineProperty(exports, "__esModule", { value: true });
             for (const name of deferred.exports) exports[name] = (...args: unknown[]) => load()[name](...args);
-            stub = cachedStub(file, exports);
+            standIn(exports);
         }
         for (const module of DEFERRED_NAMESPACES) {
             let file: string;
@@ -134,8 +133,8 @@ export function scanAwsServices(root: string): AwsService[] {
     });
 }
 
-function keptAwsServices(root: string): AwsService[] {
-    const pkg = fs.readFileSync(path.join(root, "package.json"));
+/** The services of the `@pulumi/aws` at `root`, kept by its directory and its package.json's bytes (`pkg`). */
+function keptAwsServices(root: string, pkg: Buffer): AwsService[] {
     const key = crypto.createHash("sha256").update(root).update("\0").update(pkg).digest("hex").slice(0, 20);
     const file = path.join(__dirname, "..", "node_modules", ".cache", "jobfleet", `aws-services-${key}.json`);
     try {
@@ -166,10 +165,11 @@ export function deferAwsServices(...fromDirs: string[]): void {
             continue;
         }
         if (require.cache[path.join(root, "index.js")]) continue;
-        const version = (JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { version: string }).version.replace(/^v/, "");
+        const pkg = fs.readFileSync(path.join(root, "package.json"));
+        const version = (JSON.parse(pkg.toString("utf8")) as { version: string }).version.replace(/^v/, "");
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const pulumi = require(require.resolve("@pulumi/pulumi", { paths: [root] })) as { runtime: { registerResourceModule(pkg: string, mod: string, module: object): void } };
-        for (const service of keptAwsServices(root)) {
+        for (const service of keptAwsServices(root, pkg)) {
             const file = path.join(root, service.name, "index.js");
             if (!service.deferrable || require.cache[file]) continue;
             const load = deferredNamespace(file);

@@ -76,6 +76,9 @@ function isKmsDefaultRootStatement(type: string, s: Statement): boolean {
 type Report = (f: { field: string; problem: string; fix: string }) => void;
 
 /** Parses each document; an unreadable one is itself a violation (IAM would reject it, or it hides grants). */
+const MALFORMED_FIX =
+    "give Action, NotAction, Resource, NotResource and each Principal entry as a string or a list of strings, and each statement as an object; a null in a list usually comes from an undefined value (JSON.stringify writes it as null)";
+
 function eachStatement(props: Record<string, any>, type: string, kinds: DocKind[], report: Report, visit: (doc: DocumentAt, s: Statement) => void | Promise<void>): Promise<void> {
     return (async () => {
         for (const doc of documentsOf(type, props)) {
@@ -83,6 +86,10 @@ function eachStatement(props: Record<string, any>, type: string, kinds: DocKind[
             const parsed = parsePolicyDocument(doc.document);
             if (!parsed.ok) {
                 report({ field: doc.field, problem: `cannot be checked: ${parsed.error}`, fix: "give the policy as a JSON document (pulumi.jsonStringify or aws.iam.getPolicyDocument) with a Statement list" });
+                continue;
+            }
+            if (parsed.malformed.length > 0) {
+                report({ field: doc.field, problem: `cannot be checked, and IAM would refuse it: ${sample(parsed.malformed, 3, "; ")}`, fix: MALFORMED_FIX });
                 continue;
             }
             for (const s of parsed.statements) await visit(doc, s);
@@ -608,8 +615,8 @@ async function grantedActions(role: RoleGrants): Promise<{ actions: GrantedActio
     const unbounded: { doc: GrantingDocument; statement?: Statement; why: string }[] = [];
     for (const doc of role.documents) {
         const parsed = parsePolicyDocument(doc.document);
-        if (!parsed.ok) {
-            unbounded.push({ doc, why: parsed.error });
+        if (!parsed.ok || parsed.malformed.length > 0) {
+            unbounded.push({ doc, why: parsed.ok ? `IAM would refuse it: ${sample(parsed.malformed, 3, "; ")}` : parsed.error });
             continue;
         }
         for (const s of parsed.statements) {

@@ -30,21 +30,51 @@ export interface Statement {
     condition: Record<string, Record<string, string[]>>;
 }
 
-export type ParsedDocument = { ok: true; statements: Statement[] } | { ok: false; error: string };
+/**
+ * `malformed`: each place where the document holds what IAM refuses (a statement that is not an
+ * object, an Action, Resource or Principal entry that is not a string), e.g. `Statement[0]
+ * Action[1] is null`. Those entries are left out of the statements; IAM rejects such a document
+ * (MalformedPolicyDocument), so the rules that read documents report it rather than check it.
+ */
+export type ParsedDocument = { ok: true; statements: Statement[]; malformed: string[] } | { ok: false; error: string };
 
+/** Condition values: IAM takes strings, numbers and booleans (`"Bool": {"aws:SecureTransport": false}`), compared as text. */
 function asList(value: unknown): string[] {
     if (value === undefined || value === null) return [];
     const list = Array.isArray(value) ? value : [value];
     return list.map((v) => (typeof v === "string" ? v : JSON.stringify(v)));
 }
 
-function normalisePrincipal(value: unknown): Principal | undefined {
-    if (value === undefined || value === null) return undefined;
+function describeValue(value: unknown): string {
+    if (value === null) return "null";
+    if (Array.isArray(value)) return "a list";
+    if (typeof value === "object") return "an object";
+    if (typeof value === "number") return `the number ${value}`;
+    return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+/** An element IAM takes as a string or a list of strings; anything else is named in `malformed` and left out. */
+function stringEntries(value: unknown, place: string, malformed: string[]): string[] {
+    if (value === undefined) return [];
+    const list = Array.isArray(value) ? value : [value];
+    const out: string[] = [];
+    list.forEach((v, i) => {
+        if (typeof v === "string") out.push(v);
+        else malformed.push(`${place}${Array.isArray(value) ? `[${i}]` : ""} is ${describeValue(v)}, where IAM takes a string`);
+    });
+    return out;
+}
+
+function normalisePrincipal(value: unknown, place: string, malformed: string[]): Principal | undefined {
+    if (value === undefined) return undefined;
     if (value === "*") return "*";
     if (typeof value === "string") return { AWS: [value] };
-    if (typeof value !== "object" || Array.isArray(value)) return { Unknown: asList(value) };
+    if (!value || typeof value !== "object" || Array.isArray(value)) {
+        malformed.push(`${place} is ${describeValue(value)}, where IAM takes "*" or an object such as {"Service": "ecs-tasks.amazonaws.com"}`);
+        return undefined;
+    }
     const out: Record<string, string[]> = {};
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = asList(v);
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = stringEntries(v, `${place}.${k}`, malformed);
     return out;
 }
 
@@ -74,26 +104,29 @@ export function parsePolicyDocument(doc: unknown): ParsedDocument {
     const raw = (value as Record<string, unknown>).Statement;
     if (raw === undefined) return { ok: false, error: "the document has no Statement" };
     const list = Array.isArray(raw) ? raw : [raw];
+    const malformed: string[] = [];
     const statements: Statement[] = list.map((s, index) => {
-        const st = (s && typeof s === "object" ? s : {}) as Record<string, unknown>;
+        const at = `Statement[${index}]`;
+        if (!s || typeof s !== "object" || Array.isArray(s)) malformed.push(`${at} is ${describeValue(s)}, where IAM takes an object`);
+        const st = (s && typeof s === "object" && !Array.isArray(s) ? s : {}) as Record<string, unknown>;
         return {
             index,
             sid: typeof st.Sid === "string" && st.Sid !== "" ? st.Sid : undefined,
             effect: typeof st.Effect === "string" ? st.Effect : "",
-            actions: asList(st.Action),
-            notActions: asList(st.NotAction),
-            resources: asList(st.Resource),
-            notResources: asList(st.NotResource),
+            actions: stringEntries(st.Action, `${at} Action`, malformed),
+            notActions: stringEntries(st.NotAction, `${at} NotAction`, malformed),
+            resources: stringEntries(st.Resource, `${at} Resource`, malformed),
+            notResources: stringEntries(st.NotResource, `${at} NotResource`, malformed),
             hasAction: st.Action !== undefined,
             hasNotAction: st.NotAction !== undefined,
             hasResource: st.Resource !== undefined,
             hasNotResource: st.NotResource !== undefined,
-            principal: normalisePrincipal(st.Principal),
-            notPrincipal: normalisePrincipal(st.NotPrincipal),
+            principal: normalisePrincipal(st.Principal, `${at} Principal`, malformed),
+            notPrincipal: normalisePrincipal(st.NotPrincipal, `${at} NotPrincipal`, malformed),
             condition: normaliseCondition(st.Condition),
         };
     });
-    return { ok: true, statements };
+    return { ok: true, statements, malformed };
 }
 
 /** `Statement[2]` or `Statement[2] (Sid "ReadLogs")`. */
@@ -214,8 +247,8 @@ export function grantsWriteOrPermissions(facts: ActionFacts): boolean {
 }
 
 /** Lists at most `max` items, saying how many more there are. */
-export function sample(items: string[], max = 5): string {
-    const shown = items.slice(0, max).join(", ");
+export function sample(items: string[], max = 5, separator = ", "): string {
+    const shown = items.slice(0, max).join(separator);
     return items.length > max ? `${shown} and ${items.length - max} more` : shown;
 }
 

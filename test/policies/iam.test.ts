@@ -448,4 +448,46 @@ describe("policy pack: least-privilege IAM", function () {
             assert.deepStrictEqual(of(r, "iam-execution-role-scope").map((d) => d.message), []);
         });
     });
+
+    describe("documents IAM would refuse", () => {
+        const refused = (r: Awaited<ReturnType<typeof analyze>>) => r.diagnostics.filter((d) => d.message.includes("IAM would refuse it"));
+
+        it("names a null or a number among the actions and resources, and does not read them as an action or an ARN", async () => {
+            // What JSON.stringify makes of a list holding an undefined Output value, and of a number where an ARN belongs.
+            const r = await analyze(res(aws.iam.RolePolicy, "holes", { role: "r", policy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: ["s3:GetObject", null], Resource: ["arn:aws:s3:::jobfleet-artifacts/*", 5] }] }) }));
+            const [v] = expectViolation(r, "iam-no-wildcard-actions", "policy: cannot be checked, and IAM would refuse it", "Statement[0] Action[1] is null, where IAM takes a string", "Statement[0] Resource[1] is the number 5, where IAM takes a string");
+            assert.match(v.message, /Fix: give Action, NotAction, Resource, NotResource and each Principal entry as a string/);
+            expectViolation(r, "iam-no-wildcard-resource", "Statement[0] Action[1] is null");
+            for (const d of r.diagnostics) assert.ok(!/"null"|null \(not in the IAM reference\)/.test(d.message), `read as an action: ${d.message}`);
+        });
+
+        it("names a statement that is not an object, and a Principal entry that is not a string", async () => {
+            const bucketPolicy = await analyze(res(aws.s3.BucketPolicy, "text-statement", { bucket: "jobfleet-artifacts", policy: JSON.stringify({ Version: "2012-10-17", Statement: ["Deny everything but TLS"] }) }));
+            expectViolation(bucketPolicy, "iam-no-wildcard-actions", 'Statement[0] is string "Deny everything but TLS", where IAM takes an object');
+            const role = await analyze(res(aws.iam.Role, "null-service", { assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: ["ecs-tasks.amazonaws.com", null] }, Action: "sts:AssumeRole", Condition: SOURCE_ACCOUNT }] }) }));
+            expectViolation(role, "iam-trust-policy-principals", "assumeRolePolicy: cannot be checked", "Statement[0] Principal.Service[1] is null");
+        });
+
+        it("counts such a document on a runtime role as actions the pack cannot bound, naming the entry", async () => {
+            const taskRole = res(aws.iam.Role, "agent-task", { assumeRolePolicy: trust("ecs-tasks.amazonaws.com", SOURCE_ACCOUNT), tags: { "jobfleet:role-kind": "task" } });
+            const policy = res(
+                aws.iam.RolePolicy,
+                "agent-task-holes",
+                { role: "agent-task", policy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: ["s3:GetObject", null], Resource: "arn:aws:s3:::packages/*" }] }) },
+                { propertyDependencies: { role: [urnOf("aws:iam/role:Role", "agent-task")] } },
+            );
+            const r = await analyzer.get().analyzeStack([taskRole, policy]);
+            expectViolation(r, "iam-runtime-no-control-plane", 'runtime role "agent-task"', "actions the pack cannot bound: IAM would refuse it: Statement[0] Action[1] is null");
+        });
+
+        it("takes numbers and booleans in a Condition, as IAM does", async () => {
+            const r = await analyze(
+                res(aws.iam.Policy, "typed-condition", {
+                    policy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "s3:ListBucket", Resource: "arn:aws:s3:::jobfleet-artifacts", Condition: { Bool: { "aws:SecureTransport": true }, NumericLessThanEquals: { "s3:max-keys": 100 } } }] }),
+                }),
+            );
+            assert.deepStrictEqual(refused(r), []);
+            expectPass(r, "iam-no-wildcard-resource");
+        });
+    });
 });

@@ -7,9 +7,11 @@
 // directory; without a lock file there, every ^range resolves afresh. npm packs an
 // npm-shrinkwrap.json into the tarball and `npm install`/`npm ci` in the unpacked pack honor it.
 //
-//   npm run lock -w policies      (after any dependency change; test/policyPackPublish.test.ts checks it)
+//   npm run lock -w policies      (after any dependency change; test/policyPackPublish.test.ts checks it;
+//                                  it also records the pack's version, deployments/policyPackVersions.ts)
 import * as fs from "fs";
 import * as path from "path";
+import { packVersion, recordVersion, VERSIONS_FILE } from "./policyPackVersions";
 
 interface LockPackage {
     version?: string;
@@ -111,4 +113,13 @@ if (require.main === module) {
     const text = shrinkwrapText();
     fs.writeFileSync(SHRINKWRAP, text);
     console.log(`${path.relative(process.cwd(), SHRINKWRAP)}: ${Object.keys(JSON.parse(text).packages).length - 1} packages`);
+    // The shrinkwrap is part of the pack, so its version is recorded after it is written.
+    const packDir = path.join(REPO_ROOT, PACK_DIR);
+    try {
+        const wrote = recordVersion(packDir);
+        console.log(`${path.relative(process.cwd(), VERSIONS_FILE)}: version ${packVersion(packDir)} ${wrote ? "recorded" : "already recorded with this content"}`);
+    } catch (err) {
+        console.error((err as Error).message);
+        process.exitCode = 1;
+    }
 }

@@ -5,6 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import * as aws from "@pulumi/aws";
 import { SHRINKWRAP, shrinkwrapText } from "../deployments/policyPackLock";
+import { packDigest, packVersion, readRecordedVersions, versionProblem } from "../deployments/policyPackVersions";
 import { policyPackPublication } from "../deployments/settings";
 import { AnalyzerInfo, PolicyAnalyzer } from "../tooling/policyAnalyzer";
 import { PROJECT_ROOT } from "../tooling/stackConfig";
@@ -49,6 +50,11 @@ describe("the published policy pack (npm pack of policies/, installed offline)",
     it("carries the shrinkwrap written from this repository's lock file, up to date", () => {
         assert.equal(fs.readFileSync(SHRINKWRAP, "utf8"), shrinkwrapText(), "policies/npm-shrinkwrap.json is stale: run npm run lock -w policies");
         assert.ok(packedFiles.includes("npm-shrinkwrap.json"));
+    });
+
+    it("is recorded under its version with exactly this content (published versions are immutable)", () => {
+        const problem = versionProblem(packVersion(PACK_DIR), packDigest(PACK_DIR, packedFiles), readRecordedVersions());
+        assert.equal(problem, undefined, problem);
     });
 
     it("holds the pack's sources and config and nothing else", () => {

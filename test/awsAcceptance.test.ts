@@ -207,8 +207,10 @@ describe("AWS acceptance checks", () => {
             assert.match(at("policy.Statement[1].Condition.StringEquals"), /must be an object of condition keys and values, not null/);
             assert.match(at("policy.Statement[2]"), /must be a statement object, not null/);
             assert.match(at("policy.Statement[3].Principal"), /must not be null/);
-            // What the validator reports itself, each at its own statement: a string statement, a number as an action, a Condition that is a list, an operator holding a string.
-            assert.ok([...grammar.keys()].some((p) => p.startsWith("policy.Statement[0]")));
+            // A string statement once, not once per character and per element it lacks.
+            assert.match(at("policy.Statement[0]"), /must be a statement object, not string "not a statement"/);
+            assert.deepEqual([...grammar.keys()].filter((p) => p.startsWith("policy.Statement[0]")), ["policy.Statement[0]"]);
+            // What the validator reports itself, each at its own statement: a number as an action, a Condition that is a list, an operator holding a string.
             assert.ok([...grammar.keys()].some((p) => p.startsWith("policy.Statement[1].Action")));
             assert.ok([...grammar.keys()].some((p) => p.startsWith("policy.Statement[3].Condition")));
             assert.ok([...grammar.keys()].some((p) => p.startsWith("policy.Statement[4].Condition")));

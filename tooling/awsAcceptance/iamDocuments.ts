@@ -158,7 +158,27 @@ type GrammarError = { path: string; message: string };
  * named here and left out of a copy the validator reads for the rest, and a statement it still
  * stops on is named with what stopped it. The preview names the place instead of failing.
  */
+/**
+ * A statement that is not an object, named once: iam-policy checks it key by key (a string's
+ * characters, "Invalid key 0", "Invalid key 1"…) and then for every element it lacks.
+ */
+function oneErrorPerNonObjectStatement(document: unknown, errors: GrammarError[]): GrammarError[] {
+    if (!isKeyMap(document) || document.Statement === undefined || document.Statement === null) return errors;
+    const raw = document.Statement;
+    const statements = Array.isArray(raw) ? raw.map((s, i) => ({ s, at: `Statement[${i}]` })) : [{ s: raw, at: "Statement" }];
+    const notObjects = statements.filter(({ s }) => s !== null && !isKeyMap(s));
+    if (notObjects.length === 0) return errors;
+    const ownerOf = (e: GrammarError) => notObjects.find(({ at }) => e.path === at || e.path.startsWith(`${at}.`));
+    const kept = errors.filter((e) => !ownerOf(e));
+    for (const { s, at } of notObjects) kept.push({ path: at, message: `must be a statement object, not ${Array.isArray(s) ? "a list" : `${typeof s} ${JSON.stringify(s)}`}` });
+    return kept;
+}
+
 function grammarErrors(document: unknown, kind: PolicyKind): GrammarError[] {
+    return oneErrorPerNonObjectStatement(document, grammarErrorsAsValidated(document, kind));
+}
+
+function grammarErrorsAsValidated(document: unknown, kind: PolicyKind): GrammarError[] {
     const validate = kind === "trust" ? validateTrustPolicy : kind === "resource" ? validateResourcePolicy : validateIdentityPolicy;
     try {
         return validate(document);

@@ -55,6 +55,19 @@ describe("policy pack: verdict caches", () => {
         assert.deepStrictEqual(cold[5], [], "a value only checked by its name is not linted");
     });
 
+    it("a finding that runs from one value into the next is kept for none of them: each is judged again alone", async () => {
+        // A private key split over three values (three environment variables, say): the values are
+        // linted in one text, one per line, so secretlint's PEM rule matches across all three and
+        // reports it on the first. Alone, none of them is a key.
+        const begin = ["-----BEGIN", "RSA PRIVATE KEY-----"].join(" ");
+        const end = ["-----END", "RSA PRIVATE KEY-----"].join(" ");
+        const body = "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxKLxoS2tFczGkPLPgizskuemMghRniWaoLcyehkd3qqGElvW/VDL5AaWTg0nLVkjRo9z+40RQzuVaE8AkAFmxZzow3x";
+        const together = await detectSecrets([begin, body, end].map((value) => ({ value, byValue: true })));
+        assert.match(together[0].join(), /privatekey/);
+        for (const v of [begin, body, end]) assert.equal(valueVerdicts.get(v), undefined, "a value the finding ran into is not cached");
+        for (const v of [begin, body, end]) assert.deepStrictEqual(await detectSecrets([{ value: v, byValue: true }]), [[]], `judged alone: ${v.slice(0, 20)}`);
+    });
+
     it("a returned list is the caller's: changing it does not change the cached verdict", async () => {
         const [reasons] = await detectSecrets([{ value: awsKeyId, byValue: true }]);
         const before = [...reasons];

@@ -51,8 +51,9 @@ export function packVersion(packDir: string): string {
 export function readRecordedVersions(file = VERSIONS_FILE): RecordedVersions {
     if (!fs.existsSync(file)) return {};
     const parsed = JSON.parse(fs.readFileSync(file, "utf8")) as unknown;
-    if (!parsed || typeof parsed !== "object" || Array.isArray(parsed) || Object.values(parsed).some((v) => typeof v !== "string" || !/^sha256:[0-9a-f]{64}$/.test(v))) {
-        throw new Error(`${file} must map each pack version to "sha256:<64 hex digits>"`);
+    if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error(`${file} must map each pack version to "sha256:<64 hex digits>"`);
+    for (const [version, digest] of Object.entries(parsed)) {
+        if (typeof digest !== "string" || !/^sha256:[0-9a-f]{64}$/.test(digest)) throw new Error(`${file}: version ${version} must map to "sha256:<64 hex digits>", not ${JSON.stringify(digest)}`);
     }
     return parsed as RecordedVersions;
 }
@@ -65,7 +66,9 @@ export function versionProblem(version: string, digest: string, recorded: Record
     return (
         `policies/ changed since version ${version} was recorded, and published policy pack versions are immutable ` +
         `(Pulumi Cloud would refuse it, or deployments/ would see no change and never publish it): ` +
-        `give policies/package.json a new version, then run npm run lock -w policies`
+        `give policies/package.json a new version, then run npm run lock -w policies. ` +
+        `(A version that has not reached main yet, recorded on this branch only, was never published: delete its entry ` +
+        `from deployments/policy-pack-versions.json and run npm run lock -w policies again.)`
     );
 }
 

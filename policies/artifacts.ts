@@ -234,7 +234,8 @@ export const s3EnforceTls: StackValidationPolicy = stackPolicy({
             if (bucket.props.policy) policies.push({ holder: bucket, doc: bucket.props.policy });
             const ok = policies.some(({ doc }) => {
                 const parsed = parsePolicyDocument(doc);
-                return parsed.ok && parsed.statements.some(deniesInsecureTransport);
+                // A document IAM would refuse enforces nothing, whatever one of its statements says.
+                return parsed.ok && parsed.malformed.length === 0 && parsed.statements.some(deniesInsecureTransport);
             });
             if (ok) continue;
             report(bucket, {

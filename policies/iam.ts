@@ -75,10 +75,10 @@ function isKmsDefaultRootStatement(type: string, s: Statement): boolean {
 
 type Report = (f: { field: string; problem: string; fix: string }) => void;
 
-/** Parses each document; an unreadable one is itself a violation (IAM would reject it, or it hides grants). */
 const MALFORMED_FIX =
-    "give Action, NotAction, Resource, NotResource and each Principal entry as a string or a list of strings, and each statement as an object; a null in a list usually comes from an undefined value (JSON.stringify writes it as null)";
+    'give each statement as an object; Action, NotAction, Resource and NotResource as a string or a list of strings; Principal and NotPrincipal as "*" or an object of string lists; condition values as strings, numbers or booleans. A null in a list usually comes from an undefined value (JSON.stringify writes it as null)';
 
+/** Parses each document; an unreadable one is itself a violation (IAM would reject it, or it hides grants). */
 function eachStatement(props: Record<string, any>, type: string, kinds: DocKind[], report: Report, visit: (doc: DocumentAt, s: Statement) => void | Promise<void>): Promise<void> {
     return (async () => {
         for (const doc of documentsOf(type, props)) {

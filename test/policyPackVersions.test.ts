@@ -34,15 +34,16 @@ describe("policy pack versions (deployments/policyPackVersions.ts)", () => {
         recordVersion(dir, ledger, digest());
         const recorded = fs.readFileSync(ledger, "utf8");
         write("index.ts", "export const rule = 2;\n");
-        assert.throws(() => recordVersion(dir, ledger, digest()), /policies\/ changed since version 1\.4\.0 was recorded.*give policies\/package\.json a new version/);
+        assert.throws(() => recordVersion(dir, ledger, digest()), /policies\/ changed since version 1\.4\.0 was recorded.*give policies\/package\.json a new version.*has not reached main yet.*delete its entry/);
         assert.equal(fs.readFileSync(ledger, "utf8"), recorded);
         write("package.json", JSON.stringify({ name: "jobfleet-guardrails", version: "1.5.0" }));
         assert.equal(recordVersion(dir, ledger, digest()), true);
         assert.deepEqual(Object.keys(readRecordedVersions(ledger)), ["1.4.0", "1.5.0"]);
     });
 
-    it("digests paths as well as bytes: a file renamed or moved changes it", () => {
+    it("digests paths as well as bytes, whatever order the files are listed in", () => {
         const before = digest();
+        assert.equal(packDigest(dir, ["index.ts", "package.json"]), before);
         fs.renameSync(path.join(dir, "index.ts"), path.join(dir, "main.ts"));
         assert.notEqual(packDigest(dir, ["package.json", "main.ts"]), before);
     });
@@ -50,6 +51,8 @@ describe("policy pack versions (deployments/policyPackVersions.ts)", () => {
     it("names an unrecorded version and a record that is not a version → digest map", () => {
         assert.match(versionProblem("2.0.0", digest(), {}) ?? "", /version 2\.0\.0 is not recorded.*npm run lock -w policies/);
         write("versions.json", JSON.stringify({ "1.0.0": "abc" }));
+        assert.throws(() => readRecordedVersions(ledger), /version 1\.0\.0 must map to "sha256:<64 hex digits>", not "abc"/);
+        write("versions.json", "[]");
         assert.throws(() => readRecordedVersions(ledger), /must map each pack version to "sha256:<64 hex digits>"/);
     });
 });

@@ -32,20 +32,16 @@ export interface Statement {
 
 /**
  * `malformed`: each place where the document holds what IAM refuses (a statement that is not an
- * object, an Action, Resource or Principal entry that is not a string), e.g. `Statement[0]
- * Action[1] is null`. Those entries are left out of the statements; IAM rejects such a document
+ * object, an Action, Resource or Principal entry that is not a string, a condition value that is
+ * null), e.g. `Statement[0] Action[1] is null`. Those entries are left out of the statements; IAM rejects such a document
  * (MalformedPolicyDocument), so the rules that read documents report it rather than check it.
  */
 export type ParsedDocument = { ok: true; statements: Statement[]; malformed: string[] } | { ok: false; error: string };
 
-/** Condition values: IAM takes strings, numbers and booleans (`"Bool": {"aws:SecureTransport": false}`), compared as text. */
-function asList(value: unknown): string[] {
-    if (value === undefined || value === null) return [];
-    const list = Array.isArray(value) ? value : [value];
-    return list.map((v) => (typeof v === "string" ? v : JSON.stringify(v)));
-}
+const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
 
 function describeValue(value: unknown): string {
+    if (value === undefined) return "undefined";
     if (value === null) return "null";
     if (Array.isArray(value)) return "a list";
     if (typeof value === "object") return "an object";
@@ -69,22 +65,42 @@ function normalisePrincipal(value: unknown, place: string, malformed: string[]):
     if (value === undefined) return undefined;
     if (value === "*") return "*";
     if (typeof value === "string") return { AWS: [value] };
-    if (!value || typeof value !== "object" || Array.isArray(value)) {
+    if (!isPlainObject(value)) {
         malformed.push(`${place} is ${describeValue(value)}, where IAM takes "*" or an object such as {"Service": "ecs-tasks.amazonaws.com"}`);
         return undefined;
     }
     const out: Record<string, string[]> = {};
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = stringEntries(v, `${place}.${k}`, malformed);
+    for (const [k, v] of Object.entries(value)) out[k] = stringEntries(v, `${place}.${k}`, malformed);
     return out;
 }
 
-function normaliseCondition(value: unknown): Record<string, Record<string, string[]>> {
+/**
+ * Condition values: IAM takes strings, numbers and booleans (`"Bool": {"aws:SecureTransport": false}`),
+ * compared as text. A null (an undefined value in a list) is no value at all: read as the text
+ * "null" it would count as a limit (`aws:SourceAccount` "null") that IAM never applies.
+ */
+function normaliseCondition(value: unknown, place: string, malformed: string[]): Record<string, Record<string, string[]>> {
     const out: Record<string, Record<string, string[]>> = {};
-    if (!value || typeof value !== "object") return out;
-    for (const [op, block] of Object.entries(value as Record<string, unknown>)) {
-        if (!block || typeof block !== "object") continue;
+    if (value === undefined) return out;
+    if (!isPlainObject(value)) {
+        malformed.push(`${place} is ${describeValue(value)}, where IAM takes an object of condition operators`);
+        return out;
+    }
+    for (const [op, block] of Object.entries(value)) {
+        if (!isPlainObject(block)) {
+            malformed.push(`${place}.${op} is ${describeValue(block)}, where IAM takes an object of condition keys`);
+            continue;
+        }
         out[op] = {};
-        for (const [key, v] of Object.entries(block as Record<string, unknown>)) out[op][key] = asList(v);
+        for (const [key, v] of Object.entries(block)) {
+            const list = Array.isArray(v) ? v : [v];
+            out[op][key] = [];
+            list.forEach((item, i) => {
+                if (typeof item === "string") out[op][key].push(item);
+                else if (typeof item === "number" || typeof item === "boolean") out[op][key].push(String(item));
+                else malformed.push(`${place}.${op}.${key}${Array.isArray(v) ? `[${i}]` : ""} is ${describeValue(item)}, where IAM takes a string, number or boolean`);
+            });
+        }
     }
     return out;
 }
@@ -107,8 +123,8 @@ export function parsePolicyDocument(doc: unknown): ParsedDocument {
     const malformed: string[] = [];
     const statements: Statement[] = list.map((s, index) => {
         const at = `Statement[${index}]`;
-        if (!s || typeof s !== "object" || Array.isArray(s)) malformed.push(`${at} is ${describeValue(s)}, where IAM takes an object`);
-        const st = (s && typeof s === "object" && !Array.isArray(s) ? s : {}) as Record<string, unknown>;
+        if (!isPlainObject(s)) malformed.push(`${at} is ${describeValue(s)}, where IAM takes an object`);
+        const st = isPlainObject(s) ? s : {};
         return {
             index,
             sid: typeof st.Sid === "string" && st.Sid !== "" ? st.Sid : undefined,
@@ -123,7 +139,7 @@ export function parsePolicyDocument(doc: unknown): ParsedDocument {
             hasNotResource: st.NotResource !== undefined,
             principal: normalisePrincipal(st.Principal, `${at} Principal`, malformed),
             notPrincipal: normalisePrincipal(st.NotPrincipal, `${at} NotPrincipal`, malformed),
-            condition: normaliseCondition(st.Condition),
+            condition: normaliseCondition(st.Condition, `${at} Condition`, malformed),
         };
     });
     return { ok: true, statements, malformed };

@@ -113,6 +113,11 @@ describe("policy pack: immutable artifacts", function () {
             assert.ok(!r.diagnostics.some((d) => d.message.includes("can't run policy")), "no policy gave up on the unknown values");
         });
 
+        it("do not count the TLS statement of a bucket policy IAM would refuse (a null among its resources)", async () => {
+            const refused = res(aws.s3.BucketPolicy, "jobs", { bucket: bucketName, policy: JSON.stringify({ Version: "2012-10-17", Statement: [{ ...tlsStatement, Resource: [`arn:aws:s3:::${bucketName}`, `arn:aws:s3:::${bucketName}/*`, null] }] }) }, byDep);
+            expectViolation(await stack(bucket, pab(), refused, sse()), "s3-enforce-tls", "has no statement denying s3:* without TLS");
+        });
+
         it("block a public access block with one setting off, naming the setting", async () => {
             const [v] = expectViolation(await stack(bucket, pab({ restrictPublicBuckets: false }), policy(), sse()), "s3-block-public-access", "restrictPublicBuckets", `bucket "jobs"`);
             assert.strictEqual(v.urn, urnOf("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "jobs"));

@@ -456,7 +456,7 @@ describe("policy pack: least-privilege IAM", function () {
             // What JSON.stringify makes of a list holding an undefined Output value, and of a number where an ARN belongs.
             const r = await analyze(res(aws.iam.RolePolicy, "holes", { role: "r", policy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: ["s3:GetObject", null], Resource: ["arn:aws:s3:::jobfleet-artifacts/*", 5] }] }) }));
             const [v] = expectViolation(r, "iam-no-wildcard-actions", "policy: cannot be checked, and IAM would refuse it", "Statement[0] Action[1] is null, where IAM takes a string", "Statement[0] Resource[1] is the number 5, where IAM takes a string");
-            assert.match(v.message, /Fix: give Action, NotAction, Resource, NotResource and each Principal entry as a string/);
+            assert.match(v.message, /Fix: give each statement as an object; Action, NotAction, Resource and NotResource as a string or a list of strings/);
             expectViolation(r, "iam-no-wildcard-resource", "Statement[0] Action[1] is null");
             for (const d of r.diagnostics) assert.ok(!/"null"|null \(not in the IAM reference\)/.test(d.message), `read as an action: ${d.message}`);
         });
@@ -478,6 +478,23 @@ describe("policy pack: least-privilege IAM", function () {
             );
             const r = await analyzer.get().analyzeStack([taskRole, policy]);
             expectViolation(r, "iam-runtime-no-control-plane", 'runtime role "agent-task"', "actions the pack cannot bound: IAM would refuse it: Statement[0] Action[1] is null");
+        });
+
+        it("reads no null as a condition value: a trust's aws:SourceAccount of [null] is no source condition, an iam:PassedToService of [null] no scope", async () => {
+            // JSON.stringify([undefined]) is [null]: an Output that resolved to undefined.
+            const role = await analyze(res(aws.iam.Role, "null-account", { assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "ecs-tasks.amazonaws.com" }, Action: "sts:AssumeRole", Condition: { StringEquals: { "aws:SourceAccount": [undefined] } } }] }) }));
+            expectViolation(role, "iam-trust-service-source-condition", "Statement[0] Condition.StringEquals.aws:SourceAccount[0] is null, where IAM takes a string, number or boolean");
+            const passRole = await analyze(res(aws.iam.RolePolicy, "null-service", { role: "r", policy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "iam:PassRole", Resource: ROLE_ARN, Condition: { StringEquals: { "iam:PassedToService": [undefined] } } }] }) }));
+            expectViolation(passRole, "iam-passrole-scoped", "Statement[0] Condition.StringEquals.iam:PassedToService[0] is null");
+            const operator = await analyze(res(aws.iam.RolePolicy, "null-operator", { role: "r", policy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "iam:PassRole", Resource: ROLE_ARN, Condition: { StringEquals: null } }] }) }));
+            expectViolation(operator, "iam-passrole-scoped", "Statement[0] Condition.StringEquals is null, where IAM takes an object of condition keys");
+        });
+
+        it("names a Principal that is null: a trust that names nobody, and a bucket policy", async () => {
+            const trustDoc = await analyze(res(aws.iam.Role, "null-principal", { assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: null, Action: "sts:AssumeRole" }] }) }));
+            expectViolation(trustDoc, "iam-trust-policy-principals", 'Statement[0] Principal is null, where IAM takes "*" or an object');
+            const bucket = await analyze(res(aws.s3.BucketPolicy, "null-principal", { bucket: "jobfleet-artifacts", policy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: null, Action: "s3:GetObject", Resource: "arn:aws:s3:::jobfleet-artifacts/*" }] }) }));
+            expectViolation(bucket, "iam-resource-policy-principals", "Statement[0] Principal is null");
         });
 
         it("takes numbers and booleans in a Condition, as IAM does", async () => {

@@ -6,7 +6,7 @@ import { iamPolicies } from "../../policies/iam";
 import { notThisTypeReason } from "../../policies/lib/policy";
 import { secretPolicies } from "../../policies/secrets";
 import { stopTimeoutPolicies } from "../../policies/stopTimeouts";
-import { res, useAnalyzer } from "./helpers";
+import { expectViolation, res, useAnalyzer } from "./helpers";
 
 /**
  * What the pack answers for the policies that do not apply to a resource (issue 11). The engine
@@ -52,6 +52,20 @@ describe("policy pack: not-applicable answers", () => {
 
     it("names up to three types, and beyond that two of them and how many more", () => {
         assert.strictEqual(notThisTypeReason(["aws:ecs/taskDefinition:TaskDefinition", "aws:lambda/function:Function"]), "applies to aws:ecs/taskDefinition:TaskDefinition, aws:lambda/function:Function");
+        assert.strictEqual(notThisTypeReason(["a:b/c:C", "a:b/d:D", "a:b/e:E"]), "applies to a:b/c:C, a:b/d:D, a:b/e:E");
+        assert.strictEqual(notThisTypeReason(["a:b/c:C", "a:b/d:D", "a:b/e:E", "a:b/f:F"]), "applies to 4 resource types: a:b/c:C, a:b/d:D and 2 more");
         assert.strictEqual(notThisTypeReason(["a:b/c:C", "a:b/d:D", "a:b/e:E", "a:b/f:F", "a:b/g:G"]), "applies to 5 resource types: a:b/c:C, a:b/d:D and 3 more");
+    });
+});
+
+describe("policy pack: a single-type policy's exemptions", () => {
+    const analyzer = useAnalyzer({ "lambda-explicit-timeout": { exemptions: [{ resource: "legacy-*", reason: "migrated off Lambda next quarter" }] } });
+
+    it("exempts the resources its config names, and still checks the others of its type", async () => {
+        const fn = (name: string) => res(aws.lambda.Function, name, { name, role: "arn:aws:iam::123456789012:role/fn", packageType: "Image", imageUri: "111122223333.dkr.ecr.us-east-1.amazonaws.com/fn@sha256:" + "ab".repeat(32) });
+        const exempt = await analyzer.get().analyze(fn("legacy-report"));
+        assert.deepStrictEqual(exempt.notApplicable.find((n) => n.policyName === "lambda-explicit-timeout")?.reason, "exempted by the policy pack config");
+        assert.ok(!exempt.diagnostics.some((d) => d.policyName === "lambda-explicit-timeout"));
+        expectViolation(await analyzer.get().analyze(fn("report")), "lambda-explicit-timeout", 'aws.lambda.Function "report"');
     });
 });

@@ -33,8 +33,9 @@ export interface Statement {
 /**
  * `malformed`: each place where the document holds what IAM refuses (a statement that is not an
  * object, an Action, Resource or Principal entry that is not a string, a condition value that is
- * null), e.g. `Statement[0] Action[1] is null`. Those entries are left out of the statements; IAM rejects such a document
- * (MalformedPolicyDocument), so the rules that read documents report it rather than check it.
+ * null), e.g. `Statement[0] Action[1] is null`. Those entries are left out of the statements;
+ * IAM rejects such a document (MalformedPolicyDocument), so the rules that read documents report
+ * it rather than check it.
  */
 export type ParsedDocument = { ok: true; statements: Statement[]; malformed: string[] } | { ok: false; error: string };
 

@@ -12,6 +12,7 @@ import {
     isPublicPrincipal,
     isWildcardResource,
     matchesAny,
+    malformedSummary,
     parsePolicyDocument,
     principalValues,
     sample,
@@ -89,7 +90,7 @@ function eachStatement(props: Record<string, any>, type: string, kinds: DocKind[
                 continue;
             }
             if (parsed.malformed.length > 0) {
-                report({ field: doc.field, problem: `cannot be checked, and IAM would refuse it: ${sample(parsed.malformed, 3, "; ")}`, fix: MALFORMED_FIX });
+                report({ field: doc.field, problem: `cannot be checked, and IAM would refuse it: ${malformedSummary(parsed.malformed)}`, fix: MALFORMED_FIX });
                 continue;
             }
             for (const s of parsed.statements) await visit(doc, s);
@@ -616,7 +617,7 @@ async function grantedActions(role: RoleGrants): Promise<{ actions: GrantedActio
     for (const doc of role.documents) {
         const parsed = parsePolicyDocument(doc.document);
         if (!parsed.ok || parsed.malformed.length > 0) {
-            unbounded.push({ doc, why: parsed.ok ? `IAM would refuse it: ${sample(parsed.malformed, 3, "; ")}` : parsed.error });
+            unbounded.push({ doc, why: parsed.ok ? `IAM would refuse it: ${malformedSummary(parsed.malformed)}` : parsed.error });
             continue;
         }
         for (const s of parsed.statements) {

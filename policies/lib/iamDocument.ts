@@ -50,16 +50,29 @@ function describeValue(value: unknown): string {
     return `${typeof value} ${JSON.stringify(value)}`;
 }
 
-/** An element IAM takes as a string or a list of strings; anything else is named in `malformed` and left out. */
-function stringEntries(value: unknown, place: string, malformed: string[]): string[] {
-    if (value === undefined) return [];
+const asString = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+const asConditionValue = (v: unknown): string | undefined => (typeof v === "string" ? v : typeof v === "number" || typeof v === "boolean" ? String(v) : undefined);
+
+/** A value or a list of them, each read by `read`; one it cannot read is named in `malformed` (IAM takes `expected`) and left out. */
+function listOf(value: unknown, place: string, malformed: string[], read: (v: unknown) => string | undefined, expected: string): string[] {
     const list = Array.isArray(value) ? value : [value];
     const out: string[] = [];
     list.forEach((v, i) => {
-        if (typeof v === "string") out.push(v);
-        else malformed.push(`${place}${Array.isArray(value) ? `[${i}]` : ""} is ${describeValue(v)}, where IAM takes a string`);
+        const text = read(v);
+        if (text !== undefined) out.push(text);
+        else malformed.push(`${place}${Array.isArray(value) ? `[${i}]` : ""} is ${describeValue(v)}, where IAM takes ${expected}`);
     });
     return out;
+}
+
+/** An element IAM takes as a string or a list of strings (absent: none). */
+function stringEntries(value: unknown, place: string, malformed: string[]): string[] {
+    return value === undefined ? [] : listOf(value, place, malformed, asString, "a string");
+}
+
+/** The malformed places of a document, a few of them, for a finding. */
+export function malformedSummary(malformed: string[]): string {
+    return sample(malformed, 3, "; ");
 }
 
 function normalisePrincipal(value: unknown, place: string, malformed: string[]): Principal | undefined {
@@ -93,15 +106,7 @@ function normaliseCondition(value: unknown, place: string, malformed: string[]):
             continue;
         }
         out[op] = {};
-        for (const [key, v] of Object.entries(block)) {
-            const list = Array.isArray(v) ? v : [v];
-            out[op][key] = [];
-            list.forEach((item, i) => {
-                if (typeof item === "string") out[op][key].push(item);
-                else if (typeof item === "number" || typeof item === "boolean") out[op][key].push(String(item));
-                else malformed.push(`${place}.${op}.${key}${Array.isArray(v) ? `[${i}]` : ""} is ${describeValue(item)}, where IAM takes a string, number or boolean`);
-            });
-        }
+        for (const [key, v] of Object.entries(block)) out[op][key] = listOf(v, `${place}.${op}.${key}`, malformed, asConditionValue, "a string, number or boolean");
     }
     return out;
 }

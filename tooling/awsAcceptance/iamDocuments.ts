@@ -151,33 +151,33 @@ const GRAMMAR_SOURCE = "https://docs.aws.amazon.com/IAM/latest/UserGuide/referen
 
 type GrammarError = { path: string; message: string };
 
+/** A document's statements with the path each is reported at: `Statement[i]` in a list, `Statement` alone. */
+function statementsAt(statement: unknown): Array<{ s: unknown; at: string }> {
+    return Array.isArray(statement) ? statement.map((s, i) => ({ s, at: `Statement[${i}]` })) : [{ s: statement, at: "Statement" }];
+}
+
 /**
- * The grammar's findings (`@cloud-copilot/iam-policy`). Its validator throws instead of reporting
- * on a null where it expects a value (the document, Statement, a statement, a Principal, a
- * condition operator's keys). Then each statement is validated on its own: every null element is
- * named here and left out of a copy the validator reads for the rest, and a statement it still
- * stops on is named with what stopped it. The preview names the place instead of failing.
+ * The grammar's findings (`@cloud-copilot/iam-policy`), with a statement that is not an object
+ * named once: the validator checks it key by key (a string's characters, "Invalid key 0",
+ * "Invalid key 1"…) and then for every element it lacks.
  */
-/**
- * A statement that is not an object, named once: iam-policy checks it key by key (a string's
- * characters, "Invalid key 0", "Invalid key 1"…) and then for every element it lacks.
- */
-function oneErrorPerNonObjectStatement(document: unknown, errors: GrammarError[]): GrammarError[] {
+function grammarErrors(document: unknown, kind: PolicyKind): GrammarError[] {
+    const errors = grammarErrorsAsValidated(document, kind);
     if (!isKeyMap(document) || document.Statement === undefined || document.Statement === null) return errors;
-    const raw = document.Statement;
-    const statements = Array.isArray(raw) ? raw.map((s, i) => ({ s, at: `Statement[${i}]` })) : [{ s: raw, at: "Statement" }];
-    const notObjects = statements.filter(({ s }) => s !== null && !isKeyMap(s));
+    const notObjects = statementsAt(document.Statement).filter(({ s }) => s !== null && !isKeyMap(s));
     if (notObjects.length === 0) return errors;
-    const ownerOf = (e: GrammarError) => notObjects.find(({ at }) => e.path === at || e.path.startsWith(`${at}.`));
-    const kept = errors.filter((e) => !ownerOf(e));
+    const kept = errors.filter((e) => !notObjects.some(({ at }) => e.path === at || e.path.startsWith(`${at}.`)));
     for (const { s, at } of notObjects) kept.push({ path: at, message: `must be a statement object, not ${Array.isArray(s) ? "a list" : `${typeof s} ${JSON.stringify(s)}`}` });
     return kept;
 }
 
-function grammarErrors(document: unknown, kind: PolicyKind): GrammarError[] {
-    return oneErrorPerNonObjectStatement(document, grammarErrorsAsValidated(document, kind));
-}
-
+/**
+ * The validator's findings. It throws instead of reporting on a null where it expects a value
+ * (the document, Statement, a statement, a Principal, a condition operator's keys). Then each
+ * statement is validated on its own: every null element is named here and left out of a copy the
+ * validator reads for the rest, and a statement it still stops on is named with what stopped it.
+ * The preview names the place instead of failing.
+ */
 function grammarErrorsAsValidated(document: unknown, kind: PolicyKind): GrammarError[] {
     const validate = kind === "trust" ? validateTrustPolicy : kind === "resource" ? validateResourcePolicy : validateIdentityPolicy;
     try {
@@ -186,7 +186,7 @@ function grammarErrorsAsValidated(document: unknown, kind: PolicyKind): GrammarE
         if (!isKeyMap(document)) return [{ path: "", message: `must be a JSON object with a Statement, not ${JSON.stringify(document)}` }];
         const doc = document;
         if (doc.Statement === null) return [{ path: "Statement", message: "must be a statement or a list of statements, not null" }];
-        const statements = Array.isArray(doc.Statement) ? doc.Statement.map((s, i) => ({ s, at: `Statement[${i}]` })) : [{ s: doc.Statement, at: "Statement" }];
+        const statements = statementsAt(doc.Statement);
         const found = new Map<string, GrammarError>();
         const add = (e: GrammarError) => found.set(`${e.path}\0${e.message}`, e);
         for (const { s, at } of statements) {
